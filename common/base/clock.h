@@ -1,0 +1,41 @@
+// Injected time, so that lease expiry is tested without sleeping.
+#ifndef SWITCHYARD_COMMON_BASE_CLOCK_H_
+#define SWITCHYARD_COMMON_BASE_CLOCK_H_
+
+#include <mutex>
+
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+
+namespace switchyard::common {
+
+// Thread-safe: Now() may be called from any thread.
+class Clock {
+ public:
+  virtual ~Clock() = default;
+  virtual absl::Time Now() const = 0;
+  // The process-wide real clock; never destroyed.
+  static Clock* Real();
+};
+
+// A clock that moves only when told to. Thread-safe.
+class FakeClock : public Clock {
+ public:
+  explicit FakeClock(absl::Time start = absl::FromUnixSeconds(1'700'000'000)) : now_(start) {}
+  absl::Time Now() const override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return now_;
+  }
+  void Advance(absl::Duration by) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    now_ += by;
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  absl::Time now_;
+};
+
+}  // namespace switchyard::common
+
+#endif  // SWITCHYARD_COMMON_BASE_CLOCK_H_

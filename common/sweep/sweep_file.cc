@@ -1,0 +1,182 @@
+#include "common/sweep/sweep_file.h"
+
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+#include <fstream>
+#include <limits>
+#include <sstream>
+
+#include <yaml-cpp/yaml.h>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/ascii.h"
+
+namespace switchyard::common {
+namespace {
+
+constexpr const char* kHeaderKeys[] = {"name", "priority", "max_attempts"};
+
+absl::Status ErrorAt(std::string_view origin, const YAML::Mark& mark, std::string_view message) {
+  if (mark.is_null()) return absl::InvalidArgumentError(absl::StrCat(origin, ": ", message));
+  return absl::InvalidArgumentError(
+      absl::StrCat(origin, ":", mark.line + 1, ":", mark.column + 1, ": ", message));
+}
+
+// A YAML scalar as the value of a parameter of the given kind. Quoted scalars
+// stay strings ("tag" is "!" for them), so `tasks: "IA"` and `seed: "1"` do
+// what they say.
+std::string ScalarToValue(const YAML::Node& node, config::Kind kind, config::Value* out) {
+  const std::string& text = node.Scalar();
+  bool quoted = node.Tag() == "!";
+  if (kind == config::Kind::kString) {
+    *out = text;
+    return "";
+  }
+  if (quoted) return absl::StrCat("expected ", config::KindName(kind), ", got the string \"", text, "\"");
+  if (kind == config::Kind::kInt) {
+    errno = 0;
+    char* end = nullptr;
+    long long v = std::strtoll(text.c_str(), &end, 10);
+    if (!text.empty() && *end == '\0' && errno == 0) {
+      *out = static_cast<int64_t>(v);
+      return "";
+    }
+    // Accept 1e3 style integers; CheckValue refuses a fractional part.
+    double d = std::strtod(text.c_str(), &end);
+    if (!text.empty() && *end == '\0') {
+      *out = d;
+      return "";
+    }
+    return absl::StrCat("expected an integer, got '", text, "'");
+  }
+  char* end = nullptr;
+  std::string lowered = absl::AsciiStrToLower(text);
+  if (lowered == ".nan" || lowered == ".inf" || lowered == "-.inf" || lowered == "nan" ||
+      lowered == "inf") {
+    return absl::StrCat("expected a finite number, got '", text, "'");
+  }
+  double d = std::strtod(text.c_str(), &end);
+  if (text.empty() || *end != '\0') return absl::StrCat("expected a number, got '", text, "'");
+  *out = d;
+  return "";
+}
+
+absl::StatusOr<int32_t> HeaderInt(const YAML::Node& node, std::string_view key,
+                                  std::string_view origin) {
+  if (!node.IsScalar()) return ErrorAt(origin, node.Mark(), absl::StrCat(key, ": expected an integer"));
+  config::Value value;
+  if (std::string error = ScalarToValue(node, config::Kind::kInt, &value); !error.empty()) {
+    return ErrorAt(origin, node.Mark(), absl::StrCat(key, ": ", error));
+  }
+  const auto* v = std::get_if<int64_t>(&value);
+  if (v == nullptr || *v < std::numeric_limits<int32_t>::min() ||
+      *v > std::numeric_limits<int32_t>::max()) {
+    return ErrorAt(origin, node.Mark(), absl::StrCat(key, ": expected a small integer, got '",
+                                                     node.Scalar(), "'"));
+  }
+  return static_cast<int32_t>(*v);
+}
+
+std::string ClosestKey(std::string_view key) {
+  std::vector<std::string> keys(std::begin(kHeaderKeys), std::end(kHeaderKeys));
+  for (const config::ParamSpec& spec : config::AllParams()) keys.push_back(spec.name);
+  return config::ClosestOf(key, keys);
+}
+
+}  // namespace
+
+absl::StatusOr<SweepDefinition> ParseSweepText(std::string_view text, std::string_view origin) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(std::string(text));
+  } catch (const YAML::ParserException& e) {
+    return ErrorAt(origin, e.mark, absl::StrCat("YAML syntax error: ", e.msg));
+  } catch (const YAML::Exception& e) {
+    return ErrorAt(origin, e.mark, e.msg);
+  }
+  if (!root.IsDefined() || root.IsNull()) {
+    return absl::InvalidArgumentError(absl::StrCat(origin, ": the file is empty; expected keys such as model, tasks, seed"));
+  }
+  if (!root.IsMap()) {
+    return ErrorAt(origin, root.Mark(), "expected a mapping of keys to values at the top level");
+  }
+
+  SweepDefinition sweep;
+  for (const auto& entry : root) {
+    const YAML::Node& key_node = entry.first;
+    const YAML::Node& value = entry.second;
+    if (!key_node.IsScalar()) return ErrorAt(origin, key_node.Mark(), "expected a key name");
+    const std::string key = key_node.Scalar();
+    if (key == "name") {
+      if (!value.IsScalar()) return ErrorAt(origin, value.Mark(), "name: expected a string");
+      sweep.name = value.Scalar();
+      continue;
+    }
+    if (key == "priority" || key == "max_attempts") {
+      absl::StatusOr<int32_t> v = HeaderInt(value, key, origin);
+      if (!v.ok()) return v.status();
+      (key == "priority" ? sweep.priority : sweep.max_attempts) = *v;
+      continue;
+    }
+    const config::ParamSpec* spec = config::FindParam(key);
+    if (spec == nullptr) {
+      return ErrorAt(origin, key_node.Mark(),
+                     absl::StrCat(key, ": unknown key; did you mean '", ClosestKey(key), "'?"));
+    }
+    for (const SweepAxis& axis : sweep.axes) {
+      if (axis.key == key) return ErrorAt(origin, key_node.Mark(), absl::StrCat(key, ": given twice"));
+    }
+    SweepAxis axis{key, {}};
+    std::vector<YAML::Node> items;
+    if (value.IsSequence()) {
+      if (value.size() == 0) {
+        return ErrorAt(origin, value.Mark(), absl::StrCat(key, ": the list is empty; give at least one value"));
+      }
+      for (const auto& item : value) items.push_back(item);
+    } else if (value.IsScalar()) {
+      items.push_back(value);
+    } else if (value.IsNull()) {
+      return ErrorAt(origin, key_node.Mark(), absl::StrCat(key, ": no value given"));
+    } else {
+      return ErrorAt(origin, value.Mark(),
+                     absl::StrCat(key, ": expected a value or a list of values, got a mapping"));
+    }
+    for (const YAML::Node& item : items) {
+      if (!item.IsScalar()) {
+        return ErrorAt(origin, item.Mark(), absl::StrCat(key, ": expected a single ",
+                                                         config::KindName(spec->kind),
+                                                         " in the list, got a nested structure"));
+      }
+      config::Value v;
+      if (std::string error = ScalarToValue(item, spec->kind, &v); !error.empty()) {
+        return ErrorAt(origin, item.Mark(), absl::StrCat(key, ": ", error));
+      }
+      if (std::string error = config::CheckValue(*spec, &v); !error.empty()) {
+        return ErrorAt(origin, item.Mark(), error);
+      }
+      axis.values.push_back(std::move(v));
+    }
+    sweep.axes.push_back(std::move(axis));
+  }
+  // Whole-grid checks (sizes, cross-field validity) with the file as origin.
+  absl::StatusOr<int64_t> cells = CountCells(sweep);
+  if (!cells.ok()) return absl::InvalidArgumentError(absl::StrCat(origin, ": ", cells.status().message()));
+  absl::StatusOr<std::vector<GridCell>> first = ExpandGrid(sweep, /*limit=*/0);
+  if (!first.ok()) return absl::InvalidArgumentError(absl::StrCat(origin, ": ", first.status().message()));
+  return sweep;
+}
+
+absl::StatusOr<SweepDefinition> ParseSweepFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot read the file"));
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  if (buffer.str().size() > (4 << 20)) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": larger than 4 MiB"));
+  }
+  return ParseSweepText(buffer.str(), path);
+}
+
+}  // namespace switchyard::common

@@ -1,0 +1,367 @@
+#include "server/core/coordinator.h"
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "common/base/log.h"
+#include "server/core/state_machine.h"
+
+namespace switchyard::server {
+namespace {
+
+// 128 random bits from the OS, as hex: a fencing token cannot be guessed by
+// another holder of the worker token.
+std::string NewFencingToken() {
+  static thread_local std::random_device device;
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string token;
+  token.reserve(32);
+  for (int i = 0; i < 4; ++i) {
+    uint32_t word = device();
+    for (int nibble = 0; nibble < 8; ++nibble) {
+      token.push_back(kHex[word & 15]);
+      word >>= 4;
+    }
+  }
+  return token;
+}
+
+std::string SweepToJson(const common::SweepDefinition& sweep) {
+  std::string out = "{";
+  for (size_t a = 0; a < sweep.axes.size(); ++a) {
+    const common::SweepAxis& axis = sweep.axes[a];
+    if (a > 0) out += ",";
+    absl::StrAppend(&out, "\"", axis.key, "\":[");
+    for (size_t i = 0; i < axis.values.size(); ++i) {
+      if (i > 0) out += ",";
+      const config::Value& v = axis.values[i];
+      if (std::holds_alternative<std::string>(v)) {
+        // Values are registry-checked strings: model names, task sets, modes.
+        std::string escaped;
+        for (char c : std::get<std::string>(v)) {
+          if (c == '"' || c == '\\') escaped.push_back('\\');
+          escaped.push_back(c);
+        }
+        absl::StrAppend(&out, "\"", escaped, "\"");
+      } else {
+        out += config::ValueToString(v);
+      }
+    }
+    out += "]";
+  }
+  return out + "}";
+}
+
+}  // namespace
+
+Coordinator::Coordinator(Store* store, common::Clock* clock, CheckpointFiles* files,
+                         CoordinatorOptions options)
+    : store_(store), clock_(clock), files_(files), options_(options) {}
+
+Coordinator::~Coordinator() { Stop(); }
+
+void Coordinator::Start() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (reaper_.joinable() || stopping_) return;
+  reaper_ = std::thread([this] { ReaperLoop(); });
+}
+
+void Coordinator::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stopping_ = true;
+  }
+  changed_.notify_all();
+  if (reaper_.joinable()) reaper_.join();
+}
+
+void Coordinator::NotifyChange() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    ++generation_;
+  }
+  changed_.notify_all();
+}
+
+void Coordinator::ReaperLoop() {
+  std::unique_lock<std::mutex> lock(mutex_);
+  while (!stopping_) {
+    changed_.wait_for(lock, absl::ToChronoMilliseconds(options_.reaper_interval),
+                      [this] { return stopping_; });
+    if (stopping_) break;
+    lock.unlock();
+    absl::StatusOr<int64_t> expired = ExpireLeasesNow();
+    if (!expired.ok()) {
+      SY_LOG(Warning) << "lease reaper: " << expired.status();
+    }
+    lock.lock();
+  }
+}
+
+absl::StatusOr<int64_t> Coordinator::ExpireLeasesNow() {
+  absl::StatusOr<int64_t> expired = store_->ExpireLeases(clock_->Now());
+  if (expired.ok() && *expired > 0) {
+    SY_LOG(Info) << "lease reaper: " << *expired << " attempt(s) lost, their jobs requeued";
+    NotifyChange();
+  }
+  return expired;
+}
+
+absl::StatusOr<SubmitResult> Coordinator::SubmitSweep(const common::SweepDefinition& sweep,
+                                                      bool dry_run) {
+  absl::StatusOr<std::vector<common::GridCell>> cells = common::ExpandGrid(sweep);
+  if (!cells.ok()) return cells.status();
+  SubmitResult result;
+  result.job_count = static_cast<int64_t>(cells->size());
+  for (size_t i = 0; i < cells->size() && i < 10; ++i) {
+    result.first_configs.push_back((*cells)[i].config.ToJson());
+  }
+  if (dry_run) return result;
+
+  SweepRecord record;
+  record.name = sweep.name;
+  record.priority = sweep.priority;
+  record.max_attempts = sweep.max_attempts > 0 ? sweep.max_attempts : common::kDefaultMaxAttempts;
+  record.spec_json = SweepToJson(sweep);
+  record.created_at = clock_->Now();
+  std::vector<NewJob> jobs;
+  jobs.reserve(cells->size());
+  for (const common::GridCell& cell : *cells) {
+    std::string json = cell.config.ToJson();
+    jobs.push_back(NewJob{cell.index, common::CellKey(cell.config), std::move(json)});
+  }
+  absl::StatusOr<int64_t> id = store_->CreateSweep(record, jobs);
+  if (!id.ok()) return id.status();
+  result.sweep_id = *id;
+  SY_LOG(Info) << "sweep " << *id << " '" << sweep.name << "' submitted with " << jobs.size()
+               << " job(s)";
+  NotifyChange();
+  return result;
+}
+
+absl::StatusOr<SweepRecord> Coordinator::GetSweep(int64_t sweep_id) {
+  return store_->GetSweep(sweep_id);
+}
+
+absl::StatusOr<std::vector<SweepRecord>> Coordinator::ListSweeps() { return store_->ListSweeps(); }
+
+absl::StatusOr<std::vector<JobRecord>> Coordinator::ListJobs(int64_t sweep_id,
+                                                             std::optional<JobState> state) {
+  return store_->ListJobs(sweep_id, state);
+}
+
+absl::StatusOr<JobRecord> Coordinator::GetJob(int64_t job_id) { return store_->GetJob(job_id); }
+
+absl::StatusOr<CancelResult> Coordinator::Cancel(int64_t sweep_id, int64_t job_id) {
+  if ((sweep_id == 0) == (job_id == 0)) {
+    return absl::InvalidArgumentError("cancel: give exactly one of sweep_id and job_id");
+  }
+  absl::StatusOr<CancelResult> result = store_->Cancel(sweep_id, job_id, clock_->Now());
+  if (result.ok()) NotifyChange();
+  return result;
+}
+
+absl::StatusOr<int64_t> Coordinator::Retry(int64_t sweep_id, const std::vector<JobState>& states) {
+  std::vector<JobState> wanted = states;
+  if (wanted.empty()) wanted = {JobState::kFailed, JobState::kLost};
+  for (JobState s : wanted) {
+    if (s != JobState::kFailed && s != JobState::kLost) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "retry: only failed and lost jobs can be retried, not ", JobStateName(s)));
+    }
+  }
+  absl::StatusOr<int64_t> requeued = store_->Retry(sweep_id, wanted, clock_->Now());
+  if (requeued.ok()) NotifyChange();
+  return requeued;
+}
+
+absl::Status Coordinator::QueryMetrics(
+    const MetricQuery& query, const std::function<bool(const std::vector<JobMetricPoint>&)>& sink) {
+  if (absl::StatusOr<SweepRecord> sweep = store_->GetSweep(query.sweep_id); !sweep.ok()) {
+    return sweep.status();
+  }
+  return store_->QueryMetrics(query, /*chunk=*/4096, sink);
+}
+
+absl::StatusOr<std::vector<std::pair<WorkerRecord, std::string>>> Coordinator::ListWorkers() {
+  absl::StatusOr<std::vector<WorkerRecord>> workers = store_->ListWorkers();
+  if (!workers.ok()) return workers.status();
+  absl::Time now = clock_->Now();
+  std::vector<std::pair<WorkerRecord, std::string>> out;
+  for (WorkerRecord& worker : *workers) {
+    std::string state = now - worker.last_seen > options_.worker_gone_after ? "gone"
+                        : worker.draining                                   ? "draining"
+                                                                            : "alive";
+    out.emplace_back(std::move(worker), std::move(state));
+  }
+  return out;
+}
+
+absl::StatusOr<SweepProgress> Coordinator::WaitForProgress(int64_t sweep_id, absl::Duration timeout,
+                                                           std::vector<int64_t>* reported) {
+  {
+    std::unique_lock<std::mutex> lock(mutex_);
+    uint64_t seen = generation_;
+    changed_.wait_for(lock, absl::ToChronoMilliseconds(timeout),
+                      [&] { return stopping_ || generation_ != seen; });
+    if (stopping_) return absl::CancelledError("the coordinator is shutting down");
+  }
+  SweepProgress progress;
+  absl::StatusOr<SweepRecord> sweep = store_->GetSweep(sweep_id);
+  if (!sweep.ok()) return sweep.status();
+  progress.sweep = *std::move(sweep);
+  int64_t ended = progress.sweep.counts.succeeded + progress.sweep.counts.failed +
+                  progress.sweep.counts.lost + progress.sweep.counts.cancelled;
+  if (ended > static_cast<int64_t>(reported->size())) {
+    absl::StatusOr<std::vector<JobRecord>> jobs = store_->ListJobs(sweep_id, std::nullopt);
+    if (!jobs.ok()) return jobs.status();
+    std::set<int64_t> known(reported->begin(), reported->end());
+    for (JobRecord& job : *jobs) {
+      if (IsTerminal(job.state) && !known.count(job.id)) {
+        reported->push_back(job.id);
+        progress.newly_finished.push_back(std::move(job));
+      }
+    }
+  }
+  progress.done = progress.sweep.counts.pending == 0 && progress.sweep.counts.running == 0;
+  return progress;
+}
+
+absl::StatusOr<int64_t> Coordinator::RegisterWorker(WorkerRecord worker) {
+  if (worker.name.empty() || worker.name.size() > 200) {
+    return absl::InvalidArgumentError("worker name: must be 1 to 200 characters");
+  }
+  if (worker.devices.empty() || worker.devices.size() > 64) {
+    return absl::InvalidArgumentError("devices: a worker offers 1 to 64 devices");
+  }
+  for (const DeviceRecord& device : worker.devices) {
+    if (device.slots < 1 || device.slots > 256) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("devices: ", device.name, " offers ", device.slots,
+                       " slots; allowed 1 to 256"));
+    }
+  }
+  worker.registered_at = worker.last_seen = clock_->Now();
+  absl::StatusOr<int64_t> id = store_->RegisterWorker(worker);
+  if (id.ok()) SY_LOG(Info) << "worker " << *id << " '" << worker.name << "' registered";
+  return id;
+}
+
+absl::StatusOr<Coordinator::HeartbeatResult> Coordinator::Heartbeat(
+    int64_t worker_id, const std::vector<AttemptRef>& attempts, bool draining, int32_t slots_busy) {
+  absl::Time now = clock_->Now();
+  if (absl::Status s = store_->TouchWorker(worker_id, draining, slots_busy, now); !s.ok()) {
+    return s;
+  }
+  HeartbeatResult result;
+  if (!attempts.empty()) {
+    absl::StatusOr<std::vector<Order>> orders =
+        store_->RenewLeases(worker_id, attempts, now + options_.lease);
+    if (!orders.ok()) return orders.status();
+    result.orders = *std::move(orders);
+  }
+  return result;
+}
+
+absl::StatusOr<std::optional<Assignment>> Coordinator::ClaimJob(int64_t worker_id,
+                                                                const std::string& device) {
+  ClaimParams params;
+  params.worker_id = worker_id;
+  params.device = device;
+  params.fencing_token = NewFencingToken();
+  params.now = clock_->Now();
+  params.lease_expires = params.now + options_.lease;
+  absl::StatusOr<std::optional<Assignment>> claimed = store_->ClaimJob(params);
+  if (claimed.ok() && claimed->has_value()) NotifyChange();
+  return claimed;
+}
+
+absl::StatusOr<std::vector<absl::Status>> Coordinator::ReportMetrics(
+    const std::vector<MetricBatchWrite>& batches) {
+  for (const MetricBatchWrite& batch : batches) {
+    if (static_cast<int64_t>(batch.points.size()) > options_.max_points_per_batch) {
+      return absl::InvalidArgumentError(absl::StrCat("metrics: a batch holds at most ",
+                                                     options_.max_points_per_batch, " points"));
+    }
+    for (const MetricPoint& point : batch.points) {
+      if (point.name.empty() || static_cast<int64_t>(point.name.size()) > options_.max_metric_name_bytes) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "metrics: a name must be 1 to ", options_.max_metric_name_bytes, " bytes"));
+      }
+      if (point.step < 0 || point.step > (int64_t{1} << 53)) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("metrics: ", point.name, ": step ", point.step,
+                         " is out of range [0, 2^53]"));
+      }
+      // SQLite cannot tell NaN from NULL; refusing keeps every stored value a
+      // real number (docs/results-schema.md).
+      if (!std::isfinite(point.value)) {
+        return absl::InvalidArgumentError(absl::StrCat("metrics: ", point.name, " at step ",
+                                                       point.step, " is not a finite number"));
+      }
+    }
+  }
+  return store_->AppendMetrics(batches);
+}
+
+absl::StatusOr<JobState> Coordinator::FinishJob(const AttemptRef& ref, AttemptOutcome outcome,
+                                                const std::string& cause,
+                                                const std::string& summary_json) {
+  if (!WorkerMayReport(outcome)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "outcome: a worker may report succeeded, failed, preempted or cancelled, not ",
+        AttemptOutcomeName(outcome)));
+  }
+  if (cause.size() > 64 * 1024 || summary_json.size() > 64 * 1024) {
+    return absl::InvalidArgumentError("cause and summary_json: at most 64 KiB each");
+  }
+  absl::StatusOr<JobState> state =
+      store_->FinishAttempt(ref, outcome, cause, summary_json, clock_->Now());
+  if (state.ok()) NotifyChange();
+  return state;
+}
+
+absl::StatusOr<std::unique_ptr<CheckpointUpload>> Coordinator::BeginCheckpoint(
+    const AttemptRef& ref, int64_t step, int64_t total_bytes, const std::string& sha256) {
+  // Fenced before the first byte is written; AddCheckpoint checks again.
+  absl::StatusOr<int64_t> job_id = store_->JobOfRunningAttempt(ref);
+  if (!job_id.ok()) return job_id.status();
+  return files_->Begin(*job_id, ref.attempt_id, step, total_bytes, sha256);
+}
+
+absl::StatusOr<int64_t> Coordinator::CommitCheckpoint(const AttemptRef& ref, int64_t step,
+                                                      std::unique_ptr<CheckpointUpload> upload) {
+  absl::StatusOr<std::string> path = upload->Finish();
+  if (!path.ok()) return path.status();
+  absl::StatusOr<int64_t> id = store_->AddCheckpoint(ref, step, upload->received(),
+                                                     upload->sha256(), *path, clock_->Now());
+  if (!id.ok()) {
+    files_->Remove(*path);
+    return id.status();
+  }
+  absl::StatusOr<int64_t> job_id = store_->JobOfRunningAttempt(ref);
+  if (job_id.ok()) {
+    absl::StatusOr<std::vector<std::string>> old =
+        store_->PruneCheckpoints(*job_id, options_.checkpoints_kept);
+    if (old.ok()) {
+      for (const std::string& stale : *old) files_->Remove(stale);
+    } else {
+      SY_LOG(Warning) << "checkpoint pruning for job " << *job_id << ": " << old.status();
+    }
+  }
+  return *id;
+}
+
+absl::StatusOr<CheckpointRecord> Coordinator::CheckpointFor(const AttemptRef& ref,
+                                                            int64_t checkpoint_id) {
+  return store_->GetCheckpointFor(ref, checkpoint_id);
+}
+
+std::string Coordinator::CheckpointPath(const CheckpointRecord& record) const {
+  return files_->AbsolutePath(record.path);
+}
+
+}  // namespace switchyard::server

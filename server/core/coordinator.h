@@ -1,0 +1,145 @@
+// The coordinator's application logic: what happens on submit, claim,
+// heartbeat, metric report, checkpoint and finish, independent of gRPC and of
+// SQL. The gRPC services (server/service) validate and convert, then call
+// this; everything here talks to the Store interface and an injected Clock.
+//
+// Thread safety: every public method may be called from any thread at once.
+// The lease reaper runs on a background thread between Start() and Stop().
+//
+// Status codes: those of Store (see server/core/store.h), plus
+//   INVALID_ARGUMENT  a malformed sweep, metric batch or outcome
+//   NOT_FOUND         an unknown sweep, job or worker
+//   FAILED_PRECONDITION a stale fencing pair
+//   DATA_LOSS         a checkpoint whose size or sha256 does not match
+#ifndef SWITCHYARD_SERVER_CORE_COORDINATOR_H_
+#define SWITCHYARD_SERVER_CORE_COORDINATOR_H_
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "common/base/clock.h"
+#include "common/sweep/grid.h"
+#include "server/core/checkpoint_files.h"
+#include "server/core/store.h"
+#include "server/core/types.h"
+
+namespace switchyard::server {
+
+struct CoordinatorOptions {
+  absl::Duration lease = absl::Seconds(30);            // an attempt not renewed this long is lost
+  absl::Duration heartbeat_interval = absl::Seconds(5);
+  absl::Duration reaper_interval = absl::Seconds(1);
+  absl::Duration worker_gone_after = absl::Seconds(60);  // for ListWorkers' state
+  int checkpoints_kept = 2;                            // per job
+  int64_t max_points_per_batch = 100'000;
+  int64_t max_metric_name_bytes = 200;
+};
+
+struct SubmitResult {
+  int64_t sweep_id = 0;       // 0 for a dry run
+  int64_t job_count = 0;
+  std::vector<std::string> first_configs;  // up to 10
+};
+
+// A snapshot for WatchSweep.
+struct SweepProgress {
+  SweepRecord sweep;
+  std::vector<JobRecord> newly_finished;   // ended since the caller's last snapshot
+  bool done = false;
+};
+
+class Coordinator {
+ public:
+  // Does not take ownership of store, clock or files; they must outlive this.
+  Coordinator(Store* store, common::Clock* clock, CheckpointFiles* files,
+              CoordinatorOptions options);
+  ~Coordinator();  // stops the reaper
+
+  void Start();  // starts the lease reaper
+  void Stop();   // idempotent; wakes every watcher
+
+  const CoordinatorOptions& options() const { return options_; }
+
+  // ---- people (SweepService)
+  absl::StatusOr<SubmitResult> SubmitSweep(const common::SweepDefinition& sweep, bool dry_run);
+  absl::StatusOr<SweepRecord> GetSweep(int64_t sweep_id);
+  absl::StatusOr<std::vector<SweepRecord>> ListSweeps();
+  absl::StatusOr<std::vector<JobRecord>> ListJobs(int64_t sweep_id, std::optional<JobState> state);
+  absl::StatusOr<JobRecord> GetJob(int64_t job_id);
+  absl::StatusOr<CancelResult> Cancel(int64_t sweep_id, int64_t job_id);
+  absl::StatusOr<int64_t> Retry(int64_t sweep_id, const std::vector<JobState>& states);
+  absl::Status QueryMetrics(const MetricQuery& query,
+                            const std::function<bool(const std::vector<JobMetricPoint>&)>& sink);
+  // Workers with their state ("alive", "draining", "gone").
+  absl::StatusOr<std::vector<std::pair<WorkerRecord, std::string>>> ListWorkers();
+
+  // Blocks until something about the sweep may have changed or `timeout`
+  // passes, then returns a fresh snapshot. `reported` holds the ids of ended
+  // jobs the caller has seen; new ones are added. Returns CANCELLED once
+  // Stop() was called.
+  absl::StatusOr<SweepProgress> WaitForProgress(int64_t sweep_id, absl::Duration timeout,
+                                                std::vector<int64_t>* reported);
+
+  // ---- workers (WorkerService)
+  absl::StatusOr<int64_t> RegisterWorker(WorkerRecord worker);
+  struct HeartbeatResult {
+    std::vector<Order> orders;
+    bool drain = false;
+  };
+  absl::StatusOr<HeartbeatResult> Heartbeat(int64_t worker_id,
+                                            const std::vector<AttemptRef>& attempts,
+                                            bool draining, int32_t slots_busy);
+  absl::StatusOr<std::optional<Assignment>> ClaimJob(int64_t worker_id, const std::string& device);
+  // Validates the batches (finite values, steps >= 0, names), then stores them.
+  // One status per batch, as Store::AppendMetrics.
+  absl::StatusOr<std::vector<absl::Status>> ReportMetrics(
+      const std::vector<MetricBatchWrite>& batches);
+  absl::StatusOr<JobState> FinishJob(const AttemptRef& ref, AttemptOutcome outcome,
+                                     const std::string& cause, const std::string& summary_json);
+
+  // Checkpoints: the caller streams the bytes into an upload obtained here.
+  // The fencing pair is checked before any byte is written and again when the
+  // checkpoint is recorded.
+  absl::StatusOr<std::unique_ptr<CheckpointUpload>> BeginCheckpoint(const AttemptRef& ref,
+                                                                    int64_t step,
+                                                                    int64_t total_bytes,
+                                                                    const std::string& sha256);
+  absl::StatusOr<int64_t> CommitCheckpoint(const AttemptRef& ref, int64_t step,
+                                           std::unique_ptr<CheckpointUpload> upload);
+  // Opens the checkpoint for reading by the running attempt `ref`.
+  absl::StatusOr<CheckpointRecord> CheckpointFor(const AttemptRef& ref, int64_t checkpoint_id);
+  std::string CheckpointPath(const CheckpointRecord& record) const;
+
+  // Runs one pass of the lease reaper now (tests call this with a fake clock).
+  absl::StatusOr<int64_t> ExpireLeasesNow();
+
+ private:
+  void ReaperLoop();
+  void NotifyChange();
+
+  Store* const store_;
+  common::Clock* const clock_;
+  CheckpointFiles* const files_;
+  const CoordinatorOptions options_;
+
+  std::mutex mutex_;                 // guards generation_, stopping_
+  std::condition_variable changed_;  // signalled on every state change
+  uint64_t generation_ = 0;
+  bool stopping_ = false;
+  std::thread reaper_;
+};
+
+}  // namespace switchyard::server
+
+#endif  // SWITCHYARD_SERVER_CORE_COORDINATOR_H_

@@ -1,0 +1,48 @@
+// The job state machine: which state changes are legal and what an attempt's
+// end does to its job. Pure functions; the store applies them inside its
+// transactions so the policy lives in one place.
+//
+//   pending --claim--> running --succeeded--> succeeded
+//                        |--failed (budget left)--> pending
+//                        |--failed (budget used)--> failed
+//                        |--lost / preempted--> pending (free; lost too often in a row -> lost)
+//                        |--cancelled--> cancelled
+//   pending --cancel--> cancelled
+//   failed | lost --retry--> pending (retry budget reset)
+#ifndef SWITCHYARD_SERVER_CORE_STATE_MACHINE_H_
+#define SWITCHYARD_SERVER_CORE_STATE_MACHINE_H_
+
+#include <cstdint>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "server/core/types.h"
+
+namespace switchyard::server {
+
+// A job lost this many times in a row (no attempt in between that ran to an
+// end) is marked lost instead of being requeued forever.
+inline constexpr int kMaxConsecutiveLost = 10;
+
+// OK when `from -> to` is an edge of the diagram above, else
+// FAILED_PRECONDITION "job <id>: running -> pending is not allowed".
+absl::Status CheckTransition(int64_t job_id, JobState from, JobState to);
+
+// The job after one of its running attempts ended with `outcome`.
+struct JobAfterAttempt {
+  JobState state;
+  int32_t failures;
+  int32_t consecutive_lost;
+};
+// `job` must be running; outcome must not be kRunning (INVALID_ARGUMENT).
+// cancel_requested turns a failed or lost attempt of a cancelled job into
+// cancelled as well, so a cancel always sticks.
+absl::StatusOr<JobAfterAttempt> ApplyAttemptEnd(const JobRecord& job, int32_t max_attempts,
+                                                AttemptOutcome outcome);
+
+// Outcomes a worker may report in FinishJob (lost is the reaper's alone).
+bool WorkerMayReport(AttemptOutcome outcome);
+
+}  // namespace switchyard::server
+
+#endif  // SWITCHYARD_SERVER_CORE_STATE_MACHINE_H_

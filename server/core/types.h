@@ -1,0 +1,164 @@
+// The coordinator's domain types: plain values, no protobuf, no SQL.
+#ifndef SWITCHYARD_SERVER_CORE_TYPES_H_
+#define SWITCHYARD_SERVER_CORE_TYPES_H_
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+
+namespace switchyard::server {
+
+// Values are stored in the database (jobs.state): never renumber.
+enum class JobState {
+  kPending = 1,
+  kRunning = 2,
+  kSucceeded = 3,
+  kFailed = 4,     // the retry budget is used up
+  kLost = 5,       // lost kMaxConsecutiveLost times in a row
+  kCancelled = 6,
+};
+
+// Values are stored in the database (attempts.outcome): never renumber.
+enum class AttemptOutcome {
+  kRunning = 1,
+  kSucceeded = 2,
+  kFailed = 3,     // uses one unit of the retry budget
+  kLost = 4,       // lease expired; free
+  kPreempted = 5,  // handed back by a draining worker; free
+  kCancelled = 6,
+};
+
+const char* JobStateName(JobState state);          // "pending", "running", ...
+const char* AttemptOutcomeName(AttemptOutcome outcome);
+bool JobStateFromName(std::string_view name, JobState* out);
+bool IsTerminal(JobState state);                   // succeeded, failed, lost, cancelled
+
+struct StateCounts {
+  int64_t pending = 0, running = 0, succeeded = 0, failed = 0, lost = 0, cancelled = 0;
+  int64_t total() const { return pending + running + succeeded + failed + lost + cancelled; }
+  int64_t& For(JobState state);
+};
+
+struct SweepRecord {
+  int64_t id = 0;
+  std::string name;
+  int32_t priority = 0;
+  int32_t max_attempts = 0;
+  std::string spec_json;      // the submitted definition, for display and audit
+  absl::Time created_at;
+  std::optional<absl::Time> finished_at;
+  StateCounts counts;
+};
+
+struct AttemptRecord {
+  int64_t id = 0;
+  int64_t job_id = 0;
+  int32_t number = 0;
+  int64_t worker_id = 0;
+  std::string worker_name;
+  std::string device;
+  AttemptOutcome outcome = AttemptOutcome::kRunning;
+  std::string cause;
+  absl::Time started_at;
+  std::optional<absl::Time> ended_at;
+  int64_t resumed_from_step = 0;
+};
+
+struct JobRecord {
+  int64_t id = 0;
+  int64_t sweep_id = 0;
+  int64_t cell_index = 0;
+  std::string config_json;
+  JobState state = JobState::kPending;
+  int32_t failures = 0;
+  int32_t consecutive_lost = 0;
+  int32_t attempt_count = 0;
+  bool cancel_requested = false;
+  std::string summary_json;
+  std::string last_cause;
+  absl::Time created_at;
+  absl::Time updated_at;
+  std::map<std::string, double> final_metrics;  // filled where asked for
+  std::vector<AttemptRecord> attempts;          // filled where asked for
+};
+
+struct DeviceRecord {
+  std::string name;
+  std::string kind;
+  int64_t memory_bytes = 0;
+  int32_t slots = 0;
+  std::string description;
+};
+
+struct WorkerRecord {
+  int64_t id = 0;
+  std::string name;
+  std::string hostname;
+  std::vector<DeviceRecord> devices;
+  std::string build_version;
+  std::string trainer_version;
+  std::string cuda_version;
+  bool draining = false;
+  int32_t slots_busy = 0;
+  absl::Time registered_at;
+  absl::Time last_seen;
+};
+
+// The fencing pair every call about a running attempt carries.
+struct AttemptRef {
+  int64_t attempt_id = 0;
+  std::string fencing_token;
+};
+
+struct Assignment {
+  int64_t job_id = 0;
+  int64_t sweep_id = 0;
+  AttemptRef attempt;
+  int32_t attempt_number = 0;
+  std::string config_json;
+  int64_t checkpoint_id = 0;   // 0 = none
+  int64_t checkpoint_step = 0;
+};
+
+struct MetricPoint {
+  std::string name;
+  int64_t step = 0;
+  double value = 0;
+  double wall_time = 0;  // unix seconds
+};
+
+struct JobMetricPoint {
+  int64_t job_id = 0;
+  MetricPoint point;
+};
+
+struct CheckpointRecord {
+  int64_t id = 0;
+  int64_t job_id = 0;
+  int64_t attempt_id = 0;
+  int64_t step = 0;
+  int64_t size_bytes = 0;
+  std::string sha256;
+  std::string path;      // relative to the data dir
+  absl::Time created_at;
+};
+
+// What Heartbeat tells a worker about one of its attempts.
+enum class OrderKind { kCancel = 1, kAbandon = 2 };
+struct Order {
+  int64_t attempt_id = 0;
+  OrderKind kind = OrderKind::kCancel;
+};
+
+struct CancelResult {
+  int64_t cancelled_pending = 0;
+  int64_t cancel_ordered = 0;
+};
+
+}  // namespace switchyard::server
+
+#endif  // SWITCHYARD_SERVER_CORE_TYPES_H_

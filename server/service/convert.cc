@@ -1,0 +1,226 @@
+#include "server/service/convert.h"
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+
+namespace switchyard::server {
+namespace {
+
+double ToUnix(absl::Time t) { return absl::ToDoubleUnixSeconds(t); }
+
+constexpr size_t kMaxTokenBytes = 256;
+constexpr size_t kMaxShortString = 1024;
+
+}  // namespace
+
+absl::StatusOr<common::SweepDefinition> SweepFromProto(const pb::SweepSpec& spec) {
+  common::SweepDefinition sweep;
+  sweep.name = spec.name();
+  sweep.priority = spec.priority();
+  sweep.max_attempts = spec.max_attempts();
+  for (int a = 0; a < spec.axes_size(); ++a) {
+    const pb::Axis& axis = spec.axes(a);
+    common::SweepAxis out{axis.key(), {}};
+    if (axis.key().size() > kMaxShortString) {
+      return absl::InvalidArgumentError(absl::StrCat("axes[", a, "]: key longer than 1024 bytes"));
+    }
+    for (int i = 0; i < axis.values_size(); ++i) {
+      const pb::ParamValue& value = axis.values(i);
+      switch (value.kind_case()) {
+        case pb::ParamValue::kIntValue: out.values.emplace_back(value.int_value()); break;
+        case pb::ParamValue::kFloatValue: out.values.emplace_back(value.float_value()); break;
+        case pb::ParamValue::kStringValue: out.values.emplace_back(value.string_value()); break;
+        default:
+          return absl::InvalidArgumentError(
+              absl::StrCat(axis.key(), ": value ", i + 1, " is unset"));
+      }
+    }
+    sweep.axes.push_back(std::move(out));
+  }
+  return sweep;
+}
+
+void SweepToProto(const common::SweepDefinition& sweep, pb::SweepSpec* out) {
+  out->set_name(sweep.name);
+  out->set_priority(sweep.priority);
+  out->set_max_attempts(sweep.max_attempts);
+  for (const common::SweepAxis& axis : sweep.axes) {
+    pb::Axis* a = out->add_axes();
+    a->set_key(axis.key);
+    for (const config::Value& v : axis.values) {
+      pb::ParamValue* p = a->add_values();
+      if (const auto* i = std::get_if<int64_t>(&v)) p->set_int_value(*i);
+      else if (const auto* d = std::get_if<double>(&v)) p->set_float_value(*d);
+      else p->set_string_value(std::get<std::string>(v));
+    }
+  }
+}
+
+absl::StatusOr<JobState> JobStateFromProto(pb::JobState state) {
+  switch (state) {
+    case pb::JOB_STATE_PENDING: return JobState::kPending;
+    case pb::JOB_STATE_RUNNING: return JobState::kRunning;
+    case pb::JOB_STATE_SUCCEEDED: return JobState::kSucceeded;
+    case pb::JOB_STATE_FAILED: return JobState::kFailed;
+    case pb::JOB_STATE_LOST: return JobState::kLost;
+    case pb::JOB_STATE_CANCELLED: return JobState::kCancelled;
+    default:
+      return absl::InvalidArgumentError(absl::StrCat("job state: unknown value ",
+                                                     static_cast<int>(state)));
+  }
+}
+
+absl::StatusOr<AttemptOutcome> AttemptOutcomeFromProto(pb::AttemptOutcome outcome) {
+  switch (outcome) {
+    case pb::ATTEMPT_OUTCOME_RUNNING: return AttemptOutcome::kRunning;
+    case pb::ATTEMPT_OUTCOME_SUCCEEDED: return AttemptOutcome::kSucceeded;
+    case pb::ATTEMPT_OUTCOME_FAILED: return AttemptOutcome::kFailed;
+    case pb::ATTEMPT_OUTCOME_LOST: return AttemptOutcome::kLost;
+    case pb::ATTEMPT_OUTCOME_PREEMPTED: return AttemptOutcome::kPreempted;
+    case pb::ATTEMPT_OUTCOME_CANCELLED: return AttemptOutcome::kCancelled;
+    default:
+      return absl::InvalidArgumentError(absl::StrCat("outcome: unknown value ",
+                                                     static_cast<int>(outcome)));
+  }
+}
+
+pb::JobState JobStateToProto(JobState state) { return static_cast<pb::JobState>(state); }
+
+pb::AttemptOutcome AttemptOutcomeToProto(AttemptOutcome outcome) {
+  return static_cast<pb::AttemptOutcome>(outcome);
+}
+
+absl::StatusOr<AttemptRef> AttemptRefFromProto(const pb::AttemptRef& ref) {
+  if (ref.attempt_id() <= 0) return absl::InvalidArgumentError("attempt.attempt_id: must be > 0");
+  if (ref.fencing_token().empty() || ref.fencing_token().size() > kMaxTokenBytes) {
+    return absl::InvalidArgumentError("attempt.fencing_token: must be 1 to 256 bytes");
+  }
+  return AttemptRef{ref.attempt_id(), ref.fencing_token()};
+}
+
+void AttemptRefToProto(const AttemptRef& ref, pb::AttemptRef* out) {
+  out->set_attempt_id(ref.attempt_id);
+  out->set_fencing_token(ref.fencing_token);
+}
+
+void SweepRecordToProto(const SweepRecord& record, pb::Sweep* out) {
+  out->set_id(record.id);
+  out->set_name(record.name);
+  out->set_priority(record.priority);
+  out->set_max_attempts(record.max_attempts);
+  bool finished = record.counts.pending == 0 && record.counts.running == 0;
+  out->set_state(finished ? pb::SWEEP_STATE_FINISHED : pb::SWEEP_STATE_ACTIVE);
+  pb::StateCounts* counts = out->mutable_counts();
+  counts->set_pending(record.counts.pending);
+  counts->set_running(record.counts.running);
+  counts->set_succeeded(record.counts.succeeded);
+  counts->set_failed(record.counts.failed);
+  counts->set_lost(record.counts.lost);
+  counts->set_cancelled(record.counts.cancelled);
+  out->set_created_at(ToUnix(record.created_at));
+  out->set_finished_at(record.finished_at ? ToUnix(*record.finished_at) : 0);
+}
+
+void JobRecordToProto(const JobRecord& record, pb::Job* out) {
+  out->set_id(record.id);
+  out->set_sweep_id(record.sweep_id);
+  out->set_cell_index(record.cell_index);
+  out->set_config_json(record.config_json);
+  out->set_state(JobStateToProto(record.state));
+  out->set_failures(record.failures);
+  out->set_attempt_count(record.attempt_count);
+  for (const auto& [name, value] : record.final_metrics) (*out->mutable_final_metrics())[name] = value;
+  out->set_summary_json(record.summary_json);
+  out->set_created_at(ToUnix(record.created_at));
+  out->set_updated_at(ToUnix(record.updated_at));
+  out->set_last_cause(record.last_cause);
+  for (const AttemptRecord& attempt : record.attempts) {
+    pb::Attempt* a = out->add_attempts();
+    a->set_id(attempt.id);
+    a->set_job_id(attempt.job_id);
+    a->set_number(attempt.number);
+    a->set_worker_id(attempt.worker_id);
+    a->set_worker_name(attempt.worker_name);
+    a->set_device(attempt.device);
+    a->set_outcome(AttemptOutcomeToProto(attempt.outcome));
+    a->set_cause(attempt.cause);
+    a->set_started_at(ToUnix(attempt.started_at));
+    a->set_ended_at(attempt.ended_at ? ToUnix(*attempt.ended_at) : 0);
+    a->set_resumed_from_step(attempt.resumed_from_step);
+  }
+}
+
+void WorkerRecordToProto(const WorkerRecord& record, const std::string& state, pb::Worker* out) {
+  out->set_id(record.id);
+  out->set_name(record.name);
+  out->set_hostname(record.hostname);
+  int32_t slots = 0;
+  for (const DeviceRecord& device : record.devices) {
+    pb::Device* d = out->add_devices();
+    d->set_name(device.name);
+    d->set_kind(device.kind);
+    d->set_memory_bytes(device.memory_bytes);
+    d->set_slots(device.slots);
+    d->set_description(device.description);
+    slots += device.slots;
+  }
+  out->set_slots_total(slots);
+  out->set_slots_busy(record.slots_busy);
+  out->set_state(state);
+  out->set_registered_at(ToUnix(record.registered_at));
+  out->set_last_seen(ToUnix(record.last_seen));
+  out->set_build_version(record.build_version);
+  out->set_trainer_version(record.trainer_version);
+  out->set_cuda_version(record.cuda_version);
+}
+
+absl::StatusOr<WorkerRecord> WorkerFromRegisterRequest(const pb::RegisterWorkerRequest& request) {
+  for (const std::string* text : {&request.name(), &request.hostname(), &request.build_version(),
+                                  &request.trainer_version(), &request.cuda_version()}) {
+    if (text->size() > kMaxShortString) {
+      return absl::InvalidArgumentError("register: names and versions are at most 1024 bytes");
+    }
+  }
+  WorkerRecord worker;
+  worker.name = request.name();
+  worker.hostname = request.hostname();
+  worker.build_version = request.build_version();
+  worker.trainer_version = request.trainer_version();
+  worker.cuda_version = request.cuda_version();
+  for (const pb::Device& device : request.devices()) {
+    if (device.name().empty() || device.name().size() > 64 || device.kind().size() > 64 ||
+        device.description().size() > kMaxShortString) {
+      return absl::InvalidArgumentError("devices: a device name is 1 to 64 bytes");
+    }
+    worker.devices.push_back(DeviceRecord{device.name(), device.kind(), device.memory_bytes(),
+                                          device.slots(), device.description()});
+  }
+  return worker;
+}
+
+void AssignmentToProto(const Assignment& assignment, double lease_seconds, pb::Assignment* out) {
+  out->set_job_id(assignment.job_id);
+  out->set_sweep_id(assignment.sweep_id);
+  AttemptRefToProto(assignment.attempt, out->mutable_attempt());
+  out->set_attempt_number(assignment.attempt_number);
+  out->set_config_json(assignment.config_json);
+  out->set_checkpoint_id(assignment.checkpoint_id);
+  out->set_checkpoint_step(assignment.checkpoint_step);
+  out->set_lease_seconds(lease_seconds);
+}
+
+absl::StatusOr<MetricBatchWrite> MetricBatchFromProto(const pb::MetricBatch& batch) {
+  absl::StatusOr<AttemptRef> ref = AttemptRefFromProto(batch.attempt());
+  if (!ref.ok()) return ref.status();
+  if (batch.seq() <= 0) return absl::InvalidArgumentError("metric batch: seq must be > 0");
+  MetricBatchWrite write;
+  write.attempt = *ref;
+  write.points.reserve(batch.points_size());
+  for (const pb::MetricPoint& point : batch.points()) {
+    write.points.push_back(MetricPoint{point.name(), point.step(), point.value(), point.wall_time()});
+  }
+  return write;
+}
+
+}  // namespace switchyard::server

@@ -9,6 +9,13 @@
 
 namespace switchyard::common {
 
+// Unix seconds as a double (microsecond resolution), the form times take on
+// the wire and in the database. Debian's Abseil lacks ToDoubleUnixSeconds.
+inline double ToUnixSeconds(absl::Time t) { return static_cast<double>(absl::ToUnixMicros(t)) / 1e6; }
+inline absl::Time FromUnixSeconds(double seconds) {
+  return absl::FromUnixMicros(static_cast<int64_t>(seconds * 1e6));
+}
+
 // Thread-safe: Now() may be called from any thread.
 class Clock {
  public:

@@ -18,7 +18,7 @@ namespace {
 
 constexpr const char* kHeaderKeys[] = {"name", "priority", "max_attempts"};
 
-absl::Status ErrorAt(std::string_view origin, const YAML::Mark& mark, std::string_view message) {
+absl::Status ErrorAt(const std::string& origin, const YAML::Mark& mark, const std::string& message) {
   if (mark.is_null()) return absl::InvalidArgumentError(absl::StrCat(origin, ": ", message));
   return absl::InvalidArgumentError(
       absl::StrCat(origin, ":", mark.line + 1, ":", mark.column + 1, ": ", message));
@@ -63,8 +63,8 @@ std::string ScalarToValue(const YAML::Node& node, config::Kind kind, config::Val
   return "";
 }
 
-absl::StatusOr<int32_t> HeaderInt(const YAML::Node& node, std::string_view key,
-                                  std::string_view origin) {
+absl::StatusOr<int32_t> HeaderInt(const YAML::Node& node, const std::string& key,
+                                  const std::string& origin) {
   if (!node.IsScalar()) return ErrorAt(origin, node.Mark(), absl::StrCat(key, ": expected an integer"));
   config::Value value;
   if (std::string error = ScalarToValue(node, config::Kind::kInt, &value); !error.empty()) {
@@ -87,7 +87,11 @@ std::string ClosestKey(std::string_view key) {
 
 }  // namespace
 
-absl::StatusOr<SweepDefinition> ParseSweepText(std::string_view text, std::string_view origin) {
+absl::StatusOr<SweepDefinition> ParseSweepText(std::string_view text,
+                                               std::string_view origin_view) {
+  // Debian's Abseil has its own string_view, which std::string_view does not
+  // convert to; one std::string keeps StrCat happy.
+  const std::string origin(origin_view);
   YAML::Node root;
   try {
     root = YAML::Load(std::string(text));

@@ -19,7 +19,7 @@ bool IsHexSha256(const std::string& text) {
   return true;
 }
 
-absl::Status DiskError(std::string_view what, const std::string& path) {
+absl::Status DiskError(const char* what, const std::string& path) {
   // Full disks and I/O errors are conditions to retry later, not bugs.
   return absl::UnavailableError(absl::StrCat(what, " ", path, ": ", std::strerror(errno)));
 }

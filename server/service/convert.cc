@@ -3,11 +3,12 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "common/base/clock.h"
 
 namespace switchyard::server {
 namespace {
 
-double ToUnix(absl::Time t) { return absl::ToDoubleUnixSeconds(t); }
+double ToUnix(absl::Time t) { return common::ToUnixSeconds(t); }
 
 constexpr size_t kMaxTokenBytes = 256;
 constexpr size_t kMaxShortString = 1024;

@@ -58,7 +58,7 @@ struct IarcOptions {
 // kMaxOptionValue, 1 <= context_length <= kMaxOptionValue, -1 <= burn_in <=
 // kMaxOptionValue, c_mode and layout are enumerators.
 std::string ValidateOptions(const IarcOptions& options);
-inline constexpr int kMaxOptionValue = 1 << 20;
+inline constexpr int kMaxOptionValue = 1 << 24;
 
 // Parses "per_token"/"per_step" and "separate"/"attached". Return false on an
 // unknown name.

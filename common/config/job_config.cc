@@ -71,7 +71,7 @@ std::vector<ParamSpec> BuildRegistry() {
       int_param("switch_max", Group::kTask, 9, 2, 100000, "longest distance between control tokens"),
       int_param("context_length", Group::kTask, 24, 1, 100000, "window length Nc"),
       int_param("burn_in", Group::kTask, -1, -1, 10000000,
-                "tokens skipped before a window (-1 = 2 * switch_max)"),
+                "tokens skipped before a window (-1 = a safe default, see docs/iarc.md)"),
       enum_param("c_mode", Group::kTask, "per_token", {"per_token", "per_step"},
                  "how C raises the increment of an I task"),
       enum_param("layout", Group::kTask, "separate", {"separate", "attached"},
@@ -81,18 +81,12 @@ std::vector<ParamSpec> BuildRegistry() {
   };
 }
 
+// The shortest text that reads back as the same double ("10", "0.001", "1e-07").
 std::string FormatNumber(double v) {
-  std::ostringstream out;
-  out.precision(17);
-  out << v;
-  // Shortest round-trip form keeps messages readable: try fewer digits first.
-  for (int precision = 1; precision <= 17; ++precision) {
-    std::ostringstream s;
-    s.precision(precision);
-    s << v;
-    if (std::strtod(s.str().c_str(), nullptr) == v) return s.str();
-  }
-  return out.str();
+  char buffer[64];
+  auto [end, error] = std::to_chars(buffer, buffer + sizeof(buffer), v);
+  if (error != std::errc()) return std::to_string(v);
+  return std::string(buffer, end);
 }
 
 std::string JoinChoices(const std::vector<std::string>& choices) {

@@ -1,0 +1,131 @@
+#include "common/sweep/grid.h"
+
+#include <set>
+
+#include <gtest/gtest.h>
+
+namespace switchyard::common {
+namespace {
+
+SweepAxis Strings(std::string key, std::vector<std::string> values) {
+  SweepAxis axis{std::move(key), {}};
+  for (auto& v : values) axis.values.emplace_back(std::move(v));
+  return axis;
+}
+
+SweepAxis Ints(std::string key, std::vector<int64_t> values) {
+  SweepAxis axis{std::move(key), {}};
+  for (int64_t v : values) axis.values.emplace_back(v);
+  return axis;
+}
+
+TEST(GridTest, AttentionMultipliesOnlyModelsThatHaveIt) {
+  SweepDefinition sweep;
+  sweep.axes = {Strings("model", {"mlp", "lstm", "transformer", "cisformer"}),
+                Strings("attention", {"softmax", "expressive"}), Ints("seed", {1, 2})};
+  absl::StatusOr<int64_t> count = CountCells(sweep);
+  ASSERT_TRUE(count.ok()) << count.status();
+  EXPECT_EQ(*count, (2 + 2 * 2) * 2);
+  absl::StatusOr<std::vector<GridCell>> cells = ExpandGrid(sweep);
+  ASSERT_TRUE(cells.ok()) << cells.status();
+  ASSERT_EQ(cells->size(), 12u);
+  std::set<std::string> keys;
+  for (const GridCell& cell : *cells) {
+    keys.insert(CellKey(cell.config));
+    const std::string& model = cell.config.Str("model");
+    if (model == "mlp" || model == "lstm") {
+      EXPECT_EQ(cell.config.Str("attention"), "none");
+    } else {
+      EXPECT_NE(cell.config.Str("attention"), "none");
+    }
+  }
+  EXPECT_EQ(keys.size(), 12u);
+  for (size_t i = 0; i < cells->size(); ++i) EXPECT_EQ((*cells)[i].index, static_cast<int64_t>(i));
+}
+
+TEST(GridTest, LastAxisVariesFastest) {
+  SweepDefinition sweep;
+  sweep.axes = {Strings("tasks", {"IA", "IR"}), Ints("seed", {1, 2, 3})};
+  absl::StatusOr<std::vector<GridCell>> cells = ExpandGrid(sweep);
+  ASSERT_TRUE(cells.ok()) << cells.status();
+  ASSERT_EQ(cells->size(), 6u);
+  EXPECT_EQ((*cells)[0].config.Str("tasks"), "IA");
+  EXPECT_EQ((*cells)[0].config.Int("seed"), 1);
+  EXPECT_EQ((*cells)[1].config.Int("seed"), 2);
+  EXPECT_EQ((*cells)[3].config.Str("tasks"), "IR");
+}
+
+TEST(GridTest, NoAxesIsOneDefaultCell) {
+  SweepDefinition sweep;
+  absl::StatusOr<std::vector<GridCell>> cells = ExpandGrid(sweep);
+  ASSERT_TRUE(cells.ok()) << cells.status();
+  ASSERT_EQ(cells->size(), 1u);
+  EXPECT_EQ((*cells)[0].config.Str("attention"), "softmax");
+}
+
+TEST(GridTest, RefusalsNameTheKey) {
+  auto error_of = [](SweepDefinition sweep) {
+    absl::StatusOr<std::vector<GridCell>> cells = ExpandGrid(sweep);
+    EXPECT_FALSE(cells.ok());
+    EXPECT_EQ(cells.status().code(), absl::StatusCode::kInvalidArgument);
+    return std::string(cells.status().message());
+  };
+  SweepDefinition unknown;
+  unknown.axes = {Strings("modle", {"mlp"})};
+  EXPECT_EQ(error_of(unknown), "modle: unknown key; did you mean 'model'?");
+
+  SweepDefinition empty;
+  empty.axes = {Ints("seed", {})};
+  EXPECT_EQ(error_of(empty), "seed: the list of values is empty");
+
+  SweepDefinition twice;
+  twice.axes = {Ints("seed", {1}), Ints("seed", {2})};
+  EXPECT_EQ(error_of(twice), "seed: given twice");
+
+  SweepDefinition repeated;
+  repeated.axes = {Ints("seed", {1, 1})};
+  EXPECT_EQ(error_of(repeated), "seed: the value 1 is listed twice");
+
+  SweepDefinition bad_model;
+  bad_model.axes = {Strings("model", {"mlp", "lstn"})};
+  EXPECT_EQ(error_of(bad_model),
+            "model: unknown value 'lstn'; known: mlp, lstm, transformer, cisformer (item 2)");
+
+  SweepDefinition bad_tasks;
+  bad_tasks.axes = {Strings("tasks", {"C"})};
+  EXPECT_EQ(error_of(bad_tasks).rfind("tasks:", 0), 0u);
+
+  SweepDefinition lstm_attention;
+  lstm_attention.axes = {Strings("model", {"lstm"}), Strings("attention", {"softmax"})};
+  // mlp and lstm cells take attention none, whatever the attention axis says.
+  EXPECT_TRUE(ExpandGrid(lstm_attention).ok());
+
+  SweepDefinition priority;
+  priority.priority = 5000;
+  EXPECT_EQ(error_of(priority), "priority: 5000 is out of range [-1000, 1000]");
+}
+
+TEST(GridTest, TooManyCellsIsRefusedWithoutExpanding) {
+  SweepDefinition sweep;
+  std::vector<int64_t> seeds(1000), batch(1000);
+  for (int i = 0; i < 1000; ++i) {
+    seeds[i] = i;
+    batch[i] = i + 1;
+  }
+  sweep.axes = {Ints("seed", seeds), Ints("batch_size", batch)};
+  absl::StatusOr<int64_t> count = CountCells(sweep);
+  ASSERT_FALSE(count.ok());
+  EXPECT_EQ(count.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(std::string(count.status().message()).find("more than 100000 cells"), std::string::npos);
+}
+
+TEST(GridTest, LimitStopsEarly) {
+  SweepDefinition sweep;
+  sweep.axes = {Ints("seed", {1, 2, 3, 4, 5})};
+  absl::StatusOr<std::vector<GridCell>> cells = ExpandGrid(sweep, 2);
+  ASSERT_TRUE(cells.ok());
+  EXPECT_EQ(cells->size(), 2u);
+}
+
+}  // namespace
+}  // namespace switchyard::common

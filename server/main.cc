@@ -124,7 +124,8 @@ int Run() {
 
   SqliteStore::Options store_options;
   store_options.path = absl::StrCat(config->data_dir, "/switchyard.db");
-  store_options.synchronous_full = config->synchronous_full;
+  store_options.synchronous =
+      config->synchronous_full ? sqlite::Synchronous::kFull : sqlite::Synchronous::kNormal;
   absl::StatusOr<std::unique_ptr<SqliteStore>> store = SqliteStore::Open(store_options);
   if (!store.ok()) {
     std::cerr << "switchyard-coordinator: " << store.status().message() << "\n";

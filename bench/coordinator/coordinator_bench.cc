@@ -1,0 +1,409 @@
+// bench/coordinator: a real switchyard-coordinator process on loopback, driven
+// by simulated workers over real gRPC, and the same rows inserted straight
+// into SQLite by one C++ writer in the same run (the ceiling).
+//
+//   build/bin/coordinator_bench [--streams 32] [--workers 128] [--points 2000000]
+//                               [--claims 20000] [--batch 500] [--sync full|normal]
+//
+// Prints metric points per second with --streams concurrent ReportMetrics
+// streams, claims per second with --workers concurrent claimers, p50/p99
+// claim latency, and the ceiling with the ratio against it.
+#include <signal.h>
+#include <sqlite3.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/rpc/auth.h"
+#include "common/rpc/channel.h"
+#include "server/store/sqlite_store.h"
+#include "switchyard/v1/switchyard.grpc.pb.h"
+
+namespace {
+
+namespace pb = ::switchyard::v1;
+using Clock = std::chrono::steady_clock;
+
+struct Options {
+  int streams = 32;
+  int workers = 128;
+  int64_t points = 2'000'000;
+  int64_t claims = 20'000;
+  int batch = 500;
+  std::string sync = "full";
+};
+
+double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
+
+struct Coordinator {
+  pid_t pid = 0;
+  std::string address;
+  std::string client_token, worker_token;
+};
+
+Coordinator StartCoordinator(const std::string& data_dir, const std::string& sync) {
+  int pipe_fds[2];
+  if (pipe(pipe_fds) != 0) std::abort();
+  pid_t pid = fork();
+  if (pid == 0) {
+    dup2(pipe_fds[1], STDOUT_FILENO);
+    close(pipe_fds[0]);
+    std::string data_flag = "--data-dir=" + data_dir;
+    std::string sync_flag = "--sync=" + sync;
+    execl(SWITCHYARD_COORDINATOR_BIN, "switchyard-coordinator", data_flag.c_str(),
+          "--listen=127.0.0.1:0", sync_flag.c_str(), "--lease-seconds=600",
+          "--heartbeat-seconds=60", static_cast<char*>(nullptr));
+    std::perror("exec switchyard-coordinator");
+    _exit(127);
+  }
+  close(pipe_fds[1]);
+  std::string line;
+  char c;
+  while (read(pipe_fds[0], &c, 1) == 1 && c != '\n') line.push_back(c);
+  close(pipe_fds[0]);
+  const std::string prefix = "listening on ";
+  if (line.rfind(prefix, 0) != 0) {
+    std::cerr << "coordinator did not start: '" << line << "'\n";
+    std::exit(1);
+  }
+  Coordinator coordinator;
+  coordinator.pid = pid;
+  coordinator.address = line.substr(prefix.size());
+  coordinator.client_token = *switchyard::common::ReadTokenFile(data_dir + "/client.token");
+  coordinator.worker_token = *switchyard::common::ReadTokenFile(data_dir + "/worker.token");
+  return coordinator;
+}
+
+void StopCoordinator(const Coordinator& coordinator) {
+  kill(coordinator.pid, SIGTERM);
+  int status = 0;
+  waitpid(coordinator.pid, &status, 0);
+}
+
+std::shared_ptr<grpc::Channel> Channel(const Coordinator& c, const std::string& token) {
+  switchyard::common::ChannelOptions options;
+  options.target = c.address;
+  options.token = token;
+  return *switchyard::common::MakeChannel(options);
+}
+
+int64_t SubmitSeeds(pb::SweepService::Stub* stub, int64_t jobs) {
+  pb::SubmitSweepRequest request;
+  request.mutable_spec()->set_name("bench");
+  pb::Axis* axis = request.mutable_spec()->add_axes();
+  axis->set_key("seed");
+  for (int64_t i = 0; i < jobs; ++i) axis->add_values()->set_int_value(i);
+  grpc::ClientContext context;
+  pb::SubmitSweepResponse response;
+  grpc::Status status = stub->SubmitSweep(&context, request, &response);
+  if (!status.ok()) {
+    std::cerr << "submit: " << status.error_message() << "\n";
+    std::exit(1);
+  }
+  return response.sweep_id();
+}
+
+int64_t Register(pb::WorkerService::Stub* stub, const std::string& name) {
+  pb::RegisterWorkerRequest request;
+  request.set_name(name);
+  pb::Device* device = request.add_devices();
+  device->set_name("cpu");
+  device->set_kind("cpu");
+  device->set_slots(1);
+  grpc::ClientContext context;
+  pb::RegisterWorkerResponse response;
+  if (!stub->RegisterWorker(&context, request, &response).ok()) std::exit(1);
+  return response.worker_id();
+}
+
+// ---------------------------------------------------------------- ingest
+
+struct IngestResult {
+  double points_per_second = 0;
+  int64_t points = 0;
+  int64_t failures = 0;
+};
+
+IngestResult BenchIngest(const Coordinator& c, const Options& options) {
+  auto client = pb::SweepService::NewStub(Channel(c, c.client_token));
+  SubmitSeeds(client.get(), options.streams);
+  std::vector<pb::Assignment> assignments;
+  auto worker_channel = Channel(c, c.worker_token);
+  auto worker = pb::WorkerService::NewStub(worker_channel);
+  int64_t worker_id = Register(worker.get(), "ingest");
+  for (int i = 0; i < options.streams; ++i) {
+    pb::ClaimJobRequest request;
+    request.set_worker_id(worker_id);
+    request.set_device("cpu");
+    grpc::ClientContext context;
+    pb::ClaimJobResponse response;
+    if (!worker->ClaimJob(&context, request, &response).ok() || !response.has_job()) std::exit(1);
+    assignments.push_back(response.assignment());
+  }
+  const int64_t per_stream = options.points / options.streams;
+  const int metrics_per_step = 10;
+  std::atomic<int64_t> stored{0}, failures{0};
+  auto run_stream = [&](int index, int64_t points, int64_t first_step) {
+    // Each stream gets its own channel, as each worker daemon would.
+    auto stub = pb::WorkerService::NewStub(Channel(c, c.worker_token));
+    grpc::ClientContext context;
+    auto stream = stub->ReportMetrics(&context);
+    int64_t sent = 0, seq = 0, step = first_step;
+    while (sent < points) {
+      pb::MetricBatch batch;
+      *batch.mutable_attempt() = assignments[index].attempt();
+      batch.set_seq(++seq);
+      while (batch.points_size() < options.batch && sent < points) {
+        for (int m = 0; m < metrics_per_step && sent < points; ++m, ++sent) {
+          pb::MetricPoint* point = batch.add_points();
+          point->set_name("metric_" + std::to_string(m));
+          point->set_step(step);
+          point->set_value(0.001 * static_cast<double>(step));
+          point->set_wall_time(1.7e9);
+        }
+        ++step;
+      }
+      pb::MetricAck ack;
+      if (!stream->Write(batch) || !stream->Read(&ack) || ack.acked_seq() != seq) {
+        failures.fetch_add(1);
+        break;
+      }
+      stored.fetch_add(batch.points_size());
+    }
+    stream->WritesDone();
+    if (!stream->Finish().ok()) failures.fetch_add(1);
+  };
+  // Warm-up: a small share per stream, excluded from the timing.
+  {
+    std::vector<std::thread> threads;
+    for (int i = 0; i < options.streams; ++i) {
+      threads.emplace_back(run_stream, i, options.batch * 2, int64_t{1'000'000'000});
+    }
+    for (auto& t : threads) t.join();
+  }
+  stored = 0;
+  auto start = Clock::now();
+  std::vector<std::thread> threads;
+  for (int i = 0; i < options.streams; ++i) threads.emplace_back(run_stream, i, per_stream, 0);
+  for (auto& t : threads) t.join();
+  double seconds = Seconds(Clock::now() - start);
+  return {static_cast<double>(stored.load()) / seconds, stored.load(), failures.load()};
+}
+
+// ---------------------------------------------------------------- claims
+
+struct ClaimResult {
+  double claims_per_second = 0;
+  double p50_ms = 0, p99_ms = 0;
+  int64_t claims = 0, failures = 0;
+};
+
+ClaimResult BenchClaims(const Coordinator& c, const Options& options) {
+  auto client = pb::SweepService::NewStub(Channel(c, c.client_token));
+  SubmitSeeds(client.get(), options.claims + options.workers * 2);
+  std::vector<std::vector<double>> latencies(options.workers);
+  std::atomic<int64_t> remaining{options.claims}, failures{0};
+  std::vector<std::shared_ptr<grpc::Channel>> channels;
+  for (int i = 0; i < 8; ++i) channels.push_back(Channel(c, c.worker_token));
+  std::vector<int64_t> ids;
+  {
+    auto stub = pb::WorkerService::NewStub(channels[0]);
+    for (int i = 0; i < options.workers; ++i) ids.push_back(Register(stub.get(), "claimer-" + std::to_string(i)));
+  }
+  auto claimer = [&](int index, bool warmup) {
+    auto stub = pb::WorkerService::NewStub(channels[index % channels.size()]);
+    int warm = 2;
+    while (warmup ? warm-- > 0 : remaining.fetch_sub(1) > 0) {
+      pb::ClaimJobRequest request;
+      request.set_worker_id(ids[index]);
+      request.set_device("cpu");
+      grpc::ClientContext context;
+      pb::ClaimJobResponse response;
+      auto start = Clock::now();
+      grpc::Status status = stub->ClaimJob(&context, request, &response);
+      double ms = Seconds(Clock::now() - start) * 1000;
+      if (!status.ok() || !response.has_job()) {
+        failures.fetch_add(1);
+        continue;
+      }
+      if (!warmup) latencies[index].push_back(ms);
+    }
+  };
+  {
+    std::vector<std::thread> threads;
+    for (int i = 0; i < options.workers; ++i) threads.emplace_back(claimer, i, true);
+    for (auto& t : threads) t.join();
+  }
+  auto start = Clock::now();
+  std::vector<std::thread> threads;
+  for (int i = 0; i < options.workers; ++i) threads.emplace_back(claimer, i, false);
+  for (auto& t : threads) t.join();
+  double seconds = Seconds(Clock::now() - start);
+  std::vector<double> all;
+  for (auto& l : latencies) all.insert(all.end(), l.begin(), l.end());
+  std::sort(all.begin(), all.end());
+  ClaimResult result;
+  result.claims = static_cast<int64_t>(all.size());
+  result.failures = failures.load();
+  result.claims_per_second = static_cast<double>(all.size()) / seconds;
+  if (!all.empty()) {
+    result.p50_ms = all[all.size() / 2];
+    result.p99_ms = all[std::min(all.size() - 1, all.size() * 99 / 100)];
+  }
+  return result;
+}
+
+// ---------------------------------------------------------------- ceiling
+
+// The same points inserted by one writer straight into a database with the
+// coordinator's schema: prepared INSERT OR IGNORE, one transaction per batch
+// of the same size the streams use.
+double BenchCeiling(const std::string& dir, const Options& options) {
+  std::string path = dir + "/ceiling.db";
+  {
+    switchyard::server::SqliteStore::Options store_options;
+    store_options.path = path;
+    store_options.synchronous = options.sync == "full" ? switchyard::server::sqlite::Synchronous::kFull
+                                                       : switchyard::server::sqlite::Synchronous::kNormal;
+    auto store = switchyard::server::SqliteStore::Open(store_options);  // applies the migrations
+    if (!store.ok()) std::exit(1);
+  }
+  sqlite3* db = nullptr;
+  sqlite3_open(path.c_str(), &db);
+  std::string sync_pragma = "PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON; PRAGMA synchronous=" +
+                            std::string(options.sync == "full" ? "FULL" : "NORMAL") + ";";
+  sqlite3_exec(db, sync_pragma.c_str(), nullptr, nullptr, nullptr);
+  sqlite3_exec(db,
+               "INSERT INTO sweeps (id, name, max_attempts, created_at) VALUES (1, 'c', 3, 0);",
+               nullptr, nullptr, nullptr);
+  sqlite3_exec(db, "BEGIN", nullptr, nullptr, nullptr);
+  for (int j = 1; j <= options.streams; ++j) {
+    std::string sql = "INSERT INTO jobs (id, sweep_id, cell_index, cell_key, config_json, priority, "
+                      "created_at, updated_at) VALUES (" + std::to_string(j) + ", 1, " +
+                      std::to_string(j) + ", 'k" + std::to_string(j) + "', '{}', 0, 0, 0);";
+    sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr);
+  }
+  for (int m = 0; m < 10; ++m) {
+    std::string sql = "INSERT INTO metric_names (id, name) VALUES (" + std::to_string(m + 1) +
+                      ", 'metric_" + std::to_string(m) + "');";
+    sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr);
+  }
+  sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr);
+  sqlite3_stmt* insert = nullptr;
+  sqlite3_prepare_v2(db,
+                     "INSERT OR IGNORE INTO metrics (job_id, name_id, step, value, wall_time) "
+                     "VALUES (?, ?, ?, ?, ?)",
+                     -1, &insert, nullptr);
+  const int64_t per_job = options.points / options.streams;
+  auto start = Clock::now();
+  int64_t written = 0;
+  // Interleave jobs batch by batch, as concurrent streams arrive.
+  std::vector<int64_t> step(options.streams + 1, 0), done(options.streams + 1, 0);
+  bool more = true;
+  while (more) {
+    more = false;
+    for (int j = 1; j <= options.streams; ++j) {
+      if (done[j] >= per_job) continue;
+      more = true;
+      sqlite3_exec(db, "BEGIN", nullptr, nullptr, nullptr);
+      for (int n = 0; n < options.batch && done[j] < per_job; ++step[j]) {
+        for (int m = 1; m <= 10 && done[j] < per_job; ++m, ++n, ++done[j], ++written) {
+          sqlite3_bind_int64(insert, 1, j);
+          sqlite3_bind_int64(insert, 2, m);
+          sqlite3_bind_int64(insert, 3, step[j]);
+          sqlite3_bind_double(insert, 4, 0.001 * static_cast<double>(step[j]));
+          sqlite3_bind_double(insert, 5, 1.7e9);
+          sqlite3_step(insert);
+          sqlite3_reset(insert);
+        }
+      }
+      sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr);
+    }
+  }
+  double seconds = Seconds(Clock::now() - start);
+  sqlite3_finalize(insert);
+  sqlite3_close(db);
+  return static_cast<double>(written) / seconds;
+}
+
+int ParseArgs(int argc, char** argv, Options* options) {
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= argc) {
+        std::cerr << arg << ": needs a value\n";
+        std::exit(1);
+      }
+      return argv[++i];
+    };
+    if (arg == "--streams") options->streams = std::stoi(value());
+    else if (arg == "--workers") options->workers = std::stoi(value());
+    else if (arg == "--points") options->points = std::stoll(value());
+    else if (arg == "--claims") options->claims = std::stoll(value());
+    else if (arg == "--batch") options->batch = std::stoi(value());
+    else if (arg == "--sync") options->sync = value();
+    else {
+      std::cerr << "unknown flag " << arg << "\n"
+                << "usage: coordinator_bench [--streams N] [--workers N] [--points N] "
+                   "[--claims N] [--batch N] [--sync full|normal]\n";
+      return 1;
+    }
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options options;
+  if (int rc = ParseArgs(argc, argv, &options); rc != 0) return rc;
+  std::string dir = std::filesystem::temp_directory_path() /
+                    ("switchyard-bench-" + std::to_string(getpid()));
+  std::filesystem::create_directories(dir);
+
+  std::printf("coordinator benchmark: %d streams, %d claimers, %lld points, %lld claims, "
+              "batch %d, synchronous=%s, %u cores\n",
+              options.streams, options.workers, static_cast<long long>(options.points),
+              static_cast<long long>(options.claims), options.batch, options.sync.c_str(),
+              std::thread::hardware_concurrency());
+  std::fflush(stdout);
+
+  Coordinator coordinator = StartCoordinator(dir + "/ingest", options.sync);
+  IngestResult ingest = BenchIngest(coordinator, options);
+  StopCoordinator(coordinator);
+
+  coordinator = StartCoordinator(dir + "/claims", options.sync);
+  ClaimResult claims = BenchClaims(coordinator, options);
+  StopCoordinator(coordinator);
+
+  double ceiling = BenchCeiling(dir, options);
+  std::filesystem::remove_all(dir);
+
+  std::printf("\n%-44s %14s %10s\n", "measure", "value", "target");
+  std::printf("%-44s %14.0f %10s\n", "metric points/s (gRPC streams -> SQLite)",
+              ingest.points_per_second, ">=100000");
+  std::printf("%-44s %14.0f %10s\n", "ceiling points/s (one writer, raw SQLite)", ceiling, "");
+  std::printf("%-44s %13.1f%% %10s\n", "ingest / ceiling", 100 * ingest.points_per_second / ceiling,
+              "");
+  std::printf("%-44s %14.0f %10s\n", "claims/s", claims.claims_per_second, ">=2000");
+  std::printf("%-44s %14.2f %10s\n", "claim latency p50 (ms)", claims.p50_ms, "");
+  std::printf("%-44s %14.2f %10s\n", "claim latency p99 (ms)", claims.p99_ms, "<20");
+  std::printf("%-44s %14lld %10s\n", "failed operations", 
+              static_cast<long long>(ingest.failures + claims.failures), "0");
+  bool met = ingest.points_per_second >= 100000 && claims.claims_per_second >= 2000 &&
+             claims.p99_ms < 20 && ingest.failures + claims.failures == 0;
+  std::printf("\ntargets %s\n", met ? "met" : "NOT met");
+  return 0;
+}

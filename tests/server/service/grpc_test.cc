@@ -1,0 +1,529 @@
+// Every RPC through a real in-process gRPC server on a free loopback port,
+// with a real SQLite store: roles and tokens, malformed requests, fencing and
+// idempotent metric replay.
+#include <unistd.h>
+
+#include <filesystem>
+
+#include <gtest/gtest.h>
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+
+#include "common/base/sha256.h"
+#include "common/rpc/channel.h"
+#include "server/core/coordinator.h"
+#include "server/service/server.h"
+#include "server/store/sqlite_store.h"
+#include "switchyard/v1/switchyard.grpc.pb.h"
+
+namespace switchyard::server {
+namespace {
+
+namespace pb = ::switchyard::v1;
+
+constexpr char kClientToken[] = "client-token-0123456789";
+constexpr char kWorkerToken[] = "worker-token-9876543210";
+
+class GrpcTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("grpc_test_" + std::to_string(getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+    SqliteStore::Options options;
+    options.path = (dir_ / "switchyard.db").string();
+    options.synchronous = sqlite::Synchronous::kNormal;
+    auto store = SqliteStore::Open(options);
+    ASSERT_TRUE(store.ok()) << store.status();
+    store_ = *std::move(store);
+    files_ = std::make_unique<CheckpointFiles>(dir_.string());
+    coordinator_ = std::make_unique<Coordinator>(store_.get(), common::Clock::Real(),
+                                                 files_.get(), CoordinatorOptions{});
+    ServerOptions server_options;
+    server_options.listen = "127.0.0.1:0";
+    server_options.client_token = kClientToken;
+    server_options.worker_token = kWorkerToken;
+    auto server = CoordinatorServer::Start(coordinator_.get(), server_options);
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = *std::move(server);
+    client_ = pb::SweepService::NewStub(Channel(kClientToken));
+    worker_ = pb::WorkerService::NewStub(Channel(kWorkerToken));
+  }
+
+  void TearDown() override {
+    coordinator_->Stop();
+    server_.reset();
+    coordinator_.reset();
+    store_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+
+  std::shared_ptr<grpc::Channel> Channel(const std::string& token) {
+    common::ChannelOptions options;
+    options.target = server_->address();
+    options.token = token;
+    auto channel = common::MakeChannel(options);
+    EXPECT_TRUE(channel.ok());
+    return *channel;
+  }
+
+  pb::SweepSpec Spec(std::vector<int64_t> seeds) {
+    pb::SweepSpec spec;
+    spec.set_name("grpc-test");
+    pb::Axis* axis = spec.add_axes();
+    axis->set_key("seed");
+    for (int64_t s : seeds) axis->add_values()->set_int_value(s);
+    pb::Axis* epochs = spec.add_axes();
+    epochs->set_key("epochs");
+    epochs->add_values()->set_int_value(1);
+    return spec;
+  }
+
+  int64_t Submit(std::vector<int64_t> seeds) {
+    grpc::ClientContext context;
+    pb::SubmitSweepRequest request;
+    *request.mutable_spec() = Spec(std::move(seeds));
+    pb::SubmitSweepResponse response;
+    grpc::Status status = client_->SubmitSweep(&context, request, &response);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return response.sweep_id();
+  }
+
+  int64_t Register() {
+    grpc::ClientContext context;
+    pb::RegisterWorkerRequest request;
+    request.set_name("test-worker");
+    request.set_hostname("localhost");
+    pb::Device* device = request.add_devices();
+    device->set_name("cpu");
+    device->set_kind("cpu");
+    device->set_slots(2);
+    pb::RegisterWorkerResponse response;
+    grpc::Status status = worker_->RegisterWorker(&context, request, &response);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    EXPECT_GT(response.lease_seconds(), 0);
+    return response.worker_id();
+  }
+
+  pb::Assignment Claim(int64_t worker_id) {
+    grpc::ClientContext context;
+    pb::ClaimJobRequest request;
+    request.set_worker_id(worker_id);
+    request.set_device("cpu");
+    pb::ClaimJobResponse response;
+    grpc::Status status = worker_->ClaimJob(&context, request, &response);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    EXPECT_TRUE(response.has_job());
+    return response.assignment();
+  }
+
+  // Sends the batches on one stream; returns the highest ack and the status.
+  std::pair<int64_t, grpc::Status> Report(const std::vector<pb::MetricBatch>& batches) {
+    grpc::ClientContext context;
+    auto stream = worker_->ReportMetrics(&context);
+    int64_t acked = 0;
+    for (const pb::MetricBatch& batch : batches) {
+      if (!stream->Write(batch)) break;
+      pb::MetricAck ack;
+      if (!stream->Read(&ack)) break;
+      acked = std::max(acked, ack.acked_seq());
+    }
+    stream->WritesDone();
+    pb::MetricAck ignored;
+    while (stream->Read(&ignored)) {
+    }
+    return {acked, stream->Finish()};
+  }
+
+  int64_t MetricRows(int64_t sweep_id) {
+    grpc::ClientContext context;
+    pb::QueryMetricsRequest request;
+    request.set_sweep_id(sweep_id);
+    auto reader = client_->QueryMetrics(&context, request);
+    pb::QueryMetricsResponse chunk;
+    int64_t rows = 0;
+    while (reader->Read(&chunk)) rows += chunk.points_size();
+    EXPECT_TRUE(reader->Finish().ok());
+    return rows;
+  }
+
+  std::filesystem::path dir_;
+  std::unique_ptr<SqliteStore> store_;
+  std::unique_ptr<CheckpointFiles> files_;
+  std::unique_ptr<Coordinator> coordinator_;
+  std::unique_ptr<CoordinatorServer> server_;
+  std::unique_ptr<pb::SweepService::Stub> client_;
+  std::unique_ptr<pb::WorkerService::Stub> worker_;
+};
+
+TEST_F(GrpcTest, MissingWrongAndOtherRoleTokensAreRefused) {
+  pb::ListSweepsRequest request;
+  pb::ListSweepsResponse response;
+  {
+    auto stub = pb::SweepService::NewStub(Channel(""));
+    grpc::ClientContext context;
+    EXPECT_EQ(stub->ListSweeps(&context, request, &response).error_code(),
+              grpc::StatusCode::UNAUTHENTICATED);
+  }
+  {
+    auto stub = pb::SweepService::NewStub(Channel("not-a-token"));
+    grpc::ClientContext context;
+    EXPECT_EQ(stub->ListSweeps(&context, request, &response).error_code(),
+              grpc::StatusCode::UNAUTHENTICATED);
+  }
+  {
+    auto stub = pb::SweepService::NewStub(Channel(kWorkerToken));
+    grpc::ClientContext context;
+    EXPECT_EQ(stub->ListSweeps(&context, request, &response).error_code(),
+              grpc::StatusCode::PERMISSION_DENIED);
+  }
+  {
+    auto stub = pb::WorkerService::NewStub(Channel(kClientToken));
+    grpc::ClientContext context;
+    pb::ClaimJobRequest claim;
+    claim.set_worker_id(1);
+    claim.set_device("cpu");
+    pb::ClaimJobResponse claimed;
+    EXPECT_EQ(stub->ClaimJob(&context, claim, &claimed).error_code(),
+              grpc::StatusCode::PERMISSION_DENIED);
+  }
+  {
+    grpc::ClientContext context;  // the right token works
+    EXPECT_TRUE(client_->ListSweeps(&context, request, &response).ok());
+  }
+}
+
+TEST_F(GrpcTest, HealthServiceAnswersWithoutAToken) {
+  auto channel = grpc::CreateChannel(server_->address(), grpc::InsecureChannelCredentials());
+  grpc::ByteBuffer request_buffer;
+  // grpc.health.v1.HealthCheckRequest{service: ""} is an empty message.
+  grpc::GenericStub stub(channel);
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  grpc::CompletionQueue cq;
+  std::unique_ptr<grpc::GenericClientAsyncResponseReader> call = stub.PrepareUnaryCall(
+      &context, "/grpc.health.v1.Health/Check", request_buffer, &cq);
+  call->StartCall();
+  grpc::ByteBuffer response;
+  grpc::Status status;
+  call->Finish(&response, &status, reinterpret_cast<void*>(1));
+  void* tag;
+  bool ok;
+  ASSERT_TRUE(cq.Next(&tag, &ok));
+  EXPECT_TRUE(status.ok()) << status.error_message();
+  std::vector<grpc::Slice> slices;
+  ASSERT_TRUE(response.Dump(&slices).ok());
+  // HealthCheckResponse{status: SERVING (1)} encodes as 08 01.
+  std::string bytes;
+  for (const grpc::Slice& s : slices) bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
+  EXPECT_EQ(bytes, std::string("\x08\x01", 2));
+}
+
+TEST_F(GrpcTest, SubmitGetListAndJobs) {
+  int64_t sweep_id = Submit({1, 2, 3});
+  ASSERT_GT(sweep_id, 0);
+  {
+    grpc::ClientContext context;
+    pb::GetSweepRequest request;
+    request.set_sweep_id(sweep_id);
+    pb::Sweep sweep;
+    ASSERT_TRUE(client_->GetSweep(&context, request, &sweep).ok());
+    EXPECT_EQ(sweep.name(), "grpc-test");
+    EXPECT_EQ(sweep.counts().pending(), 3);
+    EXPECT_EQ(sweep.state(), pb::SWEEP_STATE_ACTIVE);
+  }
+  {
+    grpc::ClientContext context;
+    pb::ListJobsRequest request;
+    request.set_sweep_id(sweep_id);
+    request.set_state(pb::JOB_STATE_PENDING);
+    pb::ListJobsResponse jobs;
+    ASSERT_TRUE(client_->ListJobs(&context, request, &jobs).ok());
+    ASSERT_EQ(jobs.jobs_size(), 3);
+    EXPECT_NE(jobs.jobs(0).config_json().find("\"seed\":1"), std::string::npos);
+  }
+  {
+    grpc::ClientContext context;
+    pb::ListSweepsResponse sweeps;
+    ASSERT_TRUE(client_->ListSweeps(&context, pb::ListSweepsRequest(), &sweeps).ok());
+    EXPECT_EQ(sweeps.sweeps_size(), 1);
+  }
+  {
+    grpc::ClientContext context;
+    pb::SubmitSweepRequest request;
+    *request.mutable_spec() = Spec({7, 8});
+    request.set_dry_run(true);
+    pb::SubmitSweepResponse response;
+    ASSERT_TRUE(client_->SubmitSweep(&context, request, &response).ok());
+    EXPECT_EQ(response.sweep_id(), 0);
+    EXPECT_EQ(response.job_count(), 2);
+  }
+}
+
+TEST_F(GrpcTest, MalformedRequestsAreInvalidArgumentAndTheServerStaysUp) {
+  {
+    grpc::ClientContext context;
+    pb::SubmitSweepRequest request;
+    pb::Axis* axis = request.mutable_spec()->add_axes();
+    axis->set_key("model");
+    axis->add_values()->set_string_value("lstn");
+    pb::SubmitSweepResponse response;
+    grpc::Status status = client_->SubmitSweep(&context, request, &response);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_EQ(status.error_message(),
+              "model: unknown value 'lstn'; known: mlp, lstm, transformer, cisformer");
+  }
+  {
+    grpc::ClientContext context;
+    pb::SubmitSweepRequest request;
+    pb::Axis* axis = request.mutable_spec()->add_axes();
+    axis->set_key("seed");
+    axis->add_values();  // unset oneof
+    pb::SubmitSweepResponse response;
+    EXPECT_EQ(client_->SubmitSweep(&context, request, &response).error_code(),
+              grpc::StatusCode::INVALID_ARGUMENT);
+  }
+  {
+    grpc::ClientContext context;
+    pb::GetSweepRequest request;  // id 0
+    pb::Sweep sweep;
+    EXPECT_EQ(client_->GetSweep(&context, request, &sweep).error_code(),
+              grpc::StatusCode::INVALID_ARGUMENT);
+  }
+  {
+    grpc::ClientContext context;
+    pb::GetSweepRequest request;
+    request.set_sweep_id(999);
+    pb::Sweep sweep;
+    EXPECT_EQ(client_->GetSweep(&context, request, &sweep).error_code(),
+              grpc::StatusCode::NOT_FOUND);
+  }
+  {
+    grpc::ClientContext context;
+    pb::ListJobsRequest request;
+    request.set_sweep_id(1);
+    request.set_state(static_cast<pb::JobState>(77));
+    pb::ListJobsResponse jobs;
+    EXPECT_EQ(client_->ListJobs(&context, request, &jobs).error_code(),
+              grpc::StatusCode::INVALID_ARGUMENT);
+  }
+  {
+    grpc::ClientContext context;
+    pb::CancelRequest request;  // neither id
+    pb::CancelResponse response;
+    EXPECT_EQ(client_->CancelSweep(&context, request, &response).error_code(),
+              grpc::StatusCode::INVALID_ARGUMENT);
+  }
+  {
+    grpc::ClientContext context;
+    pb::RegisterWorkerRequest request;  // no devices
+    request.set_name("w");
+    pb::RegisterWorkerResponse response;
+    EXPECT_EQ(worker_->RegisterWorker(&context, request, &response).error_code(),
+              grpc::StatusCode::INVALID_ARGUMENT);
+  }
+  {
+    grpc::ClientContext context;
+    pb::FinishJobRequest request;  // no attempt
+    pb::FinishJobResponse response;
+    EXPECT_EQ(worker_->FinishJob(&context, request, &response).error_code(),
+              grpc::StatusCode::INVALID_ARGUMENT);
+  }
+  // Still serving.
+  EXPECT_GT(Submit({1}), 0);
+}
+
+TEST_F(GrpcTest, WorkerLifeCycleWithReplayAndFencing) {
+  int64_t sweep_id = Submit({1});
+  int64_t worker_id = Register();
+  pb::Assignment assignment = Claim(worker_id);
+  EXPECT_EQ(assignment.attempt_number(), 1);
+  EXPECT_EQ(assignment.checkpoint_id(), 0);
+
+  pb::MetricBatch batch;
+  *batch.mutable_attempt() = assignment.attempt();
+  batch.set_seq(1);
+  for (int step = 100; step <= 300; step += 100) {
+    pb::MetricPoint* point = batch.add_points();
+    point->set_name("loss");
+    point->set_step(step);
+    point->set_value(1.0 / step);
+  }
+  auto [acked, status] = Report({batch});
+  EXPECT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(acked, 1);
+  EXPECT_EQ(MetricRows(sweep_id), 3);
+  // A replay (after a reconnect) is acknowledged and changes nothing.
+  auto [acked_again, replay_status] = Report({batch});
+  EXPECT_TRUE(replay_status.ok());
+  EXPECT_EQ(acked_again, 1);
+  EXPECT_EQ(MetricRows(sweep_id), 3);
+
+  // Heartbeat renews; a forged token gets an abandon order.
+  {
+    grpc::ClientContext context;
+    pb::HeartbeatRequest request;
+    request.set_worker_id(worker_id);
+    *request.add_attempts() = assignment.attempt();
+    pb::AttemptRef* forged = request.add_attempts();
+    forged->set_attempt_id(assignment.attempt().attempt_id());
+    forged->set_fencing_token("forged");
+    pb::HeartbeatResponse response;
+    ASSERT_TRUE(worker_->Heartbeat(&context, request, &response).ok());
+    ASSERT_EQ(response.orders_size(), 1);
+    EXPECT_EQ(response.orders(0).kind(), pb::Order::KIND_ABANDON);
+  }
+
+  // A checkpoint round trip.
+  std::string bytes(3 << 20, 'c');  // more than one chunk
+  int64_t checkpoint_id = 0;
+  {
+    grpc::ClientContext context;
+    pb::PutCheckpointResponse response;
+    auto writer = worker_->PutCheckpoint(&context, &response);
+    pb::CheckpointChunk first;
+    *first.mutable_attempt() = assignment.attempt();
+    first.set_step(300);
+    first.set_total_bytes(static_cast<int64_t>(bytes.size()));
+    first.set_sha256(common::Sha256Hex(bytes));
+    first.set_data(bytes.substr(0, 1 << 20));
+    ASSERT_TRUE(writer->Write(first));
+    pb::CheckpointChunk rest;
+    rest.set_data(bytes.substr(1 << 20));
+    ASSERT_TRUE(writer->Write(rest));
+    writer->WritesDone();
+    grpc::Status put = writer->Finish();
+    ASSERT_TRUE(put.ok()) << put.error_message();
+    checkpoint_id = response.checkpoint_id();
+  }
+
+  // Preempted: handed back, resumable.
+  {
+    grpc::ClientContext context;
+    pb::FinishJobRequest request;
+    *request.mutable_attempt() = assignment.attempt();
+    request.set_outcome(pb::ATTEMPT_OUTCOME_PREEMPTED);
+    request.set_cause("worker draining");
+    pb::FinishJobResponse response;
+    ASSERT_TRUE(worker_->FinishJob(&context, request, &response).ok());
+    EXPECT_EQ(response.job_state(), pb::JOB_STATE_PENDING);
+  }
+  // The old attempt is now stale everywhere.
+  {
+    auto [stale_acked, stale] = Report({batch});
+    EXPECT_EQ(stale.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+    EXPECT_EQ(stale_acked, 0);
+  }
+  pb::Assignment second = Claim(worker_id);
+  EXPECT_EQ(second.attempt_number(), 2);
+  EXPECT_EQ(second.checkpoint_id(), checkpoint_id);
+  EXPECT_EQ(second.checkpoint_step(), 300);
+  {
+    grpc::ClientContext context;
+    pb::GetCheckpointRequest request;
+    *request.mutable_attempt() = second.attempt();
+    request.set_checkpoint_id(checkpoint_id);
+    auto reader = worker_->GetCheckpoint(&context, request);
+    pb::CheckpointChunk chunk;
+    std::string received;
+    std::string sha;
+    while (reader->Read(&chunk)) {
+      if (!chunk.sha256().empty()) sha = chunk.sha256();
+      received += chunk.data();
+    }
+    ASSERT_TRUE(reader->Finish().ok());
+    EXPECT_EQ(received, bytes);
+    EXPECT_EQ(sha, common::Sha256Hex(bytes));
+  }
+  {
+    grpc::ClientContext context;
+    pb::FinishJobRequest request;
+    *request.mutable_attempt() = assignment.attempt();  // stale
+    request.set_outcome(pb::ATTEMPT_OUTCOME_SUCCEEDED);
+    pb::FinishJobResponse response;
+    EXPECT_EQ(worker_->FinishJob(&context, request, &response).error_code(),
+              grpc::StatusCode::FAILED_PRECONDITION);
+  }
+  {
+    grpc::ClientContext context;
+    pb::FinishJobRequest request;
+    *request.mutable_attempt() = second.attempt();
+    request.set_outcome(pb::ATTEMPT_OUTCOME_SUCCEEDED);
+    request.set_summary_json("{\"summary\":true}");
+    pb::FinishJobResponse response;
+    ASSERT_TRUE(worker_->FinishJob(&context, request, &response).ok());
+    EXPECT_EQ(response.job_state(), pb::JOB_STATE_SUCCEEDED);
+  }
+  {
+    grpc::ClientContext context;
+    pb::GetJobRequest request;
+    request.set_job_id(assignment.job_id());
+    pb::Job job;
+    ASSERT_TRUE(client_->GetJob(&context, request, &job).ok());
+    ASSERT_EQ(job.attempts_size(), 2);
+    EXPECT_EQ(job.attempts(0).outcome(), pb::ATTEMPT_OUTCOME_PREEMPTED);
+    EXPECT_EQ(job.attempts(1).resumed_from_step(), 300);
+    EXPECT_EQ(job.failures(), 0);
+    EXPECT_DOUBLE_EQ(job.final_metrics().at("loss"), 1.0 / 300);
+  }
+  {
+    grpc::ClientContext context;
+    pb::ListWorkersResponse workers;
+    ASSERT_TRUE(client_->ListWorkers(&context, pb::ListWorkersRequest(), &workers).ok());
+    ASSERT_EQ(workers.workers_size(), 1);
+    EXPECT_EQ(workers.workers(0).state(), "alive");
+    EXPECT_EQ(workers.workers(0).slots_total(), 2);
+  }
+}
+
+TEST_F(GrpcTest, NonFiniteMetricEndsTheStreamWithInvalidArgument) {
+  Submit({1});
+  pb::Assignment assignment = Claim(Register());
+  pb::MetricBatch batch;
+  *batch.mutable_attempt() = assignment.attempt();
+  batch.set_seq(1);
+  pb::MetricPoint* point = batch.add_points();
+  point->set_name("loss");
+  point->set_step(1);
+  point->set_value(std::numeric_limits<double>::infinity());
+  auto [acked, status] = Report({batch});
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(acked, 0);
+}
+
+TEST_F(GrpcTest, WatchStreamsUntilTheSweepEnds) {
+  int64_t sweep_id = Submit({1});
+  int64_t worker_id = Register();
+  grpc::ClientContext context;
+  pb::WatchSweepRequest request;
+  request.set_sweep_id(sweep_id);
+  auto reader = client_->WatchSweep(&context, request);
+  pb::SweepEvent event;
+  ASSERT_TRUE(reader->Read(&event));
+  EXPECT_EQ(event.sweep().counts().pending(), 1);
+  EXPECT_FALSE(event.done());
+
+  pb::Assignment assignment = Claim(worker_id);
+  {
+    grpc::ClientContext finish_context;
+    pb::FinishJobRequest finish;
+    *finish.mutable_attempt() = assignment.attempt();
+    finish.set_outcome(pb::ATTEMPT_OUTCOME_SUCCEEDED);
+    pb::FinishJobResponse response;
+    ASSERT_TRUE(worker_->FinishJob(&finish_context, finish, &response).ok());
+  }
+  bool saw_done = false;
+  int finished = 0;
+  while (reader->Read(&event)) {
+    finished += event.newly_finished_size();
+    if (event.done()) saw_done = true;
+  }
+  EXPECT_TRUE(reader->Finish().ok());
+  EXPECT_TRUE(saw_done);
+  EXPECT_EQ(finished, 1);
+}
+
+}  // namespace
+}  // namespace switchyard::server

@@ -1,0 +1,115 @@
+#include "worker/models/attention.h"
+
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <cmath>
+#include <vector>
+
+namespace switchyard::worker::models {
+namespace {
+
+torch::Tensor Slopes(int heads) {
+  std::vector<double> s = AlibiSlopes(heads);
+  return torch::tensor(std::vector<float>(s.begin(), s.end()));
+}
+
+TEST(AlibiSlopesTest, GeometricForPowersOfTwo) {
+  EXPECT_EQ(AlibiSlopes(4), (std::vector<double>{0.25, 0.0625, 0.015625,
+                                                 0.00390625}));
+  std::vector<double> eight = AlibiSlopes(8);
+  ASSERT_EQ(eight.size(), 8u);
+  EXPECT_DOUBLE_EQ(eight[0], 0.5);
+  EXPECT_DOUBLE_EQ(eight[7], std::pow(2.0, -8.0));
+}
+
+TEST(AlibiSlopesTest, NonPowerOfTwoInterleavesTheNextPower) {
+  // Slopes of 4 heads, then slopes 1 and 3 (0-based 0 and 2) of 8 heads.
+  EXPECT_EQ(AlibiSlopes(6), (std::vector<double>{0.25, 0.0625, 0.015625,
+                                                 0.00390625, 0.5, 0.125}));
+  EXPECT_TRUE(AlibiSlopes(0).empty());
+}
+
+class AttentionWeightsTest : public ::testing::TestWithParam<AttentionKind> {};
+
+TEST_P(AttentionWeightsTest, FutureIsExactlyZeroAndRowsSumToOne) {
+  torch::manual_seed(1);
+  const int64_t t = 7;
+  torch::Tensor z = torch::randn({3, 4, t, t}) * 3;
+  torch::Tensor w =
+      AttentionWeights(z, GetParam(), AttentionPrior(GetParam(), Slopes(4), t));
+  ASSERT_EQ(w.sizes(), z.sizes());
+  torch::Tensor future = torch::ones({t, t}, torch::kBool).triu(1);
+  EXPECT_EQ(w.masked_select(future).abs().max().item<float>(), 0.0f);
+  EXPECT_TRUE(w.ge(0).all().item<bool>());
+  EXPECT_LT((w.sum(-1) - 1).abs().max().item<float>(), 1e-4);
+}
+
+TEST_P(AttentionWeightsTest, NoNanWhenScoresAreZeroEverywhere) {
+  const int64_t t = 5;
+  torch::Tensor z = torch::zeros({2, 4, t, t}, torch::requires_grad());
+  torch::Tensor w =
+      AttentionWeights(z, GetParam(), AttentionPrior(GetParam(), Slopes(4), t));
+  EXPECT_FALSE(w.isnan().any().item<bool>());
+  w.sum().backward();
+  EXPECT_FALSE(z.grad().isnan().any().item<bool>());
+}
+
+INSTANTIATE_TEST_SUITE_P(Kinds, AttentionWeightsTest,
+                         ::testing::Values(AttentionKind::kSoftmax,
+                                           AttentionKind::kExpressive));
+
+TEST(ExpressiveAttentionTest, MatchesTheFormula) {
+  torch::manual_seed(2);
+  const int64_t t = 6;
+  torch::Tensor z = torch::randn({1, 2, t, t});
+  std::vector<double> slopes = AlibiSlopes(2);
+  torch::Tensor w = AttentionWeights(
+      z, AttentionKind::kExpressive,
+      AttentionPrior(AttentionKind::kExpressive, Slopes(2), t));
+  for (int h = 0; h < 2; ++h) {
+    for (int i = 0; i < t; ++i) {
+      std::vector<double> raw;
+      double sum = 0;
+      for (int j = 0; j <= i; ++j) {
+        double zz = z[0][h][i][j].item<double>();
+        raw.push_back(zz * zz / (1 + zz * zz) * std::exp(-slopes[h] * (i - j)));
+        sum += raw.back();
+      }
+      for (int j = 0; j <= i; ++j) {
+        EXPECT_NEAR(w[0][h][i][j].item<double>(), raw[j] / (sum + kExpressiveEps),
+                    1e-5);
+      }
+    }
+  }
+}
+
+TEST(ExpressiveAttentionTest, AllZeroRowGivesZeroWeights) {
+  torch::Tensor z = torch::zeros({1, 1, 3, 3});
+  torch::Tensor w = AttentionWeights(
+      z, AttentionKind::kExpressive,
+      AttentionPrior(AttentionKind::kExpressive, Slopes(1), 3));
+  EXPECT_EQ(w.abs().sum().item<float>(), 0.0f);
+}
+
+TEST(SoftmaxAttentionTest, AlibiBiasFavoursNearKeys) {
+  // Equal scores: the weights fall off with distance by exp(-m) per step.
+  const int64_t t = 4;
+  torch::Tensor w = AttentionWeights(
+      torch::zeros({1, 1, t, t}), AttentionKind::kSoftmax,
+      AttentionPrior(AttentionKind::kSoftmax, Slopes(1), t));
+  const double m = AlibiSlopes(1)[0];
+  EXPECT_NEAR(w[0][0][3][2].item<double>() / w[0][0][3][3].item<double>(),
+              std::exp(-m), 1e-5);
+}
+
+TEST(AttendTest, OutputShape) {
+  torch::Tensor q = torch::randn({2, 4, 9, 5});
+  torch::Tensor out = Attend(q, q, q, AttentionKind::kExpressive,
+                             AttentionPrior(AttentionKind::kExpressive,
+                                            Slopes(4), 9));
+  EXPECT_EQ(out.sizes(), q.sizes());
+}
+
+}  // namespace
+}  // namespace switchyard::worker::models

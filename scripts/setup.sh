@@ -10,7 +10,7 @@ PACKAGES=(
   prometheus-cpp-dev libgtest-dev libgmock-dev libbenchmark-dev
   libtorch-dev libopenblas0-openmp
   python3 python3-torch python3-yaml
-  procps psmisc
+  procps psmisc openssl
 )
 
 SUDO=""

@@ -18,6 +18,7 @@
 #include "common/rpc/auth.h"
 #include "server/core/checkpoint_files.h"
 #include "server/core/coordinator.h"
+#include "server/service/metrics_exporter.h"
 #include "server/service/server.h"
 #include "server/store/sqlite_store.h"
 
@@ -31,6 +32,8 @@ ABSL_FLAG(std::string, tls_cert, "", "PEM certificate chain; with --tls-key swit
 ABSL_FLAG(std::string, tls_key, "", "PEM private key");
 ABSL_FLAG(double, lease_seconds, 30, "an attempt whose worker is silent this long is lost");
 ABSL_FLAG(double, heartbeat_seconds, 5, "how often workers are told to heartbeat");
+ABSL_FLAG(std::string, metrics_listen, "",
+          "HOST:PORT for Prometheus text metrics at /metrics (empty: off)");
 ABSL_FLAG(std::string, sync, "full",
           "SQLite synchronous mode: full (survives power loss) or normal (survives crashes)");
 
@@ -42,6 +45,7 @@ struct Config {
   ServerOptions server;
   CoordinatorOptions coordinator;
   std::string client_token_file, worker_token_file;
+  std::string metrics_listen;
   bool synchronous_full = true;
 };
 
@@ -76,6 +80,7 @@ absl::StatusOr<Config> ConfigFromFlags() {
     return absl::InvalidArgumentError(absl::StrCat("--sync: expected full or normal, got '", sync, "'"));
   }
   config.synchronous_full = sync == "full";
+  config.metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
   return config;
 }
 
@@ -141,6 +146,18 @@ int Run() {
     std::cerr << "switchyard-coordinator: " << server.status().message() << "\n";
     return 1;
   }
+  std::unique_ptr<MetricsServer> metrics;
+  if (!config->metrics_listen.empty()) {
+    absl::StatusOr<std::unique_ptr<MetricsServer>> started = MetricsServer::Start(
+        config->metrics_listen, &coordinator, store->get(), store_options.path);
+    if (!started.ok()) {
+      std::cerr << "switchyard-coordinator: " << started.status().message() << "\n";
+      return 1;
+    }
+    metrics = *std::move(started);
+    SY_LOG(Info) << "Prometheus metrics on " << config->metrics_listen << " port "
+                 << (metrics->ports().empty() ? 0 : metrics->ports()[0]) << " /metrics";
+  }
   std::printf("listening on %s\n", (*server)->address().c_str());
   std::fflush(stdout);
   SY_LOG(Info) << "coordinator serving on " << (*server)->address() << " with data in "
@@ -153,6 +170,7 @@ int Run() {
   (*server)->Shutdown(absl::Seconds(5));
   (*server)->Wait();
   server->reset();
+  metrics.reset();
   store->reset();  // closes the database
   SY_LOG(Info) << "stopped cleanly";
   return 0;

@@ -104,6 +104,7 @@ void Coordinator::ReaperLoop() {
 absl::StatusOr<int64_t> Coordinator::ExpireLeasesNow() {
   absl::StatusOr<int64_t> expired = store_->ExpireLeases(clock_->Now());
   if (expired.ok() && *expired > 0) {
+    leases_expired_.fetch_add(*expired, std::memory_order_relaxed);
     SY_LOG(Info) << "lease reaper: " << *expired << " attempt(s) lost, their jobs requeued";
     NotifyChange();
   }
@@ -136,6 +137,7 @@ absl::StatusOr<SubmitResult> Coordinator::SubmitSweep(const common::SweepDefinit
   absl::StatusOr<int64_t> id = store_->CreateSweep(record, jobs);
   if (!id.ok()) return id.status();
   result.sweep_id = *id;
+  sweeps_submitted_.fetch_add(1, std::memory_order_relaxed);
   SY_LOG(Info) << "sweep " << *id << " '" << sweep.name << "' submitted with " << jobs.size()
                << " job(s)";
   NotifyChange();
@@ -275,7 +277,14 @@ absl::StatusOr<std::optional<Assignment>> Coordinator::ClaimJob(int64_t worker_i
   params.now = clock_->Now();
   params.lease_expires = params.now + options_.lease;
   absl::StatusOr<std::optional<Assignment>> claimed = store_->ClaimJob(params);
-  if (claimed.ok() && claimed->has_value()) NotifyChange();
+  if (claimed.ok()) {
+    if (claimed->has_value()) {
+      claims_served_.fetch_add(1, std::memory_order_relaxed);
+      NotifyChange();
+    } else {
+      claims_empty_.fetch_add(1, std::memory_order_relaxed);
+    }
+  }
   return claimed;
 }
 
@@ -304,7 +313,16 @@ absl::StatusOr<std::vector<absl::Status>> Coordinator::ReportMetrics(
       }
     }
   }
-  return store_->AppendMetrics(batches);
+  absl::StatusOr<std::vector<absl::Status>> results = store_->AppendMetrics(batches);
+  if (results.ok()) {
+    for (size_t i = 0; i < batches.size(); ++i) {
+      if (!(*results)[i].ok()) continue;
+      batches_ingested_.fetch_add(1, std::memory_order_relaxed);
+      points_ingested_.fetch_add(static_cast<int64_t>(batches[i].points.size()),
+                                 std::memory_order_relaxed);
+    }
+  }
+  return results;
 }
 
 absl::StatusOr<JobState> Coordinator::FinishJob(const AttemptRef& ref, AttemptOutcome outcome,
@@ -352,12 +370,25 @@ absl::StatusOr<int64_t> Coordinator::CommitCheckpoint(const AttemptRef& ref, int
       SY_LOG(Warning) << "checkpoint pruning for job " << *job_id << ": " << old.status();
     }
   }
+  checkpoints_stored_.fetch_add(1, std::memory_order_relaxed);
   return *id;
 }
 
 absl::StatusOr<CheckpointRecord> Coordinator::CheckpointFor(const AttemptRef& ref,
                                                             int64_t checkpoint_id) {
   return store_->GetCheckpointFor(ref, checkpoint_id);
+}
+
+CoordinatorStats Coordinator::stats() const {
+  CoordinatorStats s;
+  s.claims_served = claims_served_.load(std::memory_order_relaxed);
+  s.claims_empty = claims_empty_.load(std::memory_order_relaxed);
+  s.leases_expired = leases_expired_.load(std::memory_order_relaxed);
+  s.points_ingested = points_ingested_.load(std::memory_order_relaxed);
+  s.batches_ingested = batches_ingested_.load(std::memory_order_relaxed);
+  s.checkpoints_stored = checkpoints_stored_.load(std::memory_order_relaxed);
+  s.sweeps_submitted = sweeps_submitted_.load(std::memory_order_relaxed);
+  return s;
 }
 
 std::string Coordinator::CheckpointPath(const CheckpointRecord& record) const {

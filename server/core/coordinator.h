@@ -46,6 +46,17 @@ struct CoordinatorOptions {
   int64_t max_metric_name_bytes = 200;
 };
 
+// Counters since start, for the metrics endpoint. Monotonic.
+struct CoordinatorStats {
+  int64_t claims_served = 0;     // ClaimJob calls that handed out a job
+  int64_t claims_empty = 0;      // ClaimJob calls with nothing to hand out
+  int64_t leases_expired = 0;    // attempts marked lost by the reaper
+  int64_t points_ingested = 0;   // metric points in acknowledged batches
+  int64_t batches_ingested = 0;
+  int64_t checkpoints_stored = 0;
+  int64_t sweeps_submitted = 0;
+};
+
 struct SubmitResult {
   int64_t sweep_id = 0;       // 0 for a dry run
   int64_t job_count = 0;
@@ -124,6 +135,8 @@ class Coordinator {
   // Runs one pass of the lease reaper now (tests call this with a fake clock).
   absl::StatusOr<int64_t> ExpireLeasesNow();
 
+  CoordinatorStats stats() const;
+
  private:
   void ReaperLoop();
   void NotifyChange();
@@ -138,6 +151,9 @@ class Coordinator {
   uint64_t generation_ = 0;
   bool stopping_ = false;
   std::thread reaper_;
+
+  std::atomic<int64_t> claims_served_{0}, claims_empty_{0}, leases_expired_{0},
+      points_ingested_{0}, batches_ingested_{0}, checkpoints_stored_{0}, sweeps_submitted_{0};
 };
 
 }  // namespace switchyard::server

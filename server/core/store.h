@@ -57,9 +57,22 @@ struct MetricQuery {
   std::vector<std::string> names; // empty = every name
 };
 
+// Write-path figures since the store opened, for the metrics endpoint.
+struct StoreStats {
+  // Upper bounds (seconds) of the latency buckets, and the number of group
+  // commits at or below each (cumulative, as Prometheus wants them).
+  std::vector<double> commit_bucket_bounds;
+  std::vector<int64_t> commit_bucket_counts;
+  int64_t commits = 0;
+  double commit_seconds_sum = 0;
+};
+
 class Store {
  public:
   virtual ~Store() = default;
+
+  // Thread-safe; cheap. The default reports nothing.
+  virtual StoreStats Stats() const { return {}; }
 
   // ---- sweeps and jobs
   // Creates the sweep and one pending job per cell. A repeated cell_key is

@@ -1,0 +1,416 @@
+// results, export and figure: the commands that turn a sweep's metrics into
+// tables, CSV files and SVG figures.
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <set>
+
+#include <unistd.h>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "client/commands/commands.h"
+#include "client/render/stats.h"
+#include "client/render/svg.h"
+
+namespace switchyard::client {
+namespace {
+
+absl::StatusOr<int64_t> SweepArg(const Args& args) {
+  std::string text = args.positionals()[0];
+  if (absl::StartsWith(text, "sweep/")) text = text.substr(6);
+  return ParseId("SWEEP", text);
+}
+
+absl::StatusOr<std::vector<JobData>> LoadJobs(CoordinatorClient* client, int64_t sweep_id) {
+  absl::StatusOr<std::vector<pb::Job>> jobs = client->ListJobs(sweep_id, pb::JOB_STATE_UNSPECIFIED);
+  if (!jobs.ok()) return jobs.status();
+  std::vector<JobData> data;
+  data.reserve(jobs->size());
+  for (const pb::Job& job : *jobs) data.push_back(ToJobData(job));
+  return data;
+}
+
+// Says on stderr which jobs a table or figure leaves out, and fails when the
+// metric is nowhere to be found among succeeded jobs.
+absl::Status CheckMetric(const std::vector<JobData>& jobs, int64_t sweep_id,
+                         const std::string& metric, CommandEnv& env) {
+  std::map<std::string, int64_t> left_out;
+  std::set<std::string> names;
+  int64_t succeeded = 0, with_metric = 0;
+  for (const JobData& job : jobs) {
+    if (job.state != "succeeded") {
+      ++left_out[job.state];
+      continue;
+    }
+    ++succeeded;
+    for (const auto& [name, value] : job.final_metrics) names.insert(name);
+    if (job.final_metrics.count(metric)) ++with_metric;
+  }
+  if (succeeded > 0 && with_metric == 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--metric: no succeeded job of sweep ", sweep_id, " has a metric '", metric, "'; known: ",
+        names.empty() ? std::string("none") : absl::StrJoin(names, ", ")));
+  }
+  if (!left_out.empty()) {
+    std::vector<std::string> parts;
+    int64_t total = 0;
+    for (const auto& [state, count] : left_out) {
+      parts.push_back(absl::StrCat(count, " ", state));
+      total += count;
+    }
+    env.err() << "note: " << total << " of " << jobs.size() << " jobs left out, not succeeded ("
+              << absl::StrJoin(parts, ", ") << ")\n";
+  }
+  if (succeeded == 0) env.err() << "note: no job of sweep " << sweep_id << " has succeeded yet\n";
+  return absl::OkStatus();
+}
+
+// ----------------------------------------------------------------- results
+
+absl::Status RunResults(const Args& args, CommandEnv& env) {
+  absl::StatusOr<int64_t> id = SweepArg(args);
+  if (!id.ok()) return id.status();
+  const std::string metric = args.Get("metric", "accuracy");
+  absl::StatusOr<std::vector<std::string>> group_by =
+      ParseGroupBy(args.Get("group-by", "model,attention,tasks"));
+  if (!group_by.ok()) return group_by.status();
+  absl::StatusOr<CoordinatorClient*> client = env.Client();
+  if (!client.ok()) return client.status();
+  absl::StatusOr<std::vector<JobData>> jobs = LoadJobs(*client, *id);
+  if (!jobs.ok()) return jobs.status();
+  if (absl::Status s = CheckMetric(*jobs, *id, metric, env); !s.ok()) return s;
+
+  std::vector<Column> columns;
+  for (const std::string& key : *group_by) columns.push_back({key});
+  columns.push_back({"metric"});
+  columns.push_back({"mean"});
+  columns.push_back({"std"});
+  columns.push_back({"n"});
+  Table table(columns);
+  for (const GroupResult& group : GroupFinalMetrics(*jobs, metric, *group_by)) {
+    std::vector<Cell> row(group.key.begin(), group.key.end());
+    row.push_back(metric);
+    row.push_back(group.summary.mean);
+    row.push_back(group.summary.stddev);  // NaN (n < 2) renders empty
+    row.push_back(group.summary.n);
+    table.AddRow(std::move(row));
+  }
+  env.out() << table.Render(env.globals().output);
+  return absl::OkStatus();
+}
+
+// ------------------------------------------------------------------ export
+
+absl::Status RunExport(const Args& args, CommandEnv& env) {
+  absl::StatusOr<int64_t> id = SweepArg(args);
+  if (!id.ok()) return id.status();
+  if (!args.Has("out") || args.Get("out").empty()) {
+    return absl::InvalidArgumentError("export: --out FILE.csv is required (- for stdout)");
+  }
+  const std::string path = args.Get("out");
+  absl::StatusOr<CoordinatorClient*> client = env.Client();
+  if (!client.ok()) return client.status();
+  absl::StatusOr<std::vector<JobData>> jobs = LoadJobs(*client, *id);
+  if (!jobs.ok()) return jobs.status();
+  std::map<int64_t, std::string> prefix;  // job id -> "sweep,job,model,attention,tasks,seed,"
+  for (const JobData& job : *jobs) {
+    prefix[job.id] = absl::StrCat(*id, ",", job.id, ",", CsvField(job.Config("model")), ",",
+                                  CsvField(job.Config("attention")), ",",
+                                  CsvField(job.Config("tasks")), ",", CsvField(job.Config("seed")),
+                                  ",");
+  }
+
+  // Rows are streamed to the file as they arrive: a sweep's points may not
+  // fit in memory. A temporary file and a rename keep readers from seeing
+  // half an export.
+  const bool to_stdout = path == "-";
+  const std::string temporary = absl::StrCat(path, ".tmp.", getpid());
+  std::ofstream file;
+  if (!to_stdout) {
+    file.open(temporary, std::ios::binary | std::ios::trunc);
+    if (!file) return absl::InvalidArgumentError(absl::StrCat("--out: cannot write ", path));
+  }
+  std::ostream& out = to_stdout ? env.out() : file;
+  out << "sweep,job,model,attention,tasks,seed,name,step,value\n";
+  int64_t rows = 0;
+  pb::QueryMetricsRequest request;
+  request.set_sweep_id(*id);
+  absl::Status status = (*client)->QueryMetrics(request, [&](const pb::JobMetricPoint& p) {
+    auto it = prefix.find(p.job_id());
+    if (it == prefix.end()) {
+      it = prefix.emplace(p.job_id(), absl::StrCat(*id, ",", p.job_id(), ",,,,,")).first;
+    }
+    out << it->second << CsvField(p.point().name()) << "," << p.point().step() << ","
+        << ShortestDouble(p.point().value()) << "\n";
+    ++rows;
+    return out ? absl::OkStatus() : absl::InvalidArgumentError(absl::StrCat("--out: cannot write ", path));
+  });
+  out.flush();
+  if (status.ok() && !out) status = absl::InvalidArgumentError(absl::StrCat("--out: cannot write ", path));
+  if (!to_stdout) {
+    file.close();
+    if (status.ok() && std::rename(temporary.c_str(), path.c_str()) != 0) {
+      status = absl::InvalidArgumentError(absl::StrCat("--out: cannot write ", path));
+    }
+    if (!status.ok()) std::remove(temporary.c_str());
+  }
+  if (!status.ok()) return status;
+  env.err() << "wrote " << rows << " metric points of sweep " << *id << " ("
+            << jobs->size() << " jobs) to " << (to_stdout ? "stdout" : path) << "\n";
+  return absl::OkStatus();
+}
+
+// ------------------------------------------------------------------ figure
+
+std::string SeriesLabel(const std::vector<std::string>& group_by, const std::vector<std::string>& key) {
+  std::vector<std::string> parts;
+  for (size_t i = 0; i < key.size(); ++i) {
+    // "transformer / softmax"; an attention of "none" adds nothing.
+    if (group_by[i] == "attention" && key[i] == "none") continue;
+    if (group_by[i] == "model" || group_by[i] == "attention" || group_by[i] == "tasks") {
+      parts.push_back(key[i]);
+    } else {
+      parts.push_back(absl::StrCat(group_by[i], "=", key[i]));
+    }
+  }
+  return parts.empty() ? std::string("all") : absl::StrJoin(parts, " / ");
+}
+
+SeriesStyle StyleForKey(const std::vector<std::string>& group_by, const std::vector<std::string>& key,
+                        size_t index) {
+  std::string model, attention;
+  for (size_t i = 0; i < key.size(); ++i) {
+    if (group_by[i] == "model") model = key[i];
+    if (group_by[i] == "attention") attention = key[i];
+  }
+  if (model.empty()) model = absl::StrCat("series", index);
+  return StyleFor(model, attention);
+}
+
+bool IsFraction(const std::string& metric) { return absl::StartsWith(metric, "accuracy"); }
+
+absl::Status RunFigure(const Args& args, CommandEnv& env) {
+  absl::StatusOr<int64_t> id = SweepArg(args);
+  if (!id.ok()) return id.status();
+  if (!args.Has("kind")) return absl::InvalidArgumentError("figure: --kind curves|bars is required");
+  absl::StatusOr<std::string> kind = ParseChoiceFlag("--kind", args.Get("kind"), {"curves", "bars"});
+  if (!kind.ok()) return kind.status();
+  if (!args.Has("out") || args.Get("out").empty()) {
+    return absl::InvalidArgumentError("figure: --out FILE.svg is required (- for stdout)");
+  }
+  const std::string metric = args.Get("metric", "accuracy");
+  absl::StatusOr<std::vector<std::string>> group_by =
+      ParseGroupBy(args.Get("group-by", "model,attention"));
+  if (!group_by.ok()) return group_by.status();
+  if (*kind == "bars" && std::find(group_by->begin(), group_by->end(), "tasks") != group_by->end()) {
+    return absl::InvalidArgumentError("--group-by: bars already group by tasks along the x axis");
+  }
+  absl::StatusOr<CoordinatorClient*> client = env.Client();
+  if (!client.ok()) return client.status();
+  absl::StatusOr<pb::Sweep> sweep = (*client)->GetSweep(*id);
+  if (!sweep.ok()) return sweep.status();
+  absl::StatusOr<std::vector<JobData>> jobs = LoadJobs(*client, *id);
+  if (!jobs.ok()) return jobs.status();
+  if (absl::Status s = CheckMetric(*jobs, *id, metric, env); !s.ok()) return s;
+  std::string sweep_title = absl::StrCat("sweep ", *id, sweep->name().empty() ? "" : " '",
+                                         sweep->name(), sweep->name().empty() ? "" : "'");
+
+  std::string svg;
+  std::string summary;
+  if (*kind == "curves") {
+    // One task set per figure, as in the paper's Fig. 1 (left): --tasks, else
+    // IARC when the sweep has it, else the first in the file.
+    std::vector<std::string> task_sets;
+    {
+      std::map<std::string, int64_t> first;
+      for (const JobData& job : *jobs) {
+        auto [it, inserted] = first.emplace(job.Config("tasks"), job.cell_index);
+        if (!inserted) it->second = std::min(it->second, job.cell_index);
+      }
+      std::vector<std::pair<int64_t, std::string>> order;
+      for (const auto& [tasks, cell] : first) order.emplace_back(cell, tasks);
+      std::sort(order.begin(), order.end());
+      for (auto& [cell, tasks] : order) task_sets.push_back(tasks);
+    }
+    std::string tasks;
+    if (args.Has("tasks")) {
+      tasks = args.Get("tasks");
+      if (std::find(task_sets.begin(), task_sets.end(), tasks) == task_sets.end()) {
+        return absl::InvalidArgumentError(absl::StrCat("--tasks: sweep ", *id, " has no job on '",
+                                                       tasks, "'; it has: ",
+                                                       absl::StrJoin(task_sets, ", ")));
+      }
+    } else if (std::find(task_sets.begin(), task_sets.end(), "IARC") != task_sets.end()) {
+      tasks = "IARC";
+    } else if (!task_sets.empty()) {
+      tasks = task_sets.front();
+    }
+    std::vector<JobData> selected;
+    std::map<int64_t, const JobData*> by_id;
+    for (const JobData& job : *jobs) {
+      if (job.Config("tasks") == tasks && job.state == "succeeded") selected.push_back(job);
+    }
+    for (const JobData& job : selected) by_id[job.id] = &job;
+
+    // x = the "epoch" metric logged at the same step; without it, step /
+    // steps_per_epoch.
+    std::map<int64_t, std::map<int64_t, double>> epoch_at, value_at;
+    pb::QueryMetricsRequest request;
+    request.set_sweep_id(*id);
+    for (const auto& [job_id, job] : by_id) request.add_job_ids(job_id);
+    request.add_names(metric);
+    if (metric != "epoch") request.add_names("epoch");
+    if (!by_id.empty()) {
+      absl::Status status = (*client)->QueryMetrics(request, [&](const pb::JobMetricPoint& p) {
+        if (p.point().name() == "epoch") epoch_at[p.job_id()][p.point().step()] = p.point().value();
+        if (p.point().name() == metric) value_at[p.job_id()][p.point().step()] = p.point().value();
+        return absl::OkStatus();
+      });
+      if (!status.ok()) return status;
+    }
+    bool by_epoch = true;
+    std::map<int64_t, Series> series;
+    for (const auto& [job_id, values] : value_at) {
+      const JobData& job = *by_id.at(job_id);
+      double steps_per_epoch = std::atof(job.Config("steps_per_epoch").c_str());
+      std::map<double, double> points;  // one value per x: the latest step wins
+      for (const auto& [step, value] : values) {
+        double x;
+        if (auto e = epoch_at[job_id].find(step); e != epoch_at[job_id].end()) {
+          x = e->second;
+        } else if (steps_per_epoch > 0) {
+          x = static_cast<double>(step) / steps_per_epoch;
+        } else {
+          x = static_cast<double>(step);
+          by_epoch = false;
+        }
+        points[x] = value;
+      }
+      series[job_id].assign(points.begin(), points.end());
+    }
+    std::vector<Curve> curves = GroupCurves(selected, series, *group_by);
+    if (curves.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat("figure: no succeeded job of sweep ", *id,
+                                                     " has '", metric, "' points to draw"));
+    }
+    LineChartSpec chart;
+    chart.title = absl::StrCat(metric, " against epoch, ", sweep_title);
+    int64_t max_n = 0;
+    for (const Curve& c : curves) {
+      for (const CurvePoint& p : c.points) max_n = std::max(max_n, p.y.n);
+    }
+    chart.subtitle = absl::StrCat("tasks ", tasks, "; line = mean over seeds, band = mean \u00b1 1 sd (n \u2264 ",
+                                  max_n, ")");
+    chart.x_label = by_epoch ? "epoch" : "step";
+    chart.y_label = metric;
+    if (IsFraction(metric)) {
+      chart.y_min = 0;
+      chart.y_max = 1;
+    }
+    for (size_t i = 0; i < curves.size(); ++i) {
+      LineSeries line;
+      line.label = SeriesLabel(*group_by, curves[i].key);
+      line.style = StyleForKey(*group_by, curves[i].key, i);
+      line.points = curves[i].points;
+      for (size_t k = 0; k < group_by->size(); ++k) line.data[(*group_by)[k]] = curves[i].key[k];
+      line.data["tasks"] = tasks;
+      line.data["metric"] = metric;
+      chart.series.push_back(std::move(line));
+    }
+    svg = RenderLineChart(chart);
+    summary = absl::StrCat(curves.size(), " curves on ", tasks);
+  } else {
+    std::vector<std::string> keys = *group_by;
+    keys.push_back("tasks");
+    std::vector<GroupResult> results = GroupFinalMetrics(*jobs, metric, keys);
+    if (results.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat("figure: no succeeded job of sweep ", *id,
+                                                     " has a final '", metric, "'"));
+    }
+    BarChartSpec chart;
+    chart.title = absl::StrCat("final ", metric, " per task subset, ", sweep_title);
+    chart.subtitle = "bar = mean over seeds, whisker = \u00b1 1 sd";
+    chart.x_label = "task subset";
+    chart.y_label = absl::StrCat("final ", metric);
+    if (IsFraction(metric)) {
+      chart.y_min = 0;
+      chart.y_max = 1;
+    }
+    // Series and groups in the order the sweep file gives them.
+    std::map<std::vector<std::string>, size_t> series_index;
+    std::map<std::string, size_t> group_index;
+    for (const GroupResult& r : results) {
+      std::vector<std::string> series_key(r.key.begin(), r.key.end() - 1);
+      const std::string& tasks = r.key.back();
+      if (!series_index.count(series_key)) {
+        series_index[series_key] = chart.series.size();
+        chart.series.push_back(BarSeries{SeriesLabel(*group_by, series_key),
+                                         StyleForKey(*group_by, series_key, chart.series.size())});
+      }
+      if (!group_index.count(tasks)) {
+        group_index[tasks] = chart.groups.size();
+        chart.groups.push_back(BarGroup{tasks, {}});
+      }
+    }
+    // Groups by first appearance of their task set across all results.
+    for (const GroupResult& r : results) {
+      std::vector<std::string> series_key(r.key.begin(), r.key.end() - 1);
+      Bar bar;
+      bar.series = series_index[series_key];
+      bar.value = r.summary;
+      for (size_t k = 0; k < keys.size(); ++k) bar.data[keys[k]] = r.key[k];
+      bar.data["metric"] = metric;
+      chart.groups[group_index[r.key.back()]].bars.push_back(std::move(bar));
+    }
+    svg = RenderBarChart(chart);
+    summary = absl::StrCat(results.size(), " bars in ", chart.groups.size(), " task subsets");
+  }
+  if (absl::Status s = WriteOutputFile(env, args.Get("out"), svg); !s.ok()) return s;
+  if (args.Get("out") != "-") env.err() << "wrote " << args.Get("out") << " (" << summary << ")\n";
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+Command ResultsCommand() {
+  return {{"results", "SWEEP", "final metrics per group: mean, standard deviation and n over seeds",
+           "Groups the sweep's succeeded jobs by config keys and summarises the final value of\n"
+           "a metric (its value at the job's last step): mean, sample standard deviation\n"
+           "(n - 1; empty for n = 1) and n. Groups follow the order of the sweep file.",
+           {{"metric", "M", "the metric (default accuracy)"},
+            {"group-by", "KEYS", "comma-separated config keys (default model,attention,tasks)"}},
+           1, 1},
+          RunResults};
+}
+
+Command ExportCommand() {
+  return {{"export", "SWEEP", "write every metric point of a sweep to a CSV file",
+           "Full resolution: one row per stored point, with the columns\n"
+           "sweep,job,model,attention,tasks,seed,name,step,value, ordered by job, name, step.",
+           {{"out", "FILE.csv", "where to write (- for stdout); required"}},
+           1, 1},
+          RunExport};
+}
+
+Command FigureCommand() {
+  return {{"figure", "SWEEP", "draw a sweep as a self-contained SVG figure",
+           "--kind curves: the metric against epoch, one line per model and attention kind\n"
+           "  (mean over seeds, with a band of +-1 standard deviation), for one task set.\n"
+           "--kind bars: the final metric per task subset, one bar per model and attention\n"
+           "  kind (mean over seeds, whiskers +-1 standard deviation).\n"
+           "Only succeeded jobs are drawn. Every point carries its numbers as data-*\n"
+           "attributes (data-mean, data-std, data-n).",
+           {{"kind", "curves|bars", "which figure; required"},
+            {"out", "FILE.svg", "where to write (- for stdout); required"},
+            {"metric", "M", "the metric (default accuracy)"},
+            {"tasks", "T", "curves: the task set to draw (default IARC if present, else the first)"},
+            {"group-by", "KEYS", "one line or bar series per value of these keys "
+                                 "(default model,attention)"}},
+           1, 1},
+          RunFigure};
+}
+
+}  // namespace switchyard::client

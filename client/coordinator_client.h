@@ -1,0 +1,80 @@
+// The CLI's one door to the coordinator: the SweepService calls it uses, with
+// deadlines, behind an interface so that commands are tested against a fake.
+//
+// Every error a call returns comes from ServerError() or UnreachableError()
+// (client/errors.h), so it maps to exit code 2 or 3.
+//
+// Thread safety: one CoordinatorClient is used by one thread at a time. A
+// SweepEventReader may be read on a thread of its own while that thread makes
+// other calls, Cancel() may be called from any thread, and every reader is
+// destroyed before its client.
+#ifndef SWITCHYARD_CLIENT_COORDINATOR_CLIENT_H_
+#define SWITCHYARD_CLIENT_COORDINATOR_CLIENT_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "switchyard/v1/switchyard.pb.h"
+
+namespace switchyard::client {
+
+namespace pb = ::switchyard::v1;
+
+// An open WatchSweep stream.
+class SweepEventReader {
+ public:
+  virtual ~SweepEventReader() = default;
+  // Blocks until the next event; false once the stream has ended (then call
+  // Finish() for the reason).
+  virtual bool Read(pb::SweepEvent* event) = 0;
+  // Why the stream ended: OK after the done event, CANCELLED after Cancel().
+  virtual absl::Status Finish() = 0;
+  // Makes a blocked Read() return false. Any thread may call it.
+  virtual void Cancel() = 0;
+};
+
+class CoordinatorClient {
+ public:
+  virtual ~CoordinatorClient() = default;
+
+  virtual absl::StatusOr<pb::SubmitSweepResponse> SubmitSweep(
+      const pb::SubmitSweepRequest& request) = 0;
+  virtual absl::StatusOr<pb::Sweep> GetSweep(int64_t sweep_id) = 0;
+  virtual absl::StatusOr<std::vector<pb::Sweep>> ListSweeps() = 0;
+  virtual absl::StatusOr<std::unique_ptr<SweepEventReader>> WatchSweep(int64_t sweep_id) = 0;
+  virtual absl::StatusOr<pb::CancelResponse> Cancel(const pb::CancelRequest& request) = 0;
+  virtual absl::StatusOr<pb::RetrySweepResponse> RetrySweep(
+      const pb::RetrySweepRequest& request) = 0;
+  // state UNSPECIFIED = every state.
+  virtual absl::StatusOr<std::vector<pb::Job>> ListJobs(int64_t sweep_id, pb::JobState state) = 0;
+  virtual absl::StatusOr<pb::Job> GetJob(int64_t job_id) = 0;
+  // Streams the points in the server's order (job, name, step) into `sink`;
+  // a sink error stops the stream and is returned as is.
+  virtual absl::Status QueryMetrics(
+      const pb::QueryMetricsRequest& request,
+      const std::function<absl::Status(const pb::JobMetricPoint&)>& sink) = 0;
+  virtual absl::StatusOr<std::vector<pb::Worker>> ListWorkers() = 0;
+};
+
+struct ClientOptions {
+  std::string target;          // HOST:PORT
+  std::string token;           // the client token
+  std::string tls_ca_file;     // non-empty: TLS trusting this CA
+  bool tls = false;            // TLS with the system's roots
+  double connect_timeout_seconds = 5;
+  double call_timeout_seconds = 30;  // unary calls; streams have none
+};
+
+// Opens a channel and waits up to connect_timeout_seconds for it to connect.
+// UnreachableError when it does not; a bad CA file is a local error.
+absl::StatusOr<std::unique_ptr<CoordinatorClient>> ConnectToCoordinator(
+    const ClientOptions& options);
+
+}  // namespace switchyard::client
+
+#endif  // SWITCHYARD_CLIENT_COORDINATOR_CLIENT_H_

@@ -1,0 +1,176 @@
+// Runs one attempt of one job, from its claim to its FinishJob: prepares the
+// attempt's own folder, downloads the checkpoint to resume from, starts
+// switchyard-train there, forwards its JSON lines (metrics to a
+// MetricUploader, checkpoints to the coordinator), obeys stop requests, and
+// reports how the attempt ended, with the reason and the tail of the
+// trainer's stderr.
+//
+// Ordering rules that keep the results whole:
+//   - A checkpoint is uploaded only after every metric line the trainer
+//     printed before it is acknowledged, so a stored checkpoint at step N
+//     implies stored metrics up to N, and a resumed attempt (which starts
+//     after N) leaves no gap.
+//   - FinishJob is sent only after every metric batch is acknowledged
+//     (afterwards the attempt is over and its batches would be refused).
+//
+// Stop reasons, weakest first (a stronger one overrides a weaker one):
+//   kDrain    SIGTERM: the trainer checkpoints and exits; the checkpoint is
+//             uploaded and the attempt handed back as PREEMPTED (no retry
+//             budget used). Everything must be done by the drain deadline;
+//             a trainer still running at 70% of the time left is killed.
+//   kCancel   SIGTERM (SIGKILL after cancel_grace); reported CANCELLED;
+//             pending checkpoints are not uploaded.
+//   kAbandon  the fencing pair was refused (or the coordinator ordered it):
+//             SIGKILL at once, nothing more is sent about this attempt.
+//
+// Threads: Run() runs on the caller's thread (a slot's), which must stay
+// until Run returns (it is the trainer's parent thread for
+// PR_SET_PDEATHSIG). The runner owns a checkpoint-shipper thread and the
+// uploader's threads while it runs. RequestStop and the accessors may be
+// called from any thread.
+#ifndef SWITCHYARD_WORKER_AGENT_JOB_RUNNER_H_
+#define SWITCHYARD_WORKER_AGENT_JOB_RUNNER_H_
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "absl/time/time.h"
+#include "common/base/clock.h"
+#include "worker/agent/backoff.h"
+#include "worker/agent/coordinator_client.h"
+#include "worker/agent/devices.h"
+#include "worker/agent/metric_uploader.h"
+#include "worker/agent/trainer_launcher.h"
+
+namespace switchyard::worker {
+
+// The trainer's exit codes (docs/trainer.md).
+inline constexpr int kTrainerExitOk = 0;
+inline constexpr int kTrainerExitBadConfig = 2;
+inline constexpr int kTrainerExitTrainingFailed = 3;
+inline constexpr int kTrainerExitStopped = 4;
+
+enum class StopReason { kNone = 0, kDrain = 1, kCancel = 2, kAbandon = 3 };
+const char* StopReasonName(StopReason reason);
+
+struct Slot {
+  DeviceInfo device;
+  int index = 0;    // 0-based across the worker, for log lines
+  int threads = 1;  // --threads for the trainer and the BLAS/OpenMP pools
+};
+
+struct JobRunnerOptions {
+  std::string trainer_path;        // switchyard-train
+  std::string work_dir;            // the attempt's folder is created inside
+  MetricUploaderOptions uploader;  // label, spill_path and on_fenced are set per attempt
+  BackoffOptions backoff;          // for checkpoint and FinishJob retries
+  uint64_t seed = 1;
+  absl::Duration cancel_grace = absl::Seconds(30);  // SIGTERM -> SIGKILL on cancel
+  absl::Duration poll = absl::Milliseconds(200);    // how often stop deadlines are checked
+  size_t stderr_tail_bytes = 8192;                  // stored with a failed attempt
+  bool keep_work_dir = false;                       // for debugging; normally removed
+  common::Clock* clock = common::Clock::Real();     // stamps metric points
+};
+
+// How the attempt ended, for the caller's log and for tests.
+struct JobResult {
+  bool reported = false;   // FinishJob was accepted
+  v1::AttemptOutcome outcome = v1::ATTEMPT_OUTCOME_UNSPECIFIED;
+  bool abandoned = false;  // stopped because the coordinator took the attempt back
+  std::string cause;
+  int64_t last_uploaded_checkpoint_step = -1;
+  int64_t metric_batches = 0;
+};
+
+class JobRunner {
+ public:
+  // `client` and `launcher` must outlive the runner.
+  JobRunner(v1::Assignment assignment, Slot slot, CoordinatorClient* client,
+            TrainerLauncher* launcher, JobRunnerOptions options);
+  ~JobRunner();
+
+  JobRunner(const JobRunner&) = delete;
+  JobRunner& operator=(const JobRunner&) = delete;
+
+  // Runs the attempt to its end. Never throws; every failure of the job is
+  // reported as the attempt's outcome, never as the daemon's problem.
+  JobResult Run();
+
+  // See the stop reasons above. `deadline` matters for kDrain: by then the
+  // attempt must be reported. Thread-safe; may come before Run starts the
+  // trainer (it is then not started) or after it ended (no effect).
+  void RequestStop(StopReason reason, absl::Time deadline = absl::InfiniteFuture());
+
+  const v1::Assignment& assignment() const { return assignment_; }
+  const Slot& slot() const { return slot_; }
+  int64_t job_id() const { return assignment_.job_id(); }
+  int64_t attempt_id() const { return assignment_.attempt().attempt_id(); }
+  StopReason stop_reason() const;
+
+ private:
+  struct PendingCheckpoint {
+    int64_t step = 0;
+    std::string staged_path;  // the daemon's own hard link to the trainer's file
+    int64_t metrics_seq = 0;  // metric batches to be acknowledged first
+  };
+
+  absl::Status PrepareWorkDir();
+  // Downloads the assignment's checkpoint into the checkpoint folder.
+  absl::Status DownloadCheckpoint();
+  TrainerSpec MakeSpec(bool resume) const;
+  void HandleLine(const std::string& line);
+  void EnforceStopDeadlines(TrainerProcess* process);
+  void ShipperLoop();
+  // Waits for the metric acks up to `seq`, in slices so that a later drain
+  // deadline or an abandon is noticed. OK, FAILED_PRECONDITION (fenced),
+  // CANCELLED (abandoned) or DEADLINE_EXCEEDED.
+  absl::Status WaitForMetrics(int64_t seq);
+  // Sends FinishJob, retrying while the coordinator is unreachable.
+  absl::Status ReportEnd(v1::AttemptOutcome outcome, const std::string& cause,
+                         const std::string& summary);
+  // Sleeps up to `delay`, waking early on an abandon or the drain deadline.
+  // False when the runner should give up (abandoned or past the deadline).
+  bool SleepUnlessStopped(absl::Duration delay);
+  absl::Time Deadline() const;
+  bool Abandoned() const;
+  void RemoveOlderTrainerCheckpoints(int64_t step) const;
+  std::string Label() const;
+
+  const v1::Assignment assignment_;
+  const Slot slot_;
+  CoordinatorClient* const client_;
+  TrainerLauncher* const launcher_;
+  const JobRunnerOptions options_;
+  std::string dir_;              // the attempt's folder
+  std::string checkpoint_dir_;   // the trainer's --checkpoint-dir
+
+  std::unique_ptr<MetricUploader> uploader_;
+  std::string summary_json_;     // runner thread only
+  int64_t metric_batches_ = 0;   // runner thread only
+  int bad_lines_ = 0;            // runner thread only
+
+  mutable std::mutex mutex_;
+  std::condition_variable changed_;
+  StopReason stop_ = StopReason::kNone;
+  absl::Time deadline_ = absl::InfiniteFuture();  // when the attempt must be reported
+  absl::Time kill_at_ = absl::InfiniteFuture();   // when a stopping trainer gets SIGKILL
+  bool reporting_ = false;  // FinishJob is under way
+  bool terminate_sent_ = false;
+  bool kill_sent_ = false;
+  TrainerProcess* process_ = nullptr;  // while the trainer runs
+  std::deque<PendingCheckpoint> checkpoints_;
+  bool shipper_finishing_ = false;     // no more checkpoints will come
+  bool shipper_skip_ = false;          // drop what is queued (cancel, abandon)
+  int64_t uploaded_step_ = -1;
+  std::thread shipper_;
+};
+
+}  // namespace switchyard::worker
+
+#endif  // SWITCHYARD_WORKER_AGENT_JOB_RUNNER_H_

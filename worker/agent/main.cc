@@ -1,0 +1,309 @@
+// switchyard-worker: the worker daemon. Flags become a Config; main wires the
+// gRPC client, the process launcher and the daemon together, and turns
+// SIGTERM/SIGINT into a drain (a second signal exits at once).
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <iostream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "common/base/log.h"
+#include "common/rpc/auth.h"
+#include "common/rpc/channel.h"
+#include "worker/agent/daemon.h"
+#include "worker/agent/devices.h"
+#include "worker/agent/grpc_coordinator_client.h"
+#include "worker/agent/process_launcher.h"
+
+#ifndef SWITCHYARD_VERSION
+#define SWITCHYARD_VERSION "unknown"
+#endif
+
+ABSL_FLAG(std::string, coordinator, "", "HOST:PORT of the coordinator (required)");
+ABSL_FLAG(std::string, token_file, "",
+          "file holding the worker token (default: the SWITCHYARD_TOKEN environment variable)");
+ABSL_FLAG(std::string, devices, "auto",
+          "auto (every GPU, else the CPU), cpu, or a list such as cuda:0,cuda:1");
+ABSL_FLAG(int32_t, slots_per_device, 1, "jobs run at once on each device");
+ABSL_FLAG(int32_t, threads_per_slot, 0,
+          "CPU threads per job (0 = the machine's cores divided by the slots)");
+ABSL_FLAG(std::string, work_dir, "",
+          "folder for the jobs' configs, checkpoints and metric spill files "
+          "(default: /tmp/switchyard-worker-NAME)");
+ABSL_FLAG(std::string, name, "", "the worker's name (default: the host name)");
+ABSL_FLAG(double, drain_timeout, 60,
+          "seconds a drain (SIGTERM/SIGINT) may take before the daemon exits anyway");
+ABSL_FLAG(std::string, trainer, "",
+          "path of switchyard-train (default: beside this program)");
+ABSL_FLAG(bool, tls, false, "connect with TLS, trusting the system's roots");
+ABSL_FLAG(std::string, tls_ca, "", "connect with TLS, trusting this CA file (PEM)");
+
+namespace switchyard::worker {
+namespace {
+
+struct Config {
+  std::string coordinator;
+  std::string token;
+  std::string devices_spec;
+  int slots_per_device = 1;
+  int threads_per_slot = 0;
+  std::string work_dir;
+  std::string name;
+  std::string hostname;
+  absl::Duration drain_timeout;
+  std::string trainer;
+  bool tls = false;
+  std::string tls_ca;
+};
+
+std::string HostName() {
+  char buffer[256] = {};
+  if (gethostname(buffer, sizeof buffer - 1) != 0) return "localhost";
+  return buffer;
+}
+
+std::string SelfDir() {
+  std::error_code error;
+  std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", error);
+  if (error) return ".";
+  return self.parent_path().string();
+}
+
+absl::StatusOr<Config> ConfigFromFlags() {
+  Config config;
+  config.coordinator = absl::GetFlag(FLAGS_coordinator);
+  if (config.coordinator.empty() || config.coordinator.rfind(':') == std::string::npos) {
+    return absl::InvalidArgumentError("--coordinator: expected HOST:PORT");
+  }
+  absl::StatusOr<std::string> token = common::TokenFromFlagOrEnv(absl::GetFlag(FLAGS_token_file));
+  if (!token.ok()) return token.status();
+  config.token = *token;
+  config.devices_spec = absl::GetFlag(FLAGS_devices);
+  config.slots_per_device = absl::GetFlag(FLAGS_slots_per_device);
+  if (config.slots_per_device < 1 || config.slots_per_device > 256) {
+    return absl::InvalidArgumentError("--slots-per-device: must be in [1, 256]");
+  }
+  config.threads_per_slot = absl::GetFlag(FLAGS_threads_per_slot);
+  if (config.threads_per_slot < 0 || config.threads_per_slot > 1024) {
+    return absl::InvalidArgumentError("--threads-per-slot: must be in [0, 1024]");
+  }
+  config.hostname = HostName();
+  config.name = absl::GetFlag(FLAGS_name);
+  if (config.name.empty()) config.name = config.hostname;
+  if (config.name.size() > 200) return absl::InvalidArgumentError("--name: at most 200 characters");
+  config.work_dir = absl::GetFlag(FLAGS_work_dir);
+  if (config.work_dir.empty()) {
+    std::string safe = config.name;
+    std::replace_if(safe.begin(), safe.end(),
+                    [](char c) { return !absl::ascii_isalnum(static_cast<unsigned char>(c)) &&
+                                        c != '-' && c != '_' && c != '.'; },
+                    '_');
+    config.work_dir = "/tmp/switchyard-worker-" + safe;
+  }
+  config.work_dir = std::filesystem::absolute(config.work_dir).lexically_normal().string();
+  double drain = absl::GetFlag(FLAGS_drain_timeout);
+  if (!(drain >= 1 && drain <= 86400)) {
+    return absl::InvalidArgumentError("--drain-timeout: must be in [1, 86400] seconds");
+  }
+  config.drain_timeout = absl::Seconds(drain);
+  config.trainer = absl::GetFlag(FLAGS_trainer);
+  if (config.trainer.empty()) config.trainer = SelfDir() + "/switchyard-train";
+  config.trainer = std::filesystem::absolute(config.trainer).string();
+  if (access(config.trainer.c_str(), X_OK) != 0) {
+    return absl::NotFoundError(absl::StrCat("--trainer: ", config.trainer,
+                                            " is not an executable file (", std::strerror(errno),
+                                            "); build switchyard-train or pass --trainer"));
+  }
+  config.tls = absl::GetFlag(FLAGS_tls);
+  config.tls_ca = absl::GetFlag(FLAGS_tls_ca);
+  return config;
+}
+
+// Holds an exclusive lock on WORK_DIR/.lock for the life of the process: two
+// daemons sharing a work folder would delete each other's attempts.
+absl::Status LockWorkDir(const std::string& work_dir) {
+  std::error_code error;
+  std::filesystem::create_directories(work_dir, error);
+  if (error) {
+    return absl::UnavailableError(
+        absl::StrCat("--work-dir: cannot create ", work_dir, ": ", error.message()));
+  }
+  chmod(work_dir.c_str(), 0700);
+  std::string lock_path = work_dir + "/.lock";
+  int fd = open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("--work-dir: ", work_dir, " is in use by another switchyard-worker"));
+  }
+  // Leftovers of an earlier life of this daemon: their attempts are lost.
+  for (const auto& entry : std::filesystem::directory_iterator(work_dir, error)) {
+    if (entry.path().filename().string().rfind("attempt-", 0) == 0) {
+      std::error_code ignored;
+      std::filesystem::remove_all(entry.path(), ignored);
+    }
+  }
+  return absl::OkStatus();  // fd stays open on purpose
+}
+
+std::string TrainerVersion(const std::string& trainer) {
+  absl::StatusOr<std::string> out = RunAndCapture(trainer, {"--version"}, absl::Seconds(30));
+  if (!out.ok()) return "unknown";
+  std::string first(absl::StripAsciiWhitespace(out->substr(0, out->find('\n'))));
+  return first.empty() ? "unknown" : first.substr(0, 200);
+}
+
+// absl flags are spelled with underscores; the documented spelling has
+// dashes (--token-file). Accept both by rewriting the names before parsing.
+std::vector<char*> NormalizeFlagNames(int argc, char** argv, std::vector<std::string>* storage) {
+  storage->reserve(static_cast<size_t>(argc));
+  bool flags_done = false;
+  for (int i = 0; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "--") flags_done = true;
+    if (i > 0 && !flags_done && arg.size() > 2 && arg[0] == '-') {
+      size_t start = arg[1] == '-' ? 2 : 1;
+      size_t end = std::min(arg.find('='), arg.size());
+      std::replace(arg.begin() + static_cast<std::ptrdiff_t>(start),
+                   arg.begin() + static_cast<std::ptrdiff_t>(end), '-', '_');
+    }
+    storage->push_back(std::move(arg));
+  }
+  std::vector<char*> out;
+  for (std::string& s : *storage) out.push_back(s.data());
+  out.push_back(nullptr);
+  return out;
+}
+
+int Run() {
+  absl::StatusOr<Config> config = ConfigFromFlags();
+  if (!config.ok()) {
+    std::cerr << "switchyard-worker: " << config.status().message() << "\n";
+    return 2;
+  }
+  if (absl::Status s = LockWorkDir(config->work_dir); !s.ok()) {
+    std::cerr << "switchyard-worker: " << s.message() << "\n";
+    return 1;
+  }
+
+  // Signals are taken by sigwait on one thread; block them before any other
+  // thread starts (trainers get a clean mask, see process_launcher.h).
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  GpuProbe gpus = ProbeGpus();
+  DeviceInfo cpu = ProbeCpu();
+  absl::StatusOr<std::vector<DeviceInfo>> devices =
+      ResolveDevices(config->devices_spec, gpus, cpu);
+  if (!devices.ok()) {
+    std::cerr << "switchyard-worker: " << devices.status().message() << "\n";
+    return 2;
+  }
+  int slots = static_cast<int>(devices->size()) * config->slots_per_device;
+  int threads = config->threads_per_slot;
+  if (threads == 0) {
+    threads = std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / slots);
+  }
+
+  common::ChannelOptions channel_options;
+  channel_options.target = config->coordinator;
+  channel_options.token = config->token;
+  channel_options.tls = config->tls;
+  channel_options.tls_ca_file = config->tls_ca;
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = common::MakeChannel(channel_options);
+  if (!channel.ok()) {
+    std::cerr << "switchyard-worker: " << channel.status().message() << "\n";
+    return 2;
+  }
+  GrpcCoordinatorClient client(*channel);
+  ProcessTrainerLauncher launcher;
+
+  DaemonOptions options;
+  options.coordinator = config->coordinator;
+  options.name = config->name;
+  options.hostname = config->hostname;
+  options.devices = *devices;
+  options.slots_per_device = config->slots_per_device;
+  options.threads_per_slot = threads;
+  options.build_version = SWITCHYARD_VERSION;
+  options.trainer_version = TrainerVersion(config->trainer);
+  options.cuda_version = gpus.cuda_version;
+  options.drain_timeout = config->drain_timeout;
+  options.seed = std::random_device{}();
+  options.runner.trainer_path = config->trainer;
+  options.runner.work_dir = config->work_dir;
+
+  std::string device_names;
+  for (const DeviceInfo& d : *devices) absl::StrAppend(&device_names, device_names.empty() ? "" : ",", d.name);
+  SY_LOG(Info) << "switchyard-worker " << SWITCHYARD_VERSION << " '" << config->name << "': "
+               << device_names << " x " << config->slots_per_device << " slot(s), " << threads
+               << " thread(s) per slot; trainer " << config->trainer << " ("
+               << options.trainer_version << "); work dir " << config->work_dir
+               << (gpus.source.empty() ? "" : absl::StrCat("; GPUs from ", gpus.source));
+
+  WorkerDaemon daemon(options, &client, &launcher);
+  const absl::Duration drain_timeout = config->drain_timeout;
+  std::thread([&daemon, signals, drain_timeout]() mutable {
+    int signal_number = 0;
+    sigwait(&signals, &signal_number);
+    SY_LOG(Info) << "signal " << signal_number << " (" << strsignal(signal_number)
+                 << "): draining; a second signal exits at once";
+    daemon.Drain();
+    // The promise is to be gone within --drain-timeout, whatever happens.
+    std::thread([drain_timeout] {
+      std::this_thread::sleep_for(absl::ToChronoMilliseconds(drain_timeout * 0.97));
+      SY_LOG(Warning) << "drain timeout: exiting with jobs still running";
+      KillAllTrainers();
+      std::fflush(stderr);
+      _exit(0);
+    }).detach();
+    sigwait(&signals, &signal_number);
+    SY_LOG(Warning) << "second signal " << signal_number << ": exiting now";
+    KillAllTrainers();
+    std::fflush(stderr);
+    _exit(128 + signal_number);
+  }).detach();
+
+  absl::Status status = daemon.Run();
+  if (!status.ok()) {
+    SY_LOG(Error) << status.message();
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace switchyard::worker
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "switchyard-worker --coordinator HOST:PORT [--token-file F] [--devices auto|cpu|cuda:0,...]\n"
+      "  [--slots-per-device K] [--threads-per-slot N] [--work-dir DIR] [--name NAME]\n"
+      "  [--drain-timeout S] [--trainer PATH]\n"
+      "Runs the coordinator's jobs on this machine, each in its own switchyard-train process.\n"
+      "The token comes from --token-file or SWITCHYARD_TOKEN. SIGTERM or SIGINT drains: running\n"
+      "jobs checkpoint and are handed back; a second signal exits at once. See docs/worker.md.");
+  std::vector<std::string> storage;
+  std::vector<char*> args = switchyard::worker::NormalizeFlagNames(argc, argv, &storage);
+  absl::ParseCommandLine(argc, args.data());
+  return switchyard::worker::Run();
+}

@@ -34,13 +34,26 @@ int64_t TotalJobs(const pb::StateCounts& c) {
   return c.pending() + c.running() + c.succeeded() + c.failed() + c.lost() + c.cancelled();
 }
 
+// Seeds are integers in JSON and CSV output.
+Cell IntegerOrText(const std::string& text) {
+  if (!text.empty() && text.size() < 19 && text.find_first_not_of("0123456789") == std::string::npos) {
+    return static_cast<int64_t>(std::stoll(text));
+  }
+  return text;
+}
+
 // ------------------------------------------------------------------ submit
 
 absl::Status RunSubmit(const Args& args, CommandEnv& env) {
   const std::string& path = args.positionals()[0];
   absl::StatusOr<common::SweepDefinition> sweep = common::ParseSweepFile(path);
   if (!sweep.ok()) return absl::InvalidArgumentError(sweep.status().message());
-  if (args.Has("name")) sweep->name = args.Get("name");
+  if (args.Has("name")) {
+    sweep->name = args.Get("name");
+    if (sweep->name.empty() || sweep->name.size() > 200) {
+      return absl::InvalidArgumentError("--name: expected 1 to 200 characters");
+    }
+  }
   if (sweep->name.empty()) sweep->name = std::filesystem::path(path).stem().string();
   if (args.Has("priority")) {
     absl::StatusOr<int64_t> priority = ParseIntFlag("--priority", args.Get("priority"), -1000, 1000);
@@ -85,7 +98,16 @@ absl::Status RunSubmit(const Args& args, CommandEnv& env) {
     Table table(columns);
     for (const common::GridCell& cell : *first) {
       std::vector<Cell> row = {cell.index};
-      for (const std::string& key : keys) row.push_back(config::ValueToString(cell.config.Get(key)));
+      for (const std::string& key : keys) {
+        const config::Value& value = cell.config.Get(key);
+        if (const auto* i = std::get_if<int64_t>(&value)) {
+          row.push_back(*i);
+        } else if (const auto* d = std::get_if<double>(&value)) {
+          row.push_back(*d);
+        } else {
+          row.push_back(std::get<std::string>(value));
+        }
+      }
       table.AddRow(std::move(row));
     }
     if (env.globals().output == OutputFormat::kTable) {
@@ -187,7 +209,7 @@ absl::Status RunJobs(const Args& args, CommandEnv& env) {
     Cell value;
     if (auto it = data.final_metrics.find(metric); it != data.final_metrics.end()) value = it->second;
     table.AddRow({data.id, data.cell_index, data.state, data.Config("model"),
-                  data.Config("attention"), data.Config("tasks"), data.Config("seed"),
+                  data.Config("attention"), data.Config("tasks"), IntegerOrText(data.Config("seed")),
                   static_cast<int64_t>(job.attempt_count()), static_cast<int64_t>(job.failures()),
                   value, FormatTime(job.updated_at()),
                   env.globals().output == OutputFormat::kTable ? FirstLine(job.last_cause(), 200)

@@ -7,11 +7,15 @@
 #include <limits>
 #include <sstream>
 
+#include <map>
+
+#include <nlohmann/json.hpp>
 #include <yaml-cpp/yaml.h>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/ascii.h"
+#include "common/tasks/iarc.h"
 
 namespace switchyard::common {
 namespace {
@@ -34,7 +38,10 @@ std::string ScalarToValue(const YAML::Node& node, config::Kind kind, config::Val
     *out = text;
     return "";
   }
-  if (quoted) return absl::StrCat("expected ", config::KindName(kind), ", got the string \"", text, "\"");
+  if (quoted) {
+    return absl::StrCat(kind == config::Kind::kInt ? "expected an " : "expected a ",
+                        config::KindName(kind), ", got the string \"", text, "\"");
+  }
   if (kind == config::Kind::kInt) {
     errno = 0;
     char* end = nullptr;
@@ -79,6 +86,62 @@ absl::StatusOr<int32_t> HeaderInt(const YAML::Node& node, const std::string& key
   return static_cast<int32_t>(*v);
 }
 
+// Whole-grid checks (CountCells, ExpandGrid) know keys, not lines. Their
+// messages start with the key at fault ("heads: 4 does not divide width 30
+// (cell 0: {...})"): point at that key in the file, and shorten the cell's
+// full config to the keys the file sets.
+absl::Status GridError(const std::string& origin, const absl::Status& status,
+                       const SweepDefinition& sweep,
+                       const std::map<std::string, YAML::Mark>& marks) {
+  std::string message(status.message());
+  size_t cell = message.find(" (cell ");
+  size_t brace = cell == std::string::npos ? std::string::npos : message.find(": {", cell);
+  if (brace != std::string::npos && message.back() == ')') {
+    nlohmann::json config = nlohmann::json::parse(
+        message.substr(brace + 2, message.size() - brace - 3), nullptr, /*allow_exceptions=*/false);
+    if (config.is_object()) {
+      std::string values;
+      for (const SweepAxis& axis : sweep.axes) {
+        if (!config.contains(axis.key)) continue;
+        const nlohmann::json& v = config[axis.key];
+        absl::StrAppend(&values, values.empty() ? ": " : ", ", axis.key, "=",
+                        v.is_string() ? v.get<std::string>() : v.dump());
+      }
+      message = absl::StrCat(message.substr(0, brace), values, ")");
+    }
+  }
+  if (message.rfind("the grid has more than", 0) == 0) {
+    // Say how many cells there are, and point at the longest list.
+    double models_with = 0, models_without = 0, attention_kinds = 1, rest = 1;
+    const SweepAxis* longest = nullptr;
+    for (const SweepAxis& axis : sweep.axes) {
+      if (longest == nullptr || axis.values.size() > longest->values.size()) longest = &axis;
+      if (axis.key == "model") {
+        for (const config::Value& v : axis.values) {
+          const auto* model = std::get_if<std::string>(&v);
+          (model != nullptr && config::ModelHasAttention(*model) ? models_with : models_without) += 1;
+        }
+      } else if (axis.key == "attention") {
+        attention_kinds = static_cast<double>(axis.values.size());
+      } else {
+        rest *= static_cast<double>(axis.values.size());
+      }
+    }
+    if (models_with + models_without == 0) models_with = 1;  // the default model takes attention
+    double cells = (models_with * attention_kinds + models_without) * rest;
+    message = absl::StrCat("the grid has ",
+                           cells < 1e15 ? absl::StrCat(static_cast<int64_t>(cells)) : "over 10^15",
+                           " cells, more than the ", kMaxCells,
+                           " allowed; shorten a list or split the sweep");
+    if (longest != nullptr && marks.count(longest->key)) {
+      return ErrorAt(origin, marks.at(longest->key), message);
+    }
+  }
+  auto key = marks.find(message.substr(0, message.find(':')));
+  if (key != marks.end()) return ErrorAt(origin, key->second, message);
+  return absl::InvalidArgumentError(absl::StrCat(origin, ": ", message));
+}
+
 std::string ClosestKey(std::string_view key) {
   std::vector<std::string> keys(std::begin(kHeaderKeys), std::end(kHeaderKeys));
   for (const config::ParamSpec& spec : config::AllParams()) keys.push_back(spec.name);
@@ -108,11 +171,15 @@ absl::StatusOr<SweepDefinition> ParseSweepText(std::string_view text,
   }
 
   SweepDefinition sweep;
+  std::map<std::string, YAML::Mark> marks;  // where each key is written
   for (const auto& entry : root) {
     const YAML::Node& key_node = entry.first;
     const YAML::Node& value = entry.second;
     if (!key_node.IsScalar()) return ErrorAt(origin, key_node.Mark(), "expected a key name");
     const std::string key = key_node.Scalar();
+    if (!marks.emplace(key, key_node.Mark()).second) {
+      return ErrorAt(origin, key_node.Mark(), absl::StrCat(key, ": given twice"));
+    }
     if (key == "name") {
       if (!value.IsScalar()) return ErrorAt(origin, value.Mark(), "name: expected a string");
       sweep.name = value.Scalar();
@@ -128,9 +195,6 @@ absl::StatusOr<SweepDefinition> ParseSweepText(std::string_view text,
     if (spec == nullptr) {
       return ErrorAt(origin, key_node.Mark(),
                      absl::StrCat(key, ": unknown key; did you mean '", ClosestKey(key), "'?"));
-    }
-    for (const SweepAxis& axis : sweep.axes) {
-      if (axis.key == key) return ErrorAt(origin, key_node.Mark(), absl::StrCat(key, ": given twice"));
     }
     SweepAxis axis{key, {}};
     std::vector<YAML::Node> items;
@@ -160,15 +224,30 @@ absl::StatusOr<SweepDefinition> ParseSweepText(std::string_view text,
       if (std::string error = config::CheckValue(*spec, &v); !error.empty()) {
         return ErrorAt(origin, item.Mark(), error);
       }
+      // A task set is checked here, where its line is known, rather than
+      // per cell by the grid.
+      if (key == "tasks") {
+        tasks::IarcOptions options;
+        options.tasks = std::get<std::string>(v);
+        std::string error = tasks::ValidateOptions(options);
+        if (error.rfind("tasks:", 0) == 0) return ErrorAt(origin, item.Mark(), error);
+      }
+      for (const config::Value& earlier : axis.values) {
+        if (config::ValueToString(earlier) == config::ValueToString(v)) {
+          return ErrorAt(origin, item.Mark(), absl::StrCat(key, ": the value ",
+                                                           config::ValueToString(v),
+                                                           " is listed twice"));
+        }
+      }
       axis.values.push_back(std::move(v));
     }
     sweep.axes.push_back(std::move(axis));
   }
   // Whole-grid checks (sizes, cross-field validity) with the file as origin.
   absl::StatusOr<int64_t> cells = CountCells(sweep);
-  if (!cells.ok()) return absl::InvalidArgumentError(absl::StrCat(origin, ": ", cells.status().message()));
+  if (!cells.ok()) return GridError(origin, cells.status(), sweep, marks);
   absl::StatusOr<std::vector<GridCell>> first = ExpandGrid(sweep, /*limit=*/0);
-  if (!first.ok()) return absl::InvalidArgumentError(absl::StrCat(origin, ": ", first.status().message()));
+  if (!first.ok()) return GridError(origin, first.status(), sweep, marks);
   return sweep;
 }
 

@@ -1,0 +1,159 @@
+// The sweep-file parser: every file under tests/data/sweeps/bad is refused
+// with its exact message (file:line:column, what was wrong, what was
+// expected), and the example sweeps parse into the grids they describe.
+#include "common/sweep/sweep_file.h"
+
+#include <filesystem>
+#include <map>
+#include <set>
+#include <string>
+
+#include <gtest/gtest.h>
+
+namespace switchyard::common {
+namespace {
+
+const std::string kSource = SWITCHYARD_SOURCE_DIR;
+const std::string kBadDir = "tests/data/sweeps/bad";
+
+// File name -> the message after "<path>".
+const std::map<std::string, std::string>& Expected() {
+  static const auto* const expected = new std::map<std::string, std::string>{
+      {"syntax_error.yaml", ":3:5: YAML syntax error: end of sequence flow not found"},
+      {"tab_indent.yaml", ":3:1: YAML syntax error: illegal tab when looking for indentation"},
+      {"unknown_key.yaml", ":2:1: modle: unknown key; did you mean 'model'?"},
+      {"wrong_type.yaml", ":3:9: epochs: expected an integer, got 'five'"},
+      {"quoted_number.yaml", ":3:7: seed: expected an integer, got the string \"1\""},
+      {"fractional_integer.yaml", ":3:9: epochs: expected an integer, got 2.5"},
+      {"nan_number.yaml", ":3:5: lr: expected a finite number, got '.nan'"},
+      {"empty_list.yaml", ":3:7: seed: the list is empty; give at least one value"},
+      {"missing_value.yaml", ":3:1: seed: no value given"},
+      {"unknown_model.yaml",
+       ":2:14: model: unknown value 'lstn'; known: mlp, lstm, transformer, cisformer"},
+      {"unknown_attention.yaml",
+       ":3:22: attention: unknown value 'linear'; known: auto, none, softmax, expressive"},
+      {"unknown_task_set.yaml",
+       ":3:15: tasks: 'IX' has an unknown letter 'X'; allowed: a non-empty subset of IARC in "
+       "that order"},
+      {"out_of_range.yaml", ":3:5: lr: -1 is out of range [1e-07, 10]"},
+      {"priority_range.yaml", ":2:1: priority: 5000 is out of range [-1000, 1000]"},
+      {"too_many_cells.yaml",
+       ":2:1: the grid has 125000 cells, more than the 100000 allowed; shorten a list or split "
+       "the sweep"},
+      {"mapping_value.yaml", ":3:3: model: expected a value or a list of values, got a mapping"},
+      {"nested_list.yaml",
+       ":3:8: seed: expected a single integer in the list, got a nested structure"},
+      {"duplicate_key.yaml", ":4:1: seed: given twice"},
+      {"repeated_value.yaml", ":3:14: seed: the value 1 is listed twice"},
+      {"top_level_list.yaml", ":1:1: expected a mapping of keys to values at the top level"},
+      {"name_list.yaml", ":1:7: name: expected a string"},
+      {"empty_file.yaml", ": the file is empty; expected keys such as model, tasks, seed"},
+      {"switch_range.yaml",
+       ":4:1: switch_max: 3 is less than switch_min 9 (cell 0: model=mlp, switch_min=9, "
+       "switch_max=3)"},
+      {"heads_width.yaml",
+       ":4:1: heads: 4 does not divide width 30 (cell 0: model=transformer, width=30, heads=4)"},
+      {"d_too_small.yaml",
+       ":4:1: d: 5 leaves N = 1 number tokens for tasks 'IARC'; d must be at least |tasks| + 2 "
+       "= 6 (cell 0: model=mlp, tasks=IARC, d=5)"},
+  };
+  return *expected;
+}
+
+class BadSweepFileTest : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(BadSweepFileTest, RefusedWithFileLineColumnAndMessage) {
+  const std::string path = kBadDir + "/" + GetParam();
+  // Relative path, as a user types it: the message names the file that way.
+  std::filesystem::current_path(kSource);
+  absl::StatusOr<SweepDefinition> sweep = ParseSweepFile(path);
+  ASSERT_FALSE(sweep.ok()) << path << " was accepted";
+  EXPECT_EQ(sweep.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(std::string(sweep.status().message()), path + Expected().at(GetParam()));
+}
+
+std::vector<std::string> BadFiles() {
+  std::vector<std::string> names;
+  for (const auto& [name, message] : Expected()) names.push_back(name);
+  return names;
+}
+
+INSTANTIATE_TEST_SUITE_P(AllBadFiles, BadSweepFileTest, ::testing::ValuesIn(BadFiles()),
+                         [](const ::testing::TestParamInfo<std::string>& info) {
+                           std::string name = info.param.substr(0, info.param.find('.'));
+                           return name;
+                         });
+
+TEST(BadSweepFiles, EveryFileInTheFolderHasAnExpectedMessage) {
+  std::set<std::string> on_disk;
+  for (const auto& entry : std::filesystem::directory_iterator(kSource + "/" + kBadDir)) {
+    on_disk.insert(entry.path().filename().string());
+  }
+  std::set<std::string> expected;
+  for (const auto& [name, message] : Expected()) expected.insert(name);
+  EXPECT_EQ(on_disk, expected);
+  EXPECT_GE(on_disk.size(), 12u);
+}
+
+TEST(SweepFile, MissingFileIsNotFound) {
+  absl::StatusOr<SweepDefinition> sweep = ParseSweepFile("/nonexistent/sweep.yaml");
+  EXPECT_EQ(sweep.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(std::string(sweep.status().message()), "/nonexistent/sweep.yaml: cannot read the file");
+}
+
+TEST(SweepFile, QuickExampleIsTwelveJobs) {
+  absl::StatusOr<SweepDefinition> sweep = ParseSweepFile(kSource + "/examples/quick.yaml");
+  ASSERT_TRUE(sweep.ok()) << sweep.status();
+  EXPECT_EQ(sweep->name, "quick");
+  absl::StatusOr<int64_t> cells = CountCells(*sweep);
+  ASSERT_TRUE(cells.ok());
+  EXPECT_EQ(*cells, 12);
+  absl::StatusOr<std::vector<GridCell>> grid = ExpandGrid(*sweep);
+  ASSERT_TRUE(grid.ok());
+  std::set<std::string> families;
+  for (const GridCell& cell : *grid) {
+    families.insert(cell.config.Str("model") + "/" + cell.config.Str("attention"));
+    EXPECT_EQ(cell.config.Str("tasks"), "IARC");
+    EXPECT_EQ(cell.config.Str("preset"), "small");
+  }
+  EXPECT_EQ(families, (std::set<std::string>{"mlp/none", "lstm/none", "transformer/softmax",
+                                             "transformer/expressive", "cisformer/softmax",
+                                             "cisformer/expressive"}));
+}
+
+TEST(SweepFile, PaperExampleCoversTheFigureSubsets) {
+  absl::StatusOr<SweepDefinition> sweep = ParseSweepFile(kSource + "/examples/paper-fig1.yaml");
+  ASSERT_TRUE(sweep.ok()) << sweep.status();
+  absl::StatusOr<std::vector<GridCell>> grid = ExpandGrid(*sweep);
+  ASSERT_TRUE(grid.ok());
+  std::set<std::string> tasks, presets;
+  std::set<int64_t> seeds;
+  for (const GridCell& cell : *grid) {
+    tasks.insert(cell.config.Str("tasks"));
+    presets.insert(cell.config.Str("preset"));
+    seeds.insert(cell.config.Int("seed"));
+  }
+  EXPECT_EQ(tasks, (std::set<std::string>{"IARC", "IAR", "IA", "IR", "AR", "IC"}));
+  EXPECT_EQ(presets, std::set<std::string>{"paper"});
+  EXPECT_GE(seeds.size(), 3u);
+  EXPECT_EQ(grid->size(), 6u * 6u * seeds.size());
+}
+
+TEST(SweepFile, ListsExpandAndScalarsAreShared) {
+  absl::StatusOr<SweepDefinition> sweep = ParseSweepText(
+      "name: t\nmodel: [mlp, transformer]\nattention: [softmax, expressive]\nseed: [1, 2]\n"
+      "lr: 0.01\ntasks: \"IA\"\nd: 12\n",
+      "t.yaml");
+  ASSERT_TRUE(sweep.ok()) << sweep.status();
+  absl::StatusOr<std::vector<GridCell>> grid = ExpandGrid(*sweep);
+  ASSERT_TRUE(grid.ok());
+  ASSERT_EQ(grid->size(), 6u);  // mlp x 2 seeds + transformer x 2 attentions x 2 seeds
+  for (const GridCell& cell : *grid) {
+    EXPECT_DOUBLE_EQ(cell.config.Float("lr"), 0.01);
+    EXPECT_EQ(cell.config.Str("tasks"), "IA");
+    EXPECT_EQ(cell.config.Int("d"), 12);
+  }
+}
+
+}  // namespace
+}  // namespace switchyard::common

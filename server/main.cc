@@ -14,6 +14,7 @@
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 #include "common/base/clock.h"
+#include "common/base/flags.h"
 #include "common/base/log.h"
 #include "common/rpc/auth.h"
 #include "server/core/checkpoint_files.h"
@@ -184,6 +185,7 @@ int main(int argc, char** argv) {
       "switchyard-coordinator --data-dir DIR [--listen HOST:PORT] [--tls-cert F --tls-key F]\n"
       "Keeps sweeps, jobs, leases, metrics and checkpoints in DIR/switchyard.db and serves\n"
       "the Switchyard gRPC API. Prints 'listening on HOST:PORT' on stdout once ready.");
-  absl::ParseCommandLine(argc, argv);
+  switchyard::common::NormalizedArgs args(argc, argv);
+  absl::ParseCommandLine(args.argc(), args.argv());
   return switchyard::server::Run();
 }

@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include <gtest/gtest.h>
+#include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
 
@@ -197,8 +198,9 @@ TEST_F(GrpcTest, MissingWrongAndOtherRoleTokensAreRefused) {
 
 TEST_F(GrpcTest, HealthServiceAnswersWithoutAToken) {
   auto channel = grpc::CreateChannel(server_->address(), grpc::InsecureChannelCredentials());
-  grpc::ByteBuffer request_buffer;
-  // grpc.health.v1.HealthCheckRequest{service: ""} is an empty message.
+  // grpc.health.v1.HealthCheckRequest{service: ""} encodes as zero bytes.
+  grpc::Slice empty("", 0);
+  grpc::ByteBuffer request_buffer(&empty, 1);
   grpc::GenericStub stub(channel);
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));

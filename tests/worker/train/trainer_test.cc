@@ -1,0 +1,299 @@
+#include "worker/train/trainer.h"
+
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <atomic>
+#include <filesystem>
+#include <map>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "worker/train/checkpoint.h"
+
+namespace switchyard::worker::train {
+namespace {
+
+namespace fs = std::filesystem;
+using Json = nlohmann::json;
+
+struct Result {
+  int code = -1;
+  std::vector<Json> lines;  // every stdout line, parsed
+  std::string log;
+
+  std::vector<Json> Epochs() const {
+    std::vector<Json> out;
+    for (const Json& line : lines) {
+      if (line.contains("epoch") && !line.contains("summary")) out.push_back(line);
+    }
+    return out;
+  }
+  const Json* Summary() const {
+    for (const Json& line : lines) {
+      if (line.contains("summary")) return &line;
+    }
+    return nullptr;
+  }
+};
+
+Result Train(const TrainerOptions& options) {
+  std::ostringstream out;
+  std::ostringstream log;
+  Result result;
+  result.code = RunTraining(options, out, log);
+  std::istringstream lines(out.str());
+  for (std::string line; std::getline(lines, line);) {
+    result.lines.push_back(Json::parse(line));
+  }
+  result.log = log.str();
+  return result;
+}
+
+config::JobConfig Job(std::map<std::string, std::string> overrides) {
+  config::JobConfig job;
+  // A small, fast job unless a test says otherwise.
+  std::map<std::string, std::string> values = {
+      {"model", "transformer"}, {"preset", "small"},   {"tasks", "IARC"},
+      {"epochs", "2"},          {"steps_per_epoch", "6"}, {"batch_size", "32"},
+      {"eval_windows", "300"},  {"checkpoint_every", "4"}, {"seed", "5"}};
+  for (auto& [key, value] : overrides) values[key] = value;
+  for (auto& [key, value] : values) {
+    EXPECT_EQ(job.SetFromString(key, value), "") << key;
+  }
+  return job;
+}
+
+class TempDir {
+ public:
+  TempDir() {
+    path_ = fs::temp_directory_path() /
+            ("switchyard_trainer_test_" + std::to_string(::getpid()) + "_" +
+             std::to_string(counter_++));
+    fs::remove_all(path_);
+  }
+  ~TempDir() { fs::remove_all(path_); }
+  std::string str() const { return path_.string(); }
+
+ private:
+  static inline int counter_ = 0;
+  fs::path path_;
+};
+
+class TrainerTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { SetTorchThreads(2); }
+};
+
+// Every metric of an epoch line but the timing.
+Json Metrics(Json line) {
+  line.erase("samples_per_sec");
+  return line;
+}
+
+void ExpectSameRun(const std::vector<Json>& a, const std::vector<Json>& b) {
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    EXPECT_EQ(Metrics(a[i]).dump(), Metrics(b[i]).dump()) << "epoch line " << i;
+  }
+}
+
+TEST_F(TrainerTest, ResumeAfterStopEqualsUninterruptedRun) {
+  for (const char* model : {"transformer", "lstm"}) {
+    SCOPED_TRACE(model);
+    TempDir straight_dir;
+    TrainerOptions straight;
+    straight.job = Job({{"model", model}});
+    straight.checkpoint_dir = straight_dir.str();
+    Result reference = Train(straight);
+    ASSERT_EQ(reference.code, kExitDone) << reference.log;
+    ASSERT_EQ(reference.Epochs().size(), 2u);
+
+    // Stop mid-epoch 2 (step 9 of 12; the last periodic checkpoint is at 8),
+    // then resume.
+    TempDir dir;
+    std::atomic<bool> stop{false};
+    TrainerOptions first = straight;
+    first.checkpoint_dir = dir.str();
+    first.stop = &stop;
+    first.after_step = [&](int64_t step) {
+      if (step == 9) stop = true;
+    };
+    Result stopped = Train(first);
+    ASSERT_EQ(stopped.code, kExitStopped) << stopped.log;
+    ASSERT_EQ(stopped.Epochs().size(), 1u);
+    EXPECT_EQ(stopped.Summary(), nullptr);
+    EXPECT_EQ(stopped.lines.back()["checkpoint"], CheckpointPath(dir.str(), 9));
+    EXPECT_EQ(stopped.lines.back()["step"], 9);
+    EXPECT_TRUE(fs::exists(CheckpointPath(dir.str(), 9)));
+
+    TrainerOptions second = straight;
+    second.checkpoint_dir = dir.str();
+    second.resume = true;
+    Result resumed = Train(second);
+    ASSERT_EQ(resumed.code, kExitDone) << resumed.log;
+    ASSERT_EQ(resumed.Epochs().size(), 1u);
+    EXPECT_EQ(resumed.Epochs()[0]["epoch"], 2);
+    EXPECT_EQ(resumed.Epochs()[0]["step"], 12);
+
+    std::vector<Json> joined = stopped.Epochs();
+    joined.push_back(resumed.Epochs()[0]);
+    ExpectSameRun(reference.Epochs(), joined);
+    ASSERT_NE(resumed.Summary(), nullptr);
+    EXPECT_EQ((*resumed.Summary())["final"].dump(),
+              (*reference.Summary())["final"].dump());
+    EXPECT_EQ((*resumed.Summary())["step"], 12);
+
+    // Newest two kept.
+    auto left = ListCheckpoints(dir.str());
+    ASSERT_EQ(left.size(), 2u);
+    EXPECT_EQ(left[0].first, 9);
+    EXPECT_EQ(left[1].first, 12);
+  }
+}
+
+TEST_F(TrainerTest, StopInTheFirstEpochAndResumeWithAttachedLayout) {
+  TrainerOptions straight;
+  straight.job = Job({{"model", "cisformer"}, {"attention", "expressive"},
+                      {"layout", "attached"}, {"checkpoint_every", "0"}});
+  Result reference = Train(straight);
+  ASSERT_EQ(reference.code, kExitDone) << reference.log;
+
+  TempDir dir;
+  std::atomic<bool> stop{false};
+  TrainerOptions first = straight;
+  first.checkpoint_dir = dir.str();
+  first.stop = &stop;
+  first.after_step = [&](int64_t step) {
+    if (step == 2) stop = true;
+  };
+  ASSERT_EQ(Train(first).code, kExitStopped);
+  TrainerOptions second = first;
+  second.stop = nullptr;
+  second.after_step = nullptr;
+  second.resume = true;
+  Result resumed = Train(second);
+  ASSERT_EQ(resumed.code, kExitDone) << resumed.log;
+  ExpectSameRun(reference.Epochs(), resumed.Epochs());
+}
+
+TEST_F(TrainerTest, SmallModelLearnsTheIncrementTask) {
+  TrainerOptions options;
+  options.job = Job({{"model", "mlp"}, {"tasks", "I"}, {"epochs", "3"},
+                     {"steps_per_epoch", "50"}, {"batch_size", "200"},
+                     {"lr", "0.003"}, {"eval_windows", "1000"}});
+  Result result = Train(options);
+  ASSERT_EQ(result.code, kExitDone) << result.log;
+  ASSERT_NE(result.Summary(), nullptr);
+  const Json& final = (*result.Summary())["final"];
+  EXPECT_GT(final["accuracy"].get<double>(), 0.95) << final.dump();
+  EXPECT_TRUE(final["accuracy_A"].is_null());
+  EXPECT_GT(result.Epochs().front()["loss"].get<double>(),
+            result.Epochs().back()["loss"].get<double>());
+}
+
+TEST_F(TrainerTest, ZeroEpochsPrintsOnlyTheSummary) {
+  TrainerOptions options;
+  options.job = Job({{"epochs", "0"}, {"preset", "paper"}});
+  Result result = Train(options);
+  ASSERT_EQ(result.code, kExitDone) << result.log;
+  ASSERT_EQ(result.lines.size(), 1u);
+  const Json& summary = result.lines[0];
+  EXPECT_EQ(summary["summary"], true);
+  EXPECT_EQ(summary["parameters"], 1301356);
+  EXPECT_EQ(summary["epochs"], 0);
+  EXPECT_EQ(summary["step"], 0);
+  EXPECT_TRUE(summary["final"].is_null());
+  EXPECT_TRUE(summary["wall_seconds"].is_number());
+}
+
+TEST_F(TrainerTest, NanLossFailsWithExitCode3) {
+  TempDir dir;
+  TrainerOptions options;
+  options.job = Job({{"debug_nan_at_step", "3"}});
+  options.checkpoint_dir = dir.str();
+  Result result = Train(options);
+  EXPECT_EQ(result.code, kExitFailed);
+  ASSERT_FALSE(result.lines.empty());
+  const Json& last = result.lines.back();
+  EXPECT_EQ(last["exit_code"], 3);
+  EXPECT_EQ(last["step"], 3);
+  EXPECT_NE(last["error"].get<std::string>().find("nan"), std::string::npos)
+      << last.dump();
+  EXPECT_TRUE(result.Epochs().empty());
+}
+
+TEST_F(TrainerTest, BadConfigsExitWith2AndNameTheKey) {
+  struct Case {
+    std::map<std::string, std::string> job;
+    std::string key;
+  };
+  for (const Case& c : std::vector<Case>{
+           {{{"model", "lstm"}, {"attention", "softmax"}}, "attention:"},
+           {{{"model", "transformer"}, {"heads", "3"}}, "heads: 3 does not divide width 32"},
+           {{{"model", "cisformer"}, {"width", "30"}, {"heads", "4"}}, "heads:"},
+           {{{"tasks", "C"}}, "tasks"}}) {
+    TrainerOptions options;
+    options.job = Job(c.job);
+    Result result = Train(options);
+    EXPECT_EQ(result.code, kExitBadConfig) << c.key;
+    EXPECT_NE(result.log.find(c.key), std::string::npos) << result.log;
+    EXPECT_TRUE(result.lines.empty());
+  }
+}
+
+TEST_F(TrainerTest, UnavailableDeviceIsABadConfig) {
+  TrainerOptions options;
+  options.job = Job({});
+  options.device = "tpu";
+  Result result = Train(options);
+  EXPECT_EQ(result.code, kExitBadConfig);
+  EXPECT_NE(result.log.find("device: unknown device 'tpu'"), std::string::npos);
+  if (!torch::cuda::is_available()) {
+    options.device = "cuda:0";
+    result = Train(options);
+    EXPECT_EQ(result.code, kExitBadConfig);
+    EXPECT_NE(result.log.find("CUDA is not available"), std::string::npos)
+        << result.log;
+  }
+}
+
+TEST_F(TrainerTest, ResumeRefusesAnotherJobsCheckpoint) {
+  TempDir dir;
+  TrainerOptions options;
+  options.job = Job({{"epochs", "1"}});
+  options.checkpoint_dir = dir.str();
+  ASSERT_EQ(Train(options).code, kExitDone);
+  TrainerOptions other = options;
+  other.job = Job({{"epochs", "1"}, {"lr", "0.01"}});
+  other.resume = true;
+  Result result = Train(other);
+  EXPECT_EQ(result.code, kExitBadConfig);
+  EXPECT_NE(result.log.find("another job config"), std::string::npos);
+
+  // More epochs is the same job, extended.
+  TrainerOptions longer = options;
+  longer.job = Job({{"epochs", "2"}});
+  longer.resume = true;
+  Result extended = Train(longer);
+  ASSERT_EQ(extended.code, kExitDone) << extended.log;
+  ASSERT_EQ(extended.Epochs().size(), 1u);
+  EXPECT_EQ(extended.Epochs()[0]["epoch"], 2);
+}
+
+TEST_F(TrainerTest, ResumeWithoutCheckpointsStartsFresh) {
+  TempDir dir;
+  TrainerOptions options;
+  options.job = Job({{"epochs", "1"}});
+  options.checkpoint_dir = dir.str();
+  options.resume = true;
+  Result result = Train(options);
+  ASSERT_EQ(result.code, kExitDone) << result.log;
+  EXPECT_EQ(result.Epochs().size(), 1u);
+}
+
+}  // namespace
+}  // namespace switchyard::worker::train

@@ -10,6 +10,7 @@ PACKAGES=(
   prometheus-cpp-dev libgtest-dev libgmock-dev libbenchmark-dev
   libtorch-dev libopenblas0-openmp
   python3 python3-torch python3-yaml
+  slurm-wlm munge systemd python3-grpcio  # tests/e2e/slurm, tests/e2e/deploy
   procps psmisc openssl
 )
 

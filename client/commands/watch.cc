@@ -129,6 +129,11 @@ absl::Status RunWatch(const Args& args, CommandEnv& env) {
           }
         }
         if (event.done()) done = true;
+        if (!in_place && !(view.snapshot().counts == last_printed)) {
+          last_printed = view.snapshot().counts;
+          env.out() << view.Line(env.Now()) << "\n";
+          env.out().flush();
+        }
       }
       if (in_place) {
         // Running jobs report a value per epoch: fold them into "best so far".
@@ -144,21 +149,23 @@ absl::Status RunWatch(const Args& args, CommandEnv& env) {
           env.out() << painter.Repaint(view.Frame(env.Now(), env.terminal_width()));
           env.out().flush();
         }
-      } else if (have_snapshot && !(view.snapshot().counts == last_printed)) {
-        last_printed = view.snapshot().counts;
-        env.out() << view.Line(env.Now()) << "\n";
-        env.out().flush();
       }
     }
     if (done) break;
     absl::Status status = pump.Finish();
-    // The coordinator restarted or the network blinked: follow it again.
-    if (ExitCodeFor(status) == kExitUnreachable && reconnects_left-- > 0) {
-      env.err() << "watch: lost the coordinator (" << status.message() << "); reconnecting\n";
-      std::this_thread::sleep_for(std::chrono::seconds(2));
-      continue;
+    // The coordinator restarted (it ends streams with CANCELLED when it
+    // stops) or the network blinked: follow the sweep again.
+    if (status.ok() || status.code() == absl::StatusCode::kCancelled ||
+        ExitCodeFor(status) == kExitUnreachable) {
+      if (reconnects_left-- > 0) {
+        env.err() << "watch: lost the coordinator ("
+                  << (status.ok() ? std::string("stream ended") : std::string(status.message()))
+                  << "); reconnecting\n";
+        std::this_thread::sleep_for(std::chrono::seconds(2));
+        continue;
+      }
+      return UnreachableError(env.globals().coordinator, "the watch stream kept ending");
     }
-    if (status.ok()) status = absl::UnavailableError("the watch stream ended before the sweep did");
     return status;
   }
   if (!in_place) {

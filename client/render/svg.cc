@@ -84,12 +84,11 @@ std::vector<double> NiceTicksWithMinStep(double lo, double hi, int target, doubl
     if (step >= raw) break;
   }
   step = std::max(step, min_step);
-  double first = std::floor(lo / step + 1e-9) * step;
-  double last = std::ceil(hi / step - 1e-9) * step;
+  // Whole multiples of the step: k * step, never an accumulated sum.
+  double first = std::floor(lo / step + 1e-9);
+  double last = std::ceil(hi / step - 1e-9);
   std::vector<double> ticks;
-  for (int i = 0; first + i * step <= last + step * 1e-9 && i < 1000; ++i) {
-    ticks.push_back(first + i * step);
-  }
+  for (double k = first; k <= last && ticks.size() < 1000; k += 1) ticks.push_back(k * step);
   return ticks;
 }
 

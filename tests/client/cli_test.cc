@@ -1,0 +1,504 @@
+// The commands end to end inside one process: argument parsing, output on
+// stdout and stderr, exit codes, against a fake coordinator.
+#include "client/cli.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <gtest/gtest.h>
+
+#include "client/errors.h"
+#include "common/tasks/iarc.h"
+#include "tests/client/fake_coordinator.h"
+
+namespace switchyard::client {
+namespace {
+
+using testing::FakeCoordinator;
+using testing::FakeState;
+
+long Lines(const std::string& text) { return std::count(text.begin(), text.end(), '\n'); }
+
+pb::Job MakeJob(int64_t id, int64_t cell, const std::string& model, const std::string& attention,
+                int seed, pb::JobState state, double accuracy, const std::string& tasks = "IARC") {
+  pb::Job job;
+  job.set_id(id);
+  job.set_sweep_id(3);
+  job.set_cell_index(cell);
+  job.set_state(state);
+  job.set_config_json("{\"attention\":\"" + attention + "\",\"epochs\":2,\"model\":\"" + model +
+                      "\",\"seed\":" + std::to_string(seed) + ",\"steps_per_epoch\":10,\"tasks\":\"" +
+                      tasks + "\"}");
+  if (state == pb::JOB_STATE_SUCCEEDED || state == pb::JOB_STATE_FAILED) {
+    (*job.mutable_final_metrics())["accuracy"] = accuracy;
+    (*job.mutable_final_metrics())["loss"] = 1 - accuracy;
+  }
+  job.set_attempt_count(1);
+  return job;
+}
+
+void AddPoint(FakeState* state, int64_t job, const std::string& name, int64_t step, double value) {
+  pb::JobMetricPoint p;
+  p.set_job_id(job);
+  p.mutable_point()->set_name(name);
+  p.mutable_point()->set_step(step);
+  p.mutable_point()->set_value(value);
+  state->points.push_back(p);
+}
+
+class CliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    state_ = std::make_shared<FakeState>();
+    pb::Sweep sweep;
+    sweep.set_id(3);
+    sweep.set_name("quick");
+    sweep.set_priority(0);
+    sweep.set_state(pb::SWEEP_STATE_ACTIVE);
+    sweep.set_created_at(1000);
+    pb::StateCounts* c = sweep.mutable_counts();
+    c->set_succeeded(3);
+    c->set_failed(1);
+    c->set_pending(1);
+    pb::Axis* axis = sweep.mutable_spec()->add_axes();
+    axis->set_key("seed");
+    axis->add_values()->set_int_value(1);
+    axis->add_values()->set_int_value(2);
+    state_->sweeps.push_back(sweep);
+    state_->jobs = {
+        MakeJob(21, 0, "mlp", "none", 1, pb::JOB_STATE_SUCCEEDED, 0.25),
+        MakeJob(22, 1, "mlp", "none", 2, pb::JOB_STATE_SUCCEEDED, 0.75),
+        MakeJob(23, 2, "transformer", "softmax", 1, pb::JOB_STATE_SUCCEEDED, 0.5),
+        MakeJob(24, 3, "transformer", "softmax", 2, pb::JOB_STATE_FAILED, 0.1),
+        MakeJob(25, 4, "transformer", "expressive", 1, pb::JOB_STATE_PENDING, 0),
+    };
+    state_->jobs[3].set_last_cause("trainer exited with status 1\nTraceback...");
+    for (int64_t job : {21, 22, 23}) {
+      double final = job == 21 ? 0.25 : job == 22 ? 0.75 : 0.5;
+      for (int64_t step : {10, 20}) {
+        AddPoint(state_.get(), job, "accuracy", step, step == 20 ? final : final / 2);
+        AddPoint(state_.get(), job, "epoch", step, step / 10);
+        AddPoint(state_.get(), job, "loss", step, 1.0 / step);
+      }
+    }
+    pb::Worker worker;
+    worker.set_id(1);
+    worker.set_name("w1");
+    worker.set_hostname("host");
+    worker.set_state("alive");
+    worker.set_slots_total(2);
+    worker.set_slots_busy(2);
+    pb::Device* device = worker.add_devices();
+    device->set_name("cpu");
+    device->set_slots(2);
+    state_->workers.push_back(worker);
+
+    io_.out = &out_;
+    io_.err = &err_;
+    io_.env = {{"SWITCHYARD_TOKEN", "secret"}};
+    io_.now = [] { return 1100.0; };
+    io_.connect = [this](const ClientOptions& options)
+        -> absl::StatusOr<std::unique_ptr<CoordinatorClient>> {
+      last_options_ = options;
+      ++connects_;
+      if (!connect_error_.ok()) return connect_error_;
+      return std::unique_ptr<CoordinatorClient>(new FakeCoordinator(state_));
+    };
+    dir_ = std::filesystem::temp_directory_path() / ("switchyard_cli_test_" + std::to_string(getpid()));
+    std::filesystem::create_directories(dir_);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  int Run(std::vector<std::string> args) {
+    out_.str("");
+    err_.str("");
+    return RunCli(args, io_);
+  }
+  std::string Write(const std::string& name, const std::string& text) {
+    std::string path = (dir_ / name).string();
+    std::ofstream(path) << text;
+    return path;
+  }
+  static std::string Read(const std::string& path) {
+    std::ifstream in(path);
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+  }
+
+  std::shared_ptr<FakeState> state_;
+  CliIo io_;
+  std::ostringstream out_, err_;
+  ClientOptions last_options_;
+  int connects_ = 0;
+  absl::Status connect_error_;
+  std::filesystem::path dir_;
+};
+
+TEST_F(CliTest, HelpForEveryCommand) {
+  EXPECT_EQ(Run({"--help"}), kExitOk);
+  for (const Command& command : AllCommands()) {
+    EXPECT_NE(out_.str().find("  " + command.spec.name), std::string::npos) << command.spec.name;
+  }
+  EXPECT_NE(out_.str().find("exit codes: 0 success"), std::string::npos);
+  for (const Command& command : AllCommands()) {
+    EXPECT_EQ(Run({command.spec.name, "--help"}), kExitOk) << command.spec.name;
+    EXPECT_EQ(out_.str().rfind("usage: switchyard " + command.spec.name, 0), 0u) << out_.str();
+    EXPECT_EQ(Run({"help", command.spec.name}), kExitOk);
+  }
+  EXPECT_EQ(connects_, 0);
+}
+
+TEST_F(CliTest, BadUsageIsExitOne) {
+  EXPECT_EQ(Run({}), kExitUsage);
+  EXPECT_NE(err_.str().find("switchyard: missing COMMAND"), std::string::npos);
+  EXPECT_EQ(Run({"stauts"}), kExitUsage);
+  EXPECT_NE(err_.str().find("unknown command 'stauts'; did you mean 'status'?"), std::string::npos);
+  EXPECT_EQ(Run({"jobs"}), kExitUsage);
+  EXPECT_EQ(Run({"jobs", "x"}), kExitUsage);
+  EXPECT_EQ(err_.str(), "switchyard: SWEEP: expected a positive id such as 3, got 'x'\n");
+  EXPECT_EQ(Run({"status", "--output", "xml"}), kExitUsage);
+  EXPECT_EQ(Run({"status", "--coordinator", "nohost"}), kExitUsage);
+  EXPECT_EQ(err_.str(),
+            "switchyard: --coordinator: expected HOST:PORT such as 127.0.0.1:50051, got 'nohost'\n");
+  EXPECT_EQ(connects_, 0);
+}
+
+TEST_F(CliTest, CoordinatorAndTokenFromFlagsOrEnvironment) {
+  EXPECT_EQ(Run({"workers"}), kExitOk);
+  EXPECT_EQ(last_options_.target, kDefaultCoordinator);
+  EXPECT_EQ(last_options_.token, "secret");
+  io_.env["SWITCHYARD_COORDINATOR"] = "10.0.0.1:7000";
+  EXPECT_EQ(Run({"workers"}), kExitOk);
+  EXPECT_EQ(last_options_.target, "10.0.0.1:7000");
+  std::string token_file = Write("client.token", "from-file\n");
+  EXPECT_EQ(Run({"--coordinator", "h:1", "workers", "--token-file", token_file, "--timeout", "2"}), kExitOk);
+  EXPECT_EQ(last_options_.target, "h:1");
+  EXPECT_EQ(last_options_.token, "from-file");
+  EXPECT_DOUBLE_EQ(last_options_.call_timeout_seconds, 2);
+
+  io_.env.erase("SWITCHYARD_TOKEN");
+  EXPECT_EQ(Run({"workers"}), kExitUsage);
+  EXPECT_NE(err_.str().find("no token: pass --token-file"), std::string::npos);
+  EXPECT_EQ(Run({"workers", "--token-file", (dir_ / "missing").string()}), kExitUsage);
+}
+
+TEST_F(CliTest, ExitCodesForServerErrorsAndUnreachable) {
+  state_->fail_with = ServerError(grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "bad token"));
+  EXPECT_EQ(Run({"status"}), kExitServer);
+  EXPECT_EQ(err_.str(), "switchyard: bad token\n");
+  state_->fail_with = ServerError(grpc::Status(grpc::StatusCode::UNAVAILABLE, "gone"));
+  EXPECT_EQ(Run({"status"}), kExitUnreachable);
+  state_->fail_with = absl::OkStatus();
+  EXPECT_EQ(Run({"status", "99"}), kExitServer);
+  EXPECT_EQ(err_.str(), "switchyard: sweep 99: not found\n");
+  connect_error_ = UnreachableError("127.0.0.1:1", "no connection within 5 s");
+  EXPECT_EQ(Run({"status"}), kExitUnreachable);
+  EXPECT_NE(err_.str().find("cannot reach the coordinator at 127.0.0.1:1"), std::string::npos);
+}
+
+TEST_F(CliTest, SubmitPrintsTheIdAloneOnStdout) {
+  std::string file = Write("s.yaml", "name: s\nmodel: [mlp, transformer]\nseed: [1, 2]\nlr: 0.01\n");
+  EXPECT_EQ(Run({"submit", file, "--priority", "5", "--name", "renamed"}), kExitOk);
+  EXPECT_EQ(out_.str(), "7\n");
+  EXPECT_NE(err_.str().find("submitted sweep 7 'renamed'"), std::string::npos);
+  ASSERT_EQ(state_->submitted.size(), 1u);
+  const pb::SweepSpec& spec = state_->submitted[0].spec();
+  EXPECT_FALSE(state_->submitted[0].dry_run());
+  EXPECT_EQ(spec.name(), "renamed");
+  EXPECT_EQ(spec.priority(), 5);
+  ASSERT_EQ(spec.axes_size(), 3);
+  EXPECT_EQ(spec.axes(0).key(), "model");
+  EXPECT_EQ(spec.axes(0).values(1).string_value(), "transformer");
+  EXPECT_EQ(spec.axes(1).values(1).int_value(), 2);
+  EXPECT_DOUBLE_EQ(spec.axes(2).values(0).float_value(), 0.01);
+}
+
+TEST_F(CliTest, SubmitNameDefaultsToTheFileStem) {
+  std::string file = Write("my-sweep.yaml", "model: mlp\n");
+  EXPECT_EQ(Run({"submit", file}), kExitOk);
+  EXPECT_EQ(state_->submitted.at(0).spec().name(), "my-sweep");
+}
+
+TEST_F(CliTest, DryRunCountsLocallyAndSubmitsNothing) {
+  std::string file = Write("d.yaml", "model: [mlp, lstm, transformer, cisformer]\n"
+                                     "attention: [softmax, expressive]\nseed: [1, 2]\n");
+  EXPECT_EQ(Run({"submit", file, "--dry-run"}), kExitOk);
+  EXPECT_EQ(out_.str().substr(0, out_.str().find('\n')), "12 cells in sweep 'd'; the first 10:");
+  EXPECT_NE(out_.str().find("cell  model        attention   seed"), std::string::npos) << out_.str();
+  EXPECT_EQ(Lines(out_.str()), 12);  // count, header, 10 cells
+  EXPECT_EQ(connects_, 0);
+  EXPECT_TRUE(state_->submitted.empty());
+  EXPECT_EQ(Run({"submit", file, "--dry-run", "--output", "json"}), kExitOk);
+  EXPECT_NE(out_.str().find("\"cells\": 12"), std::string::npos);
+}
+
+TEST_F(CliTest, BadSweepFileIsExitOneWithItsPosition) {
+  std::string file = Write("bad.yaml", "name: x\nmodle: mlp\n");
+  EXPECT_EQ(Run({"submit", file}), kExitUsage);
+  EXPECT_EQ(err_.str(), "switchyard: " + file + ":2:1: modle: unknown key; did you mean 'model'?\n");
+  EXPECT_EQ(Run({"submit", (dir_ / "none.yaml").string()}), kExitUsage);
+  EXPECT_EQ(Run({"submit", Write("ok.yaml", "model: mlp\n"), "--priority", "high"}), kExitUsage);
+  EXPECT_EQ(err_.str(), "switchyard: --priority: expected an integer, got 'high'\n");
+  EXPECT_EQ(connects_, 0);
+  EXPECT_TRUE(state_->submitted.empty());
+}
+
+TEST_F(CliTest, StatusListsSweepsOrShowsOne) {
+  EXPECT_EQ(Run({"status"}), kExitOk);
+  EXPECT_NE(out_.str().find("id  name   state   priority  jobs  done  running  pending  failed"),
+            std::string::npos)
+      << out_.str();
+  EXPECT_NE(out_.str().find("3  quick  active"), std::string::npos);
+  EXPECT_EQ(Run({"status", "3"}), kExitOk);
+  EXPECT_NE(out_.str().find("  seed: 1, 2\n"), std::string::npos) << out_.str();
+  EXPECT_EQ(Run({"status", "3", "--output", "csv"}), kExitOk);
+  EXPECT_EQ(out_.str().substr(0, out_.str().find('\n')),
+            "id,name,state,priority,jobs,done,running,pending,failed,lost,cancelled,created,elapsed");
+  EXPECT_EQ(Run({"status", "--output", "json"}), kExitOk);
+  EXPECT_NE(out_.str().find("\"jobs\": 5"), std::string::npos);
+}
+
+TEST_F(CliTest, JobsFiltersByState) {
+  EXPECT_EQ(Run({"jobs", "3", "--state", "failed", "--output", "csv"}), kExitOk);
+  EXPECT_EQ(out_.str(),
+            "id,cell,state,model,attention,tasks,seed,attempts,failures,accuracy,updated,cause\n"
+            "24,3,failed,transformer,softmax,IARC,2,1,0,0.1,-,\"trainer exited with status 1\n"
+            "Traceback...\"\n");
+  EXPECT_EQ(Run({"jobs", "3"}), kExitOk);
+  EXPECT_EQ(Lines(out_.str()), 6);
+  EXPECT_EQ(Run({"jobs", "3", "--state", "broken"}), kExitUsage);
+  EXPECT_EQ(err_.str(), "switchyard: --state: unknown state 'broken'; expected one of pending, running, "
+                        "succeeded, failed, lost, cancelled\n");
+}
+
+TEST_F(CliTest, CancelSweepOrJob) {
+  EXPECT_EQ(Run({"cancel", "3"}), kExitOk);
+  EXPECT_EQ(out_.str(), "sweep 3: cancelled 3 pending jobs; 1 running job told to stop at their next heartbeat\n");
+  EXPECT_EQ(Run({"cancel", "job/17"}), kExitOk);
+  ASSERT_EQ(state_->cancelled.size(), 2u);
+  EXPECT_EQ(state_->cancelled[0].sweep_id(), 3);
+  EXPECT_EQ(state_->cancelled[1].job_id(), 17);
+  EXPECT_EQ(state_->cancelled[1].sweep_id(), 0);
+  EXPECT_EQ(Run({"cancel", "everything"}), kExitUsage);
+}
+
+TEST_F(CliTest, RetryStates) {
+  EXPECT_EQ(Run({"retry", "3"}), kExitOk);
+  EXPECT_EQ(out_.str(), "sweep 3: requeued 2 failed or lost jobs\n");
+  EXPECT_EQ(Run({"retry", "3", "--state", "lost"}), kExitOk);
+  ASSERT_EQ(state_->retried.size(), 2u);
+  EXPECT_EQ(state_->retried[0].states_size(), 2);
+  ASSERT_EQ(state_->retried[1].states_size(), 1);
+  EXPECT_EQ(state_->retried[1].states(0), pb::JOB_STATE_LOST);
+  EXPECT_EQ(Run({"retry", "3", "--state", "running"}), kExitUsage);
+}
+
+TEST_F(CliTest, WhyPendingAndFailed) {
+  EXPECT_EQ(Run({"why", "25"}), kExitOk);
+  EXPECT_NE(out_.str().find("job 25 (sweep 3, cell 4: transformer expressive IARC seed 1) is pending"),
+            std::string::npos)
+      << out_.str();
+  EXPECT_NE(out_.str().find("0 pending jobs go first"), std::string::npos) << out_.str();
+  EXPECT_NE(out_.str().find("every slot is busy: 2 of 2 slots on 1 worker"), std::string::npos);
+
+  pb::Attempt* attempt = state_->jobs[3].add_attempts();
+  attempt->set_number(1);
+  attempt->set_outcome(pb::ATTEMPT_OUTCOME_FAILED);
+  attempt->set_worker_name("w1");
+  attempt->set_device("cpu");
+  attempt->set_cause("trainer exited with status 1\nTraceback...");
+  EXPECT_EQ(Run({"why", "24"}), kExitOk);
+  EXPECT_NE(out_.str().find("is failed"), std::string::npos);
+  EXPECT_NE(out_.str().find("switchyard retry 3"), std::string::npos);
+  EXPECT_NE(out_.str().find("cause of attempt 1:\ntrainer exited with status 1\nTraceback...\n"),
+            std::string::npos)
+      << out_.str();
+  EXPECT_EQ(Run({"why", "24", "--output", "csv"}), kExitOk);
+  EXPECT_EQ(out_.str().substr(0, out_.str().find('\n')),
+            "attempt,outcome,worker,device,started,ran,resumed_from_step,cause");
+  EXPECT_EQ(Run({"why", "99"}), kExitServer);
+}
+
+TEST_F(CliTest, ResultsMeanStdAndN) {
+  EXPECT_EQ(Run({"results", "3", "--output", "csv"}), kExitOk);
+  EXPECT_EQ(out_.str(),
+            "model,attention,tasks,metric,mean,std,n\n"
+            "mlp,none,IARC,accuracy,0.5,0.3535533905932738,2\n"
+            "transformer,softmax,IARC,accuracy,0.5,,1\n");
+  EXPECT_NE(err_.str().find("note: 2 of 5 jobs left out, not succeeded (1 failed, 1 pending)"),
+            std::string::npos)
+      << err_.str();
+  EXPECT_EQ(Run({"results", "3", "--group-by", "model"}), kExitOk);
+  EXPECT_EQ(out_.str(),
+            "model        metric      mean     std  n\n"
+            "mlp          accuracy  0.5000  0.3536  2\n"
+            "transformer  accuracy  0.5000       -  1\n");
+  EXPECT_EQ(Run({"results", "3", "--metric", "loss", "--group-by", "model", "--output", "csv"}), kExitOk);
+  EXPECT_NE(out_.str().find("mlp,loss,0.5,"), std::string::npos);
+  EXPECT_EQ(Run({"results", "3", "--group-by", "modle"}), kExitUsage);
+  EXPECT_EQ(err_.str(), "switchyard: --group-by: unknown key 'modle'; did you mean 'model'?\n");
+  EXPECT_EQ(Run({"results", "3", "--metric", "acc"}), kExitUsage);
+  EXPECT_NE(err_.str().find("no succeeded job of sweep 3 has a metric 'acc'; known: accuracy, loss"),
+            std::string::npos);
+}
+
+TEST_F(CliTest, ExportWritesEveryPoint) {
+  std::string path = (dir_ / "out.csv").string();
+  EXPECT_EQ(Run({"export", "3", "--out", path}), kExitOk);
+  std::string csv = Read(path);
+  EXPECT_EQ(csv.substr(0, csv.find('\n')), "sweep,job,model,attention,tasks,seed,name,step,value");
+  EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 1 + static_cast<long>(state_->points.size()));
+  EXPECT_NE(csv.find("\n3,21,mlp,none,IARC,1,accuracy,20,0.25\n"), std::string::npos) << csv;
+  EXPECT_NE(csv.find("\n3,23,transformer,softmax,IARC,1,loss,10,0.1\n"), std::string::npos);
+  EXPECT_NE(err_.str().find("wrote 18 metric points of sweep 3"), std::string::npos);
+  EXPECT_EQ(Run({"export", "3"}), kExitUsage);
+  EXPECT_EQ(Run({"export", "3", "--out", (dir_ / "no" / "such" / "dir.csv").string()}), kExitUsage);
+  EXPECT_EQ(Run({"export", "3", "--out", "-"}), kExitOk);
+  EXPECT_EQ(out_.str(), csv);
+}
+
+TEST_F(CliTest, FigureCurvesAndBarsCarryTheResults) {
+  std::string curves = (dir_ / "curves.svg").string();
+  EXPECT_EQ(Run({"figure", "3", "--kind", "curves", "--out", curves}), kExitOk) << err_.str();
+  std::string svg = Read(curves);
+  EXPECT_EQ(svg.rfind("<?xml", 0), 0u);
+  // mlp: epoch 2 holds the final accuracies 0.25 and 0.75, as `results` says.
+  EXPECT_NE(svg.find("data-x=\"2\" data-mean=\"0.5\" data-std=\"0.3535533905932738\" data-n=\"2\""),
+            std::string::npos)
+      << svg;
+  EXPECT_NE(svg.find("data-x=\"1\" data-mean=\"0.25\""), std::string::npos);
+  EXPECT_NE(svg.find(">epoch</text>"), std::string::npos);
+
+  std::string bars = (dir_ / "bars.svg").string();
+  EXPECT_EQ(Run({"figure", "3", "--kind", "bars", "--out", bars}), kExitOk) << err_.str();
+  svg = Read(bars);
+  EXPECT_NE(svg.find("data-attention=\"none\" data-metric=\"accuracy\" data-model=\"mlp\" "
+                     "data-tasks=\"IARC\" data-mean=\"0.5\" data-std=\"0.3535533905932738\" "
+                     "data-n=\"2\""),
+            std::string::npos)
+      << svg;
+
+  EXPECT_EQ(Run({"figure", "3", "--kind", "pie", "--out", bars}), kExitUsage);
+  EXPECT_EQ(Run({"figure", "3", "--kind", "bars"}), kExitUsage);
+  EXPECT_EQ(Run({"figure", "3", "--out", bars}), kExitUsage);
+  EXPECT_EQ(Run({"figure", "3", "--kind", "curves", "--tasks", "IA", "--out", curves}), kExitUsage);
+  EXPECT_NE(err_.str().find("switchyard: --tasks: sweep 3 has no job on 'IA'; it has: IARC\n"),
+            std::string::npos);
+}
+
+pb::SweepEvent Event(int64_t pending, int64_t running, int64_t succeeded, int64_t failed, bool done) {
+  pb::SweepEvent event;
+  event.mutable_sweep()->set_id(3);
+  event.mutable_sweep()->set_name("quick");
+  event.mutable_sweep()->set_created_at(1000);
+  pb::StateCounts* c = event.mutable_sweep()->mutable_counts();
+  c->set_pending(pending);
+  c->set_running(running);
+  c->set_succeeded(succeeded);
+  c->set_failed(failed);
+  event.set_done(done);
+  return event;
+}
+
+TEST_F(CliTest, WatchPipedPrintsLinesAndExitsZeroWhenAllSucceeded) {
+  state_->jobs.clear();
+  state_->events.push_back(Event(2, 0, 0, 0, false));
+  state_->events.push_back(Event(1, 1, 0, 0, false));
+  pb::SweepEvent last = Event(0, 0, 2, 0, true);
+  *last.add_newly_finished() = MakeJob(21, 0, "mlp", "none", 1, pb::JOB_STATE_SUCCEEDED, 0.25);
+  *last.add_newly_finished() = MakeJob(22, 1, "mlp", "none", 2, pb::JOB_STATE_SUCCEEDED, 0.75);
+  state_->events.push_back(last);
+  EXPECT_EQ(Run({"watch", "3"}), kExitOk) << err_.str();
+  EXPECT_EQ(out_.str(),
+            "sweep 3: 0/2 ended (0.0%) | done 0 running 0 pending 2 failed 0 lost 0 | elapsed 1m40s eta -\n"
+            "sweep 3: 0/2 ended (0.0%) | done 0 running 1 pending 1 failed 0 lost 0 | elapsed 1m40s eta -\n"
+            "job 21 succeeded: mlp none IARC seed 1, accuracy 0.2500\n"
+            "job 22 succeeded: mlp none IARC seed 2, accuracy 0.7500\n"
+            "sweep 3: 2/2 ended (100.0%) | done 2 running 0 pending 0 failed 0 lost 0 | elapsed 1m40s eta 0s\n"
+            "best accuracy so far:\n"
+            "  model  attention  accuracy  job\n"
+            "  mlp    none       0.7500    22\n");
+}
+
+TEST_F(CliTest, WatchExitsFourWhenAJobFailed) {
+  // Jobs that ended before the watch began are not announced again.
+  state_->jobs = {MakeJob(21, 0, "mlp", "none", 1, pb::JOB_STATE_FAILED, 0.1)};
+  pb::SweepEvent last = Event(0, 0, 1, 1, true);
+  *last.add_newly_finished() = state_->jobs[0];
+  *last.add_newly_finished() = MakeJob(22, 1, "mlp", "none", 2, pb::JOB_STATE_SUCCEEDED, 0.75);
+  state_->events.push_back(last);
+  EXPECT_EQ(Run({"watch", "3"}), kExitSweepFailed);
+  EXPECT_EQ(out_.str().find("job 21"), std::string::npos) << out_.str();
+  EXPECT_NE(out_.str().find("job 22 succeeded"), std::string::npos);
+  EXPECT_EQ(err_.str(),
+            "switchyard: sweep 3 ended: 1 of 2 jobs succeeded (failed 1, lost 0, cancelled 0); see "
+            "switchyard jobs 3 and switchyard why JOB\n");
+}
+
+TEST_F(CliTest, WatchOnATerminalRedrawsInPlace) {
+  io_.out_is_tty = true;
+  state_->jobs.clear();
+  state_->events.push_back(Event(1, 1, 0, 0, false));
+  state_->events.push_back(Event(0, 0, 2, 0, true));
+  EXPECT_EQ(Run({"watch", "3"}), kExitOk);
+  EXPECT_EQ(out_.str().rfind("\x1b[J", 0), 0u);  // frames start by clearing below the cursor
+  EXPECT_NE(out_.str().find("sweep 3 'quick'  finished"), std::string::npos);
+}
+
+TEST_F(CliTest, WorkersTable) {
+  EXPECT_EQ(Run({"workers", "--output", "csv"}), kExitOk);
+  EXPECT_EQ(out_.str(),
+            "id,name,host,state,busy,slots,devices,last_seen,build,trainer\n"
+            "1,w1,host,alive,2,2,cpux2,-,,\n");
+}
+
+TEST_F(CliTest, SampleMatchesTheGenerator) {
+  EXPECT_EQ(Run({"sample", "--tasks", "IARC", "--seed", "7", "--count", "20", "--length", "120"}), kExitOk);
+  tasks::IarcOptions options;
+  EXPECT_EQ(out_.str(), tasks::FormatStreams(options, 7, 20, 120));
+  std::string first = out_.str().substr(0, out_.str().find('\n'));
+  EXPECT_EQ(std::count(first.begin(), first.end(), ' '), 119);
+  EXPECT_EQ(Run({"sample", "--tasks", "IA", "--seed", "1", "--count", "2", "--length", "30", "--d", "12",
+                 "--switch-min", "4", "--switch-max", "6"}),
+            kExitOk);
+  options.tasks = "IA";
+  options.d = 12;
+  options.switch_min = 4;
+  options.switch_max = 6;
+  EXPECT_EQ(out_.str(), tasks::FormatStreams(options, 1, 2, 30));
+  EXPECT_EQ(connects_, 0);
+}
+
+TEST_F(CliTest, SampleErrorsNameTheOption) {
+  struct Case {
+    std::vector<std::string> args;
+    std::string message;
+  };
+  for (const Case& c : std::vector<Case>{
+           {{"--tasks", "C"}, "--tasks: 'C' must contain one of I, A, R"},
+           {{"--tasks", "IX"}, "--tasks: 'IX' has an unknown letter 'X'"},
+           {{"--tasks", ""}, "--tasks: '' is empty"},
+           {{"--count", "abc"}, "--count: expected an integer, got 'abc'"},
+           {{"--count", "0"}, "--count: 0 is out of range [1, 1000000]"},
+           {{"--length", "-3"}, "--length: -3 is out of range [1, 10000000]"},
+           {{"--seed", "x"}, "--seed: expected a non-negative integer, got 'x'"},
+           {{"--d", "5"}, "--d: 5 leaves N = 1"},
+           {{"--switch-min", "1"}, "--switch-min: 1 must be at least 2"},
+           {{"--switch-min", "9", "--switch-max", "3"}, "--switch-max: 3"},
+           {{"--c-mode", "sometimes"}, "--c-mode: unknown value 'sometimes'"},
+       }) {
+    std::vector<std::string> args = {"sample"};
+    args.insert(args.end(), c.args.begin(), c.args.end());
+    EXPECT_EQ(Run(args), kExitUsage) << c.message;
+    EXPECT_EQ(err_.str().rfind("switchyard: " + c.message, 0), 0u) << err_.str();
+    EXPECT_EQ(out_.str(), "");
+  }
+}
+
+}  // namespace
+}  // namespace switchyard::client

@@ -1,0 +1,235 @@
+// Tables, number and time formats, statistics and the watch view.
+#include <cmath>
+
+#include <gtest/gtest.h>
+
+#include "client/render/format.h"
+#include "client/render/progress.h"
+#include "client/render/stats.h"
+#include "client/render/table.h"
+
+namespace switchyard::client {
+namespace {
+
+Table Sample() {
+  Table table({{"model"}, {"n"}, {"mean", 3}, {"note", 4, 8}});
+  table.AddRow({std::string("lstm"), int64_t{2}, 0.5, std::string("a, \"quoted\"")});
+  table.AddRow({std::string("cisformer"), int64_t{10}, 0.12345, Cell{}});
+  return table;
+}
+
+TEST(Table, AlignedText) {
+  EXPECT_EQ(Sample().Render(OutputFormat::kTable),
+            "model       n   mean  note\n"
+            "lstm        2  0.500  a, \"q...\n"
+            "cisformer  10  0.123  -\n");
+}
+
+TEST(Table, Json) {
+  EXPECT_EQ(Sample().Render(OutputFormat::kJson),
+            "[\n"
+            "  {\n"
+            "    \"model\": \"lstm\",\n"
+            "    \"n\": 2,\n"
+            "    \"mean\": 0.5,\n"
+            "    \"note\": \"a, \\\"quoted\\\"\"\n"
+            "  },\n"
+            "  {\n"
+            "    \"model\": \"cisformer\",\n"
+            "    \"n\": 10,\n"
+            "    \"mean\": 0.12345,\n"
+            "    \"note\": null\n"
+            "  }\n"
+            "]\n");
+  EXPECT_EQ(Table({{"a"}}).Render(OutputFormat::kJson), "[]\n");
+}
+
+TEST(Table, CsvKeepsFullPrecisionAndQuotes) {
+  EXPECT_EQ(Sample().Render(OutputFormat::kCsv),
+            "model,n,mean,note\n"
+            "lstm,2,0.5,\"a, \"\"quoted\"\"\"\n"
+            "cisformer,10,0.12345,\n");
+}
+
+TEST(Table, NanIsEmpty) {
+  Table table({{"std"}});
+  table.AddRow({std::nan("")});
+  EXPECT_EQ(table.Render(OutputFormat::kTable), "std\n  -\n");
+  EXPECT_EQ(table.Render(OutputFormat::kCsv), "std\n\n");
+  EXPECT_EQ(table.Render(OutputFormat::kJson), "[\n  {\n    \"std\": null\n  }\n]\n");
+}
+
+TEST(Table, ParseOutputFormat) {
+  EXPECT_EQ(*ParseOutputFormat("csv"), OutputFormat::kCsv);
+  EXPECT_EQ(std::string(ParseOutputFormat("xml").status().message()),
+            "--output: unknown format 'xml'; expected table, json or csv");
+}
+
+TEST(Format, ShortestDoubleReadsBack) {
+  EXPECT_EQ(ShortestDouble(0.1), "0.1");
+  EXPECT_EQ(ShortestDouble(2), "2");
+  EXPECT_EQ(ShortestDouble(1e-5), "1e-05");
+  for (double v : {0.1 + 0.2, 1.0 / 3, 123456.789, -2.5e-300}) {
+    EXPECT_EQ(std::strtod(ShortestDouble(v).c_str(), nullptr), v);
+  }
+}
+
+TEST(Format, Durations) {
+  EXPECT_EQ(FormatDuration(0), "0s");
+  EXPECT_EQ(FormatDuration(42.4), "42s");
+  EXPECT_EQ(FormatDuration(185), "3m05s");
+  EXPECT_EQ(FormatDuration(2 * 3600 + 7 * 60), "2h07m");
+  EXPECT_EQ(FormatDuration(3 * 86400 + 4 * 3600), "3d04h");
+  EXPECT_EQ(FormatDuration(-1), "-");
+  EXPECT_EQ(FormatTime(0), "-");
+  EXPECT_EQ(FormatTime(1700000000), "2023-11-14 22:13:20");
+  EXPECT_EQ(FirstLine("\n  boom: out of memory\nmore\n", 80), "boom: out of memory ...");
+  EXPECT_EQ(FirstLine("abcdefghij", 6), "abc...");
+}
+
+TEST(Stats, SummarizeUsesTheSampleStandardDeviation) {
+  Summary s = Summarize({1, 2, 3, 4});
+  EXPECT_EQ(s.n, 4);
+  EXPECT_DOUBLE_EQ(s.mean, 2.5);
+  EXPECT_DOUBLE_EQ(s.stddev, std::sqrt(5.0 / 3.0));
+  EXPECT_EQ(s.min, 1);
+  EXPECT_EQ(s.max, 4);
+  Summary one = Summarize({0.7});
+  EXPECT_DOUBLE_EQ(one.mean, 0.7);
+  EXPECT_TRUE(std::isnan(one.stddev));
+  EXPECT_TRUE(std::isnan(Summarize({}).mean));
+  // Close values: the two-pass formula stays exact.
+  Summary close = Summarize({1e9 + 1, 1e9 + 2, 1e9 + 3});
+  EXPECT_DOUBLE_EQ(close.stddev, 1.0);
+}
+
+JobData Job(int64_t id, int64_t cell, const std::string& model, const std::string& attention,
+            const std::string& tasks, int seed, const std::string& state, double accuracy) {
+  JobData job;
+  job.id = id;
+  job.cell_index = cell;
+  job.state = state;
+  job.config = {{"model", model}, {"attention", attention}, {"tasks", tasks},
+                {"seed", std::to_string(seed)}};
+  job.final_metrics = {{"accuracy", accuracy}, {"loss", 1 - accuracy}};
+  return job;
+}
+
+std::vector<JobData> Jobs() {
+  return {
+      Job(11, 0, "mlp", "none", "IARC", 1, "succeeded", 0.4),
+      Job(12, 1, "mlp", "none", "IARC", 2, "succeeded", 0.6),
+      Job(13, 2, "cisformer", "expressive", "IARC", 1, "succeeded", 0.9),
+      Job(14, 3, "cisformer", "expressive", "IARC", 2, "failed", 0.1),  // left out
+      Job(15, 4, "mlp", "none", "IA", 1, "succeeded", 0.8),
+  };
+}
+
+TEST(Stats, GroupFinalMetricsInFileOrder) {
+  std::vector<GroupResult> groups = GroupFinalMetrics(Jobs(), "accuracy", {"model", "attention", "tasks"});
+  ASSERT_EQ(groups.size(), 3u);
+  EXPECT_EQ(groups[0].key, (std::vector<std::string>{"mlp", "none", "IARC"}));
+  EXPECT_DOUBLE_EQ(groups[0].summary.mean, 0.5);
+  EXPECT_EQ(groups[0].summary.n, 2);
+  EXPECT_EQ(groups[0].job_ids, (std::vector<int64_t>{11, 12}));
+  EXPECT_EQ(groups[1].key, (std::vector<std::string>{"cisformer", "expressive", "IARC"}));
+  EXPECT_EQ(groups[1].summary.n, 1);  // the failed seed is not a result
+  EXPECT_EQ(groups[2].key, (std::vector<std::string>{"mlp", "none", "IA"}));
+
+  std::vector<GroupResult> by_model = GroupFinalMetrics(Jobs(), "accuracy", {"model"});
+  ASSERT_EQ(by_model.size(), 2u);
+  EXPECT_EQ(by_model[0].summary.n, 3);
+  EXPECT_DOUBLE_EQ(by_model[0].summary.mean, (0.4 + 0.6 + 0.8) / 3);
+  EXPECT_TRUE(GroupFinalMetrics(Jobs(), "nope", {"model"}).empty());
+}
+
+TEST(Stats, GroupCurvesAveragesAtEachX) {
+  std::map<int64_t, Series> series = {
+      {11, {{1, 0.2}, {2, 0.4}}},
+      {12, {{2, 0.6}, {1, 0.4}}},
+      {13, {{1, 0.5}, {2, 0.9}, {3, 0.95}}},
+      {14, {{1, 0.1}}},  // failed: not drawn
+  };
+  std::vector<Curve> curves = GroupCurves(Jobs(), series, {"model", "attention"});
+  ASSERT_EQ(curves.size(), 2u);
+  EXPECT_EQ(curves[0].key, (std::vector<std::string>{"mlp", "none"}));
+  ASSERT_EQ(curves[0].points.size(), 2u);
+  EXPECT_EQ(curves[0].points[0].x, 1);
+  EXPECT_DOUBLE_EQ(curves[0].points[0].y.mean, 0.3);
+  EXPECT_EQ(curves[0].points[0].y.n, 2);
+  EXPECT_DOUBLE_EQ(curves[0].points[1].y.mean, 0.5);
+  EXPECT_EQ(curves[1].points.size(), 3u);
+  EXPECT_EQ(curves[1].points[2].y.n, 1);
+  EXPECT_EQ(curves[1].job_ids, std::vector<int64_t>{13});
+}
+
+SweepSnapshot Snapshot() {
+  SweepSnapshot s;
+  s.id = 3;
+  s.name = "quick";
+  s.counts = JobCounts{5, 2, 4, 1, 0, 0};
+  s.created_at = 1000;
+  return s;
+}
+
+TEST(Progress, LineAndEta) {
+  ProgressView view;
+  view.SetSnapshot(Snapshot());
+  // 5 of 12 ended in 100 s: 7 left at 0.05 jobs/s = 140 s.
+  EXPECT_DOUBLE_EQ(view.Elapsed(1100), 100);
+  EXPECT_DOUBLE_EQ(view.Eta(1100), 140);
+  EXPECT_EQ(view.Line(1100),
+            "sweep 3: 5/12 ended (41.7%) | done 4 running 2 pending 5 failed 1 lost 0 | "
+            "elapsed 1m40s eta 2m20s");
+  SweepSnapshot fresh = Snapshot();
+  fresh.counts = JobCounts{12, 0, 0, 0, 0, 0};
+  view.SetSnapshot(fresh);
+  EXPECT_LT(view.Eta(1100), 0);
+  EXPECT_NE(view.Line(1100).find("eta -"), std::string::npos);
+}
+
+TEST(Progress, BestSoFarPerModelAndAttention) {
+  ProgressView view;
+  view.SetSnapshot(Snapshot());
+  std::vector<JobData> jobs = Jobs();
+  EXPECT_TRUE(view.NoteJob(jobs[0]));    // mlp 0.4
+  EXPECT_TRUE(view.NoteJob(jobs[1]));    // mlp 0.6 beats it
+  EXPECT_FALSE(view.NoteJob(jobs[0]));   // 0.4 does not
+  EXPECT_FALSE(view.NoteJob(jobs[3]));   // failed jobs do not count
+  JobData running = jobs[2];
+  running.state = "running";
+  EXPECT_TRUE(view.NoteJob(running));    // a running job's latest value does
+  std::vector<std::string> frame = view.Frame(1100, 80);
+  ASSERT_EQ(frame.size(), 8u);
+  EXPECT_EQ(frame[0], "sweep 3 'quick'  active");
+  EXPECT_EQ(frame[1].substr(0, 1), "[");
+  EXPECT_NE(frame[1].find("5/12 ended  41.7%"), std::string::npos);
+  EXPECT_EQ(frame[2], "done 4  running 2  pending 5  failed 1  lost 0");
+  EXPECT_EQ(frame[3], "elapsed 1m40s  eta 2m20s");
+  EXPECT_EQ(frame[4], "best accuracy so far:");
+  EXPECT_EQ(frame[5], "  model      attention   accuracy  job");
+  EXPECT_EQ(frame[6], "  mlp        none        0.6000    12");
+  EXPECT_EQ(frame[7], "  cisformer  expressive  0.9000    13");
+  for (const std::string& line : view.Frame(1100, 20)) EXPECT_LE(line.size(), 20u);
+}
+
+TEST(Progress, JobEndedLine) {
+  ProgressView view;
+  std::vector<JobData> jobs = Jobs();
+  EXPECT_EQ(view.JobEndedLine(jobs[2]),
+            "job 13 succeeded: cisformer expressive IARC seed 1, accuracy 0.9000");
+  jobs[3].last_cause = "trainer exited with status 1\nstack trace";
+  EXPECT_EQ(view.JobEndedLine(jobs[3]),
+            "job 14 failed: cisformer expressive IARC seed 2, accuracy 0.1000 (trainer exited "
+            "with status 1 ...)");
+}
+
+TEST(Progress, PainterMovesBackOverThePreviousBlock) {
+  InPlacePainter painter;
+  EXPECT_EQ(painter.Repaint({"a", "b"}), "\x1b[Ja\nb\n");
+  EXPECT_EQ(painter.Repaint({"c"}), "\x1b[2F\x1b[Jc\n");
+  EXPECT_EQ(painter.Repaint({"d", "e", "f"}), "\x1b[1F\x1b[Jd\ne\nf\n");
+}
+
+}  // namespace
+}  // namespace switchyard::client

@@ -442,6 +442,9 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const Options& op
   SY_ASSIGN_OR_RETURN(std::unique_ptr<Database> writer_db, Database::Open(db_options));
   SY_RETURN_IF_ERROR(ApplyMigrations(*writer_db, EmbeddedMigrations()));
 
+  // A second writable connection for WAL checkpoints, off the commit path.
+  SY_ASSIGN_OR_RETURN(std::unique_ptr<Database> checkpoint_db, Database::Open(db_options));
+
   std::unique_ptr<SqliteStore> store(new SqliteStore());
   db_options.read_only = true;
   db_options.cache_kib = 16 * 1024;
@@ -450,7 +453,8 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const Options& op
     store->free_readers_.push_back(reader.get());
     store->readers_.push_back(std::move(reader));
   }
-  store->writer_ = std::make_unique<sqlite::GroupWriter>(std::move(writer_db), options.writer);
+  store->writer_ = std::make_unique<sqlite::GroupWriter>(
+      std::move(writer_db), std::move(checkpoint_db), options.writer);
   return store;
 }
 
@@ -1053,29 +1057,45 @@ absl::StatusOr<std::vector<absl::Status>> SqliteStore::AppendMetrics(
             }
           }
           if (!valid) continue;
-          // The point at the highest step of each name (the first one sent at
-          // that step, matching insert-or-ignore), for metric_last.
-          absl::flat_hash_map<int64_t, const MetricPoint*> last;
-          SY_ASSIGN_OR_RETURN(ScopedStatement insert, db.Cached(kInsertMetric));
+          // Inserted in key order (name, step) rather than as sent (step by
+          // step across names): each insert then lands next to the previous
+          // one in the metrics B-tree. The sort is stable, so among repeats
+          // of a (name, step) the first one sent is inserted first and kept.
+          std::vector<std::pair<int64_t, const MetricPoint*>> sorted;
+          sorted.reserve(batch.points.size());
           for (const MetricPoint& p : batch.points) {
             SY_ASSIGN_OR_RETURN(int64_t name_id, MetricNameId(context, p.name));
+            sorted.emplace_back(name_id, &p);
+          }
+          std::stable_sort(sorted.begin(), sorted.end(), [](const auto& a, const auto& b) {
+            return a.first != b.first ? a.first < b.first : a.second->step < b.second->step;
+          });
+          SY_ASSIGN_OR_RETURN(ScopedStatement insert, db.Cached(kInsertMetric));
+          SY_ASSIGN_OR_RETURN(ScopedStatement upsert, db.Cached(kUpsertMetricLast));
+          for (size_t k = 0; k < sorted.size(); ++k) {
+            const auto& [name_id, p] = sorted[k];
             insert->BindInt64(1, fenced->job_id);
             insert->BindInt64(2, name_id);
-            insert->BindInt64(3, p.step);
-            insert->BindDouble(4, p.value);
-            insert->BindDouble(5, p.wall_time);
+            insert->BindInt64(3, p->step);
+            insert->BindDouble(4, p->value);
+            insert->BindDouble(5, p->wall_time);
             SY_RETURN_IF_ERROR(insert->Run());
             insert->Reset();
-            const MetricPoint*& best = last[name_id];
-            if (best == nullptr || p.step > best->step) best = &p;
-          }
-          SY_ASSIGN_OR_RETURN(ScopedStatement upsert, db.Cached(kUpsertMetricLast));
-          for (const auto& [name_id, p] : last) {
+            // The first point at the highest step of a name (the last step
+            // of its run) also goes to metric_last.
+            const bool last_of_name = k + 1 == sorted.size() || sorted[k + 1].first != name_id;
+            if (!last_of_name) continue;
+            size_t first = k;
+            while (first > 0 && sorted[first - 1].first == name_id &&
+                   sorted[first - 1].second->step == p->step) {
+              --first;
+            }
+            const MetricPoint* kept = sorted[first].second;
             upsert->BindInt64(1, fenced->job_id);
             upsert->BindInt64(2, name_id);
-            upsert->BindInt64(3, p->step);
-            upsert->BindDouble(4, p->value);
-            upsert->BindDouble(5, p->wall_time);
+            upsert->BindInt64(3, kept->step);
+            upsert->BindDouble(4, kept->value);
+            upsert->BindDouble(5, kept->wall_time);
             SY_RETURN_IF_ERROR(upsert->Run());
             upsert->Reset();
           }

@@ -207,6 +207,25 @@ absl::StatusOr<int64_t> Database::QueryInt64(std::string_view sql) {
   return (*stmt)->ColumnInt64(0);
 }
 
+void Database::TrackWalInsteadOfAutoCheckpoint() {
+  // A WAL hook replaces the automatic checkpoint, which is itself a hook.
+  sqlite3_wal_hook(
+      db_,
+      [](void* self, sqlite3*, const char*, int frames) {
+        static_cast<Database*>(self)->wal_frames_ = frames;
+        return SQLITE_OK;
+      },
+      this);
+}
+
+absl::Status Database::CheckpointPassive() {
+  const int rc = sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr,
+                                           nullptr);
+  // BUSY: another checkpoint is running; that one does the work.
+  if (rc == SQLITE_OK || rc == SQLITE_BUSY) return absl::OkStatus();
+  return ErrorStatus(rc, "PRAGMA wal_checkpoint(PASSIVE)");
+}
+
 int64_t Database::LastInsertRowId() const { return sqlite3_last_insert_rowid(db_); }
 
 int64_t Database::Changes() const { return sqlite3_changes64(db_); }

@@ -129,6 +129,16 @@ class Database {
   // A single integer from a one-row query without parameters (PRAGMAs).
   absl::StatusOr<int64_t> QueryInt64(std::string_view sql);
 
+  // Takes WAL checkpoints out of this connection's commits: SQLite stops
+  // checkpointing after them and this connection records how many frames the
+  // WAL holds after each of its commits instead (WalFrames). Whoever calls
+  // this must run CheckpointPassive itself, here or on another connection.
+  void TrackWalInsteadOfAutoCheckpoint();
+  int64_t WalFrames() const { return wal_frames_; }
+  // Copies what it can from the WAL into the database file without waiting
+  // for readers or the writer (PRAGMA wal_checkpoint(PASSIVE)).
+  absl::Status CheckpointPassive();
+
   int64_t LastInsertRowId() const;
   int64_t Changes() const;  // rows changed by the last INSERT/UPDATE/DELETE
   bool InTransaction() const;
@@ -150,6 +160,7 @@ class Database {
   sqlite3* db_;
   std::string path_;
   absl::Status fatal_error_;  // the first unusable-transaction error
+  int64_t wal_frames_ = 0;
   absl::flat_hash_map<std::string, std::unique_ptr<Statement>> cache_;
 };
 

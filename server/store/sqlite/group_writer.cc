@@ -31,8 +31,15 @@ struct GroupWriter::Op {
   absl::Notification done;
 };
 
-GroupWriter::GroupWriter(std::unique_ptr<Database> db, GroupWriterOptions options)
-    : options_(options), db_(std::move(db)), thread_([this] { Loop(); }) {}
+GroupWriter::GroupWriter(std::unique_ptr<Database> db, std::unique_ptr<Database> checkpoints,
+                         GroupWriterOptions options)
+    : options_(options), db_(std::move(db)), checkpoint_db_(std::move(checkpoints)) {
+  if (checkpoint_db_ != nullptr) {
+    db_->TrackWalInsteadOfAutoCheckpoint();
+    checkpoint_thread_ = std::thread([this] { CheckpointLoop(); });
+  }
+  thread_ = std::thread([this] { Loop(); });
+}
 
 GroupWriter::~GroupWriter() {
   {
@@ -40,7 +47,47 @@ GroupWriter::~GroupWriter() {
     stopping_ = true;
   }
   wake_.notify_one();
+  checkpoint_wake_.notify_one();
   thread_.join();
+  if (checkpoint_thread_.joinable()) checkpoint_thread_.join();
+}
+
+int64_t GroupWriter::CheckpointCount() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return checkpoints_;
+}
+
+void GroupWriter::CheckpointLoop() {
+  while (true) {
+    {
+      std::unique_lock<std::mutex> lock(mutex_);
+      checkpoint_wake_.wait(lock, [this] { return stopping_ || checkpoint_wanted_; });
+      if (stopping_) return;
+      checkpoint_wanted_ = false;
+    }
+    // A failure here (I/O) shows up on the next write as well; the next
+    // request, or the writer's inline checkpoint, tries again.
+    (void)checkpoint_db_->CheckpointPassive();
+    (void)checkpoint_db_->TakeFatalError();
+    std::lock_guard<std::mutex> lock(mutex_);
+    ++checkpoints_;
+  }
+}
+
+void GroupWriter::AfterCommit() {
+  if (checkpoint_db_ == nullptr) return;
+  const int64_t frames = db_->WalFrames();
+  if (frames >= 8 * options_.checkpoint_frames) {
+    (void)db_->CheckpointPassive();
+    (void)db_->TakeFatalError();
+    return;
+  }
+  if (frames < options_.checkpoint_frames) return;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    checkpoint_wanted_ = true;
+  }
+  checkpoint_wake_.notify_one();
 }
 
 absl::Status GroupWriter::Run(const Work& work, int64_t weight) {
@@ -107,6 +154,8 @@ void GroupWriter::Loop() {
     }
     for (Op* op : group) op->done.Notify();  // `op` may be gone after this
     group.clear();
+    // After the answers: a checkpoint is no caller's wait.
+    AfterCommit();
   }
 }
 

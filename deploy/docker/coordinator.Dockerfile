@@ -3,7 +3,7 @@
 # backups), on debian:12-slim; runs as an unprivileged user. From the
 # repository root:
 #   docker build -f deploy/docker/coordinator.Dockerfile -t switchyard-coordinator .
-#   docker run -d --name switchyard -p 7070:7070 -v switchyard-data:/var/lib/switchyard switchyard-coordinator
+#   docker run -d --name switchyard -p 50051:50051 -v switchyard-data:/var/lib/switchyard switchyard-coordinator
 #   docker exec switchyard switchyard --token-file /var/lib/switchyard/client.token workers
 #   docker exec switchyard cat /var/lib/switchyard/client.token   # for clients elsewhere
 # Extra flags go after the image name (--tls-cert ..., --metrics-listen 0.0.0.0:9470).
@@ -40,13 +40,13 @@ COPY deploy/docker/healthcheck.py /usr/local/bin/switchyard-healthcheck
 USER 10001:10001
 WORKDIR /var/lib/switchyard
 VOLUME ["/var/lib/switchyard"]
-EXPOSE 7070 9470
-ENV SWITCHYARD_COORDINATOR=127.0.0.1:7070
+EXPOSE 50051 9470
+ENV SWITCHYARD_COORDINATOR=127.0.0.1:50051
 # grpc.health.v1 Health/Check, which needs no token. With TLS on, replace it:
-# HEALTHCHECK CMD ["switchyard-healthcheck", "HOST:7070", "--tls-ca", "/path/ca.pem"]
+# HEALTHCHECK CMD ["switchyard-healthcheck", "HOST:50051", "--tls-ca", "/path/ca.pem"]
 HEALTHCHECK --interval=30s --timeout=10s --start-period=20s --retries=3 \
-  CMD ["/usr/local/bin/switchyard-healthcheck", "127.0.0.1:7070"]
+  CMD ["/usr/local/bin/switchyard-healthcheck", "127.0.0.1:50051"]
 # SIGTERM (docker stop) is a clean stop; give it the default 10 s or more.
 STOPSIGNAL SIGTERM
-ENTRYPOINT ["/usr/local/bin/switchyard-coordinator", "--data-dir", "/var/lib/switchyard", "--listen", "0.0.0.0:7070"]
+ENTRYPOINT ["/usr/local/bin/switchyard-coordinator", "--data-dir", "/var/lib/switchyard", "--listen", "0.0.0.0:50051"]
 CMD []

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """grpc.health.v1 check of a Switchyard coordinator, for container health checks.
 
-    healthcheck.py [HOST:PORT] [--tls-ca FILE]     (default 127.0.0.1:7070)
+    healthcheck.py [HOST:PORT] [--tls-ca FILE]     (default 127.0.0.1:50051)
 
 Exit 0 when Health/Check answers SERVING, 1 otherwise. The health service
 needs no token. It sends the raw protobuf bytes (an empty HealthCheckRequest
@@ -15,7 +15,7 @@ SERVING = b"\x08\x01"
 
 
 def main(argv):
-    address, ca = "127.0.0.1:7070", None
+    address, ca = "127.0.0.1:50051", None
     args = list(argv)
     while args:
         arg = args.pop(0)

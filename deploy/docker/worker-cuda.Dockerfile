@@ -4,7 +4,7 @@
 # debian:12-slim, as an unprivileged user. From the repository root:
 #   docker build -f deploy/docker/worker-cuda.Dockerfile -t switchyard-worker-cuda .
 #   docker run -d --gpus all -e SWITCHYARD_TOKEN=... switchyard-worker-cuda \
-#     --coordinator coord.example.org:7070 --devices auto
+#     --coordinator coord.example.org:50051 --devices auto
 # Needs the NVIDIA Container Toolkit on the host: it mounts the driver
 # (libcuda, nvidia-smi) into the container. Everything else CUDA (runtime,
 # cuBLAS, cuDNN) comes with LibTorch's "shared-with-deps" archive.

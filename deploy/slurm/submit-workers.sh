@@ -21,7 +21,7 @@
 # Example, 8 workers of 4 GPUs each for 24 hours:
 #   deploy/slurm/submit-workers.sh --token-file ~/.switchyard/worker.token \
 #     --bin-dir /opt/switchyard/bin --gpus 4 --cpus 32 --time 24:00:00 \
-#     8 coord.example.org:7070
+#     8 coord.example.org:50051
 # Cancel them all (each drains first): scancel JOBID
 set -euo pipefail
 

@@ -89,7 +89,7 @@ def test_k8s():
                   "the claim must be mounted at /var/lib/switchyard (the image's --data-dir)")
         ports = {p["name"]: p["containerPort"] for p in c.get("ports", [])}
         grpc_port = ports.get("grpc")
-        check(grpc_port == 7070, f"the coordinator's grpc port is {grpc_port}, want 7070")
+        check(grpc_port == 50051, f"the coordinator's grpc port is {grpc_port}, want 50051")
         for kind in ("readinessProbe", "livenessProbe"):
             check(probe_is_grpc_on(c.get(kind), grpc_port),
                   f"coordinator {kind} must be a native grpc probe on port {grpc_port}")
@@ -105,9 +105,9 @@ def test_k8s():
               "the StatefulSet's serviceName must be one of the Services")
 
     services = by_kind(everything, "Service")
-    check(any(p.get("port") == 7070 for svc in services for p in svc["spec"].get("ports", [])
+    check(any(p.get("port") == 50051 for svc in services for p in svc["spec"].get("ports", [])
               if svc["spec"].get("clusterIP") != "None"),
-          "a ClusterIP Service must expose the coordinator on 7070")
+          "a ClusterIP Service must expose the coordinator on 50051")
 
     secrets = by_kind(everything, "Secret")
     if check(len(secrets) == 1, "want one Secret (the tokens)"):
@@ -126,12 +126,12 @@ def test_k8s():
         limits = c.get("resources", {}).get("limits", {})
         check(int(limits.get("nvidia.com/gpu", 0)) >= 1, "the worker must request nvidia.com/gpu in limits")
         args = container_args(c)
-        check(any(a.startswith("--coordinator=switchyard-coordinator:7070") for a in args),
+        check(any(a.startswith("--coordinator=switchyard-coordinator:50051") for a in args),
               "the worker must point at the coordinator Service")
         check(any(a.startswith("--token-file=") for a in args), "the worker token must come from a file")
         ready = c.get("readinessProbe", {})
         command = " ".join(ready.get("exec", {}).get("command", []))
-        check("switchyard-healthcheck" in command and "7070" in command,
+        check("switchyard-healthcheck" in command and "50051" in command,
               "the worker's readiness must ask the coordinator's grpc.health.v1 service")
         grace = pod.get("terminationGracePeriodSeconds", 30)
         check(grace > 90, f"worker terminationGracePeriodSeconds {grace} must exceed the 90 s drain timeout")

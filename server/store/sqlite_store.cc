@@ -459,7 +459,11 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const Options& op
 }
 
 SqliteStore::~SqliteStore() {
-  // The writer first: queued writes still use metric_name_ids_.
+  // Readers first, so that the writer's connection is the last one open: on
+  // close it checkpoints the WAL into the file and deletes it. The writer
+  // before the name cache, which queued writes would still use.
+  free_readers_.clear();
+  readers_.clear();
   writer_.reset();
 }
 

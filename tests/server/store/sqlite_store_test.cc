@@ -668,6 +668,12 @@ TEST_F(SqliteStoreTest, ReplayedBatchChangesNothing) {
   EXPECT_TRUE((*r)[1].ok());
   EXPECT_EQ(Count("SELECT COUNT(*) FROM metrics"), 100);
   EXPECT_EQ(Count("SELECT COUNT(*) FROM metric_names"), 2);
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM metrics WHERE value = -1"), 0);
+  std::vector<JobMetricPoint> stored = AllPoints({.sweep_id = 1});
+  ASSERT_EQ(stored.size(), 100u);
+  EXPECT_EQ(stored[0].point.name, "train/loss");
+  EXPECT_EQ(stored[0].point.value, 1.0);
+  EXPECT_EQ(stored[0].point.wall_time, 100.0);
   JobRecord job = Job(a.job_id);
   EXPECT_THAT(job.final_metrics,
               UnorderedElementsAre(Pair("train/loss", 1.0 / 50), Pair("val/acc", 49 / 50.0)));

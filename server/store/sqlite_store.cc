@@ -1032,6 +1032,7 @@ absl::StatusOr<int64_t> SqliteStore::MetricNameId(WriteContext& context, const s
 
 absl::StatusOr<std::vector<absl::Status>> SqliteStore::AppendMetrics(
     const std::vector<MetricBatchWrite>& batches) {
+  if (batches.empty()) return std::vector<absl::Status>();
   int64_t weight = 1;
   for (const MetricBatchWrite& b : batches) weight += static_cast<int64_t>(b.points.size());
   std::vector<absl::Status> statuses;

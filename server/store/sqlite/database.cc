@@ -156,6 +156,11 @@ absl::StatusOr<std::unique_ptr<Database>> Database::Open(const DatabaseOptions& 
       "PRAGMA synchronous = ", options.synchronous == Synchronous::kFull ? "FULL" : "NORMAL", ";",
       "PRAGMA cache_size = -", options.cache_kib, ";",
       "PRAGMA temp_store = MEMORY;");
+  if (!options.read_only) {
+    // The WAL is reused from its start after a checkpoint, never shrunk:
+    // this caps what a burst leaves behind on disk.
+    absl::StrAppend(&pragmas, "PRAGMA journal_size_limit = ", 64 << 20, ";");
+  }
   if (options.max_page_count > 0) {
     absl::StrAppend(&pragmas, "PRAGMA max_page_count = ", options.max_page_count, ";");
   }

@@ -111,7 +111,8 @@ struct DatabaseOptions {
 class Database {
  public:
   // Opens (creating it unless read_only) and applies the pragmas: WAL,
-  // foreign_keys=ON, busy_timeout, synchronous, cache size. UNAVAILABLE when
+  // foreign_keys=ON, busy_timeout, synchronous, cache size, and for a
+  // writable connection journal_size_limit (64 MiB) and max_page_count. UNAVAILABLE when
   // the file cannot be opened; INTERNAL when it is not a database.
   static absl::StatusOr<std::unique_ptr<Database>> Open(const DatabaseOptions& options);
   ~Database();

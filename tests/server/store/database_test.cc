@@ -36,6 +36,7 @@ TEST_F(DatabaseTest, OpenSetsThePragmas) {
   ASSERT_TRUE((*mode)->Step().value_or(false));
   EXPECT_EQ((*mode)->ColumnText(0), "wal");
   EXPECT_GT(db->QueryInt64("PRAGMA busy_timeout").value_or(0), 0);
+  EXPECT_EQ(db->QueryInt64("PRAGMA journal_size_limit").value_or(0), 64 << 20);
 
   DatabaseOptions normal;
   normal.synchronous = Synchronous::kNormal;

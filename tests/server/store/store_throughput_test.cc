@@ -132,6 +132,61 @@ TEST(StoreThroughputTest, Claims) {
   PrintGroupLatency(*store);
 }
 
+// The same claimers held to a target rate (2,000 claims/s in all, each
+// claimer pacing itself), for the latency at that rate rather than at
+// saturation.
+TEST(StoreThroughputTest, ClaimsAtATargetRate) {
+  testing::TempDir dir;
+  std::unique_ptr<SqliteStore> store = Open(dir.File("paced.db"));
+  ASSERT_NE(store, nullptr);
+  constexpr int kClaimers = 128, kRate = 2000, kSeconds = 5;
+  constexpr int kJobs = kRate * kSeconds;
+  MakeSweep(*store, kJobs);
+  const int64_t worker = Worker(*store);
+  const absl::Duration interval = absl::Seconds(1) * kClaimers / kRate;
+  std::vector<std::vector<double>> latencies(kClaimers);
+  std::atomic<int> claimed{0}, errors{0};
+  const absl::Time start = absl::Now();
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kClaimers; ++t) {
+    threads.emplace_back([&, t] {
+      // Spread the claimers' phases over one interval.
+      absl::Time next = start + interval * t / kClaimers;
+      for (int i = 0;; ++i) {
+        absl::SleepFor(next - absl::Now());
+        next += interval;
+        ClaimParams params;
+        params.worker_id = worker;
+        params.device = "cpu";
+        params.fencing_token = absl::StrCat("tok-", t, "-", i);
+        params.now = absl::Now();
+        params.lease_expires = params.now + absl::Seconds(60);
+        const absl::Time before = absl::Now();
+        absl::StatusOr<std::optional<Assignment>> a = store->ClaimJob(params);
+        latencies[t].push_back(absl::ToDoubleMilliseconds(absl::Now() - before));
+        if (!a.ok()) {
+          ++errors;
+          return;
+        }
+        if (!a->has_value()) return;
+        ++claimed;
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
+  std::vector<double> all;
+  for (const auto& l : latencies) all.insert(all.end(), l.begin(), l.end());
+  std::sort(all.begin(), all.end());
+  EXPECT_EQ(errors.load(), 0);
+  EXPECT_EQ(claimed.load(), kJobs);
+  std::printf("paced claims: %d in %.2f s = %.0f/s (target %d/s) with %d claimers; latency p50 "
+              "%.2f ms, p99 %.2f ms, max %.2f ms\n",
+              kJobs, seconds, kJobs / seconds, kRate, kClaimers, all[all.size() / 2],
+              all[all.size() * 99 / 100], all.back());
+  PrintGroupLatency(*store);
+}
+
 TEST(StoreThroughputTest, MetricIngest) {
   testing::TempDir dir;
   std::unique_ptr<SqliteStore> store = Open(dir.File("metrics.db"));

@@ -1,0 +1,198 @@
+// Training throughput: samples/s of the C++ trainer (switchyard_trainer's
+// loop, the code switchyard-train runs) against the same model and step in
+// PyTorch (bench/reference/train_reference.py), for every model at a preset.
+//
+//   build/bin/train_throughput [--threads 2] [--steps 3] [--batch-size 500]
+//       [--preset paper] [--only mlp,lstm,...] [--python /usr/bin/python3]
+//       [--no-python]
+//
+// Each C++ figure is the second of two epochs of --steps steps (the first
+// warms up); the trainer times its steps only, not the evaluation. The
+// PyTorch script does --steps warm-up steps, then times --steps steps.
+#include <cstdio>
+#include <iomanip>
+#include <iostream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/config/job_config.h"
+#include "worker/train/trainer.h"
+
+namespace {
+
+namespace train = switchyard::worker::train;
+using Json = nlohmann::json;
+
+struct Options {
+  int threads = 2;
+  int steps = 3;
+  int batch_size = 500;
+  std::string preset = "paper";
+  std::string only;  // comma-separated model names; empty = all
+  std::string python = "/usr/bin/python3";
+  bool run_python = true;
+};
+
+struct Case {
+  std::string model;
+  std::string attention;
+};
+
+struct Figures {
+  int64_t parameters = 0;
+  double samples_per_sec = 0;
+  std::string error;
+};
+
+Figures RunCpp(const Options& o, const Case& c) {
+  train::TrainerOptions options;
+  std::vector<std::pair<std::string, std::string>> values = {
+      {"model", c.model},
+      {"attention", c.attention},
+      {"preset", o.preset},
+      {"tasks", "IARC"},
+      {"epochs", "2"},
+      {"steps_per_epoch", std::to_string(o.steps)},
+      {"batch_size", std::to_string(o.batch_size)},
+      {"eval_windows", "1"},
+      {"checkpoint_every", "0"}};
+  Figures f;
+  for (const auto& [key, value] : values) {
+    if (std::string e = options.job.SetFromString(key, value); !e.empty()) {
+      f.error = e;
+      return f;
+    }
+  }
+  std::ostringstream out;
+  std::ostringstream log;
+  if (int code = train::RunTraining(options, out, log); code != 0) {
+    f.error = "exit " + std::to_string(code) + ": " + log.str();
+    return f;
+  }
+  std::istringstream lines(out.str());
+  for (std::string line; std::getline(lines, line);) {
+    Json json = Json::parse(line);
+    if (json.contains("summary")) {
+      f.parameters = json["parameters"];
+    } else if (json.contains("epoch") && json["epoch"] == 2) {
+      f.samples_per_sec = json["samples_per_sec"];
+    }
+  }
+  return f;
+}
+
+Figures RunPython(const Options& o, const Case& c) {
+  Figures f;
+  std::ostringstream command;
+  command << o.python << " " << SWITCHYARD_REFERENCE_SCRIPT << " --model "
+          << c.model << " --attention " << c.attention << " --preset "
+          << o.preset << " --batch-size " << o.batch_size << " --warmup "
+          << o.steps << " --steps " << o.steps << " --threads " << o.threads
+          << " 2>&1";
+  FILE* pipe = popen(command.str().c_str(), "r");
+  if (pipe == nullptr) {
+    f.error = "cannot run " + o.python;
+    return f;
+  }
+  std::string output;
+  char buffer[4096];
+  while (size_t n = fread(buffer, 1, sizeof(buffer), pipe)) output.append(buffer, n);
+  const int status = pclose(pipe);
+  const size_t start = output.rfind('{');
+  Json json = start == std::string::npos
+                  ? Json()
+                  : Json::parse(output.substr(start), nullptr, false);
+  if (status != 0 || !json.is_object()) {
+    f.error = "reference script failed: " + output;
+    return f;
+  }
+  f.parameters = json["parameters"];
+  f.samples_per_sec = json["samples_per_sec"];
+  return f;
+}
+
+bool ParseArgs(int argc, char** argv, Options* o) {
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    auto next = [&]() -> std::string {
+      return i + 1 < argc ? argv[++i] : "";
+    };
+    if (arg == "--threads") {
+      o->threads = std::stoi(next());
+    } else if (arg == "--steps") {
+      o->steps = std::stoi(next());
+    } else if (arg == "--batch-size") {
+      o->batch_size = std::stoi(next());
+    } else if (arg == "--preset") {
+      o->preset = next();
+    } else if (arg == "--only") {
+      o->only = "," + next() + ",";
+    } else if (arg == "--python") {
+      o->python = next();
+    } else if (arg == "--no-python") {
+      o->run_python = false;
+    } else {
+      std::cerr << "usage: train_throughput [--threads N] [--steps K] "
+                   "[--batch-size B] [--preset paper|small] [--only m1,m2] "
+                   "[--python PATH] [--no-python]\n";
+      return false;
+    }
+  }
+  return o->threads > 0 && o->steps > 0 && o->batch_size > 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options o;
+  if (!ParseArgs(argc, argv, &o)) return 2;
+  train::SetTorchThreads(o.threads);
+  const std::vector<Case> cases = {
+      {"mlp", "none"},
+      {"lstm", "none"},
+      {"transformer", "softmax"},
+      {"transformer", "expressive"},
+      {"cisformer", "softmax"},
+      {"cisformer", "expressive"}};
+  std::cout << "preset " << o.preset << ", batch " << o.batch_size << ", "
+            << o.threads << " thread(s), " << o.steps << " warm-up + "
+            << o.steps << " timed steps\n\n"
+            << "| model | attention | parameters | C++ samples/s | PyTorch "
+               "samples/s | C++ / PyTorch |\n"
+            << "| --- | --- | ---: | ---: | ---: | ---: |\n"
+            << std::flush;
+  int failures = 0;
+  for (const Case& c : cases) {
+    if (!o.only.empty() && o.only.find("," + c.model + ",") == std::string::npos) {
+      continue;
+    }
+    Figures cpp = RunCpp(o, c);
+    Figures py;
+    if (o.run_python && cpp.error.empty()) py = RunPython(o, c);
+    for (const Figures* f : {&cpp, &py}) {
+      if (!f->error.empty()) {
+        std::cerr << c.model << "/" << c.attention << ": " << f->error << "\n";
+        ++failures;
+      }
+    }
+    if (py.error.empty() && py.parameters != 0 && py.parameters != cpp.parameters) {
+      std::cerr << c.model << "/" << c.attention << ": parameter counts differ ("
+                << cpp.parameters << " vs " << py.parameters << ")\n";
+      ++failures;
+    }
+    std::cout << std::fixed << std::setprecision(0) << "| " << c.model << " | "
+              << c.attention << " | " << cpp.parameters << " | "
+              << cpp.samples_per_sec << " | ";
+    if (py.samples_per_sec > 0) {
+      std::cout << py.samples_per_sec << " | " << std::setprecision(2)
+                << cpp.samples_per_sec / py.samples_per_sec << " |\n";
+    } else {
+      std::cout << "- | - |\n";
+    }
+    std::cout << std::flush;
+  }
+  return failures == 0 ? 0 : 1;
+}

@@ -113,3 +113,33 @@ TEST(AttendTest, OutputShape) {
 
 }  // namespace
 }  // namespace switchyard::worker::models
+
+namespace switchyard::worker::models {
+namespace {
+
+// The hand-written backward of the expressive weights against autograd
+// through the plain formula, in double precision.
+TEST(ExpressiveAttentionTest, GradientMatchesAutogradOfTheFormula) {
+  torch::manual_seed(4);
+  const int64_t t = 6;
+  torch::Tensor slopes = Slopes(3).to(torch::kDouble);
+  torch::Tensor prior = AttentionPrior(AttentionKind::kExpressive, slopes, t);
+  torch::Tensor z = (torch::randn({2, 3, t, t}, torch::kDouble) * 2)
+                        .requires_grad_();
+  torch::Tensor g = torch::randn({2, 3, t, t}, torch::kDouble);
+
+  torch::Tensor fused = AttentionWeights(z, AttentionKind::kExpressive, prior);
+  torch::Tensor fused_grad = torch::autograd::grad({fused}, {z}, {g})[0];
+
+  torch::Tensor z2 = z.square();
+  torch::Tensor w = z2 / (z2 + 1.0) * prior;
+  torch::Tensor plain = w / (w.sum(-1, true) + kExpressiveEps);
+  torch::Tensor plain_grad = torch::autograd::grad({plain}, {z}, {g})[0];
+
+  EXPECT_TRUE(torch::allclose(fused, plain, 1e-12, 1e-12));
+  EXPECT_TRUE(torch::allclose(fused_grad, plain_grad, 1e-9, 1e-12))
+      << (fused_grad - plain_grad).abs().max().item<double>();
+}
+
+}  // namespace
+}  // namespace switchyard::worker::models

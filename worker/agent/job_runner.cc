@@ -41,12 +41,14 @@ std::string LastNonEmptyLine(std::string_view text) {
   return "";
 }
 
-// "<reason>: <the trainer's last words>" and then the stderr tail, so that
-// the first line of the cause alone says what went wrong.
-std::string FormatCause(const std::string& reason, const std::string& stderr_tail) {
+// "<reason>: <the trainer's error, else its last words>" and then the
+// stderr tail, so that the first line of the cause alone says what went
+// wrong.
+std::string FormatCause(const std::string& reason, const std::string& trainer_error,
+                        const std::string& stderr_tail) {
   std::string cause = reason;
-  std::string last = LastNonEmptyLine(stderr_tail);
-  if (!last.empty()) absl::StrAppend(&cause, ": ", last);
+  std::string last = trainer_error.empty() ? LastNonEmptyLine(stderr_tail) : trainer_error;
+  if (!last.empty()) absl::StrAppend(&cause, ": ", last.substr(0, 2000));
   if (!stderr_tail.empty()) {
     absl::StrAppend(&cause, "\n--- last lines of the trainer's stderr ---\n", stderr_tail);
   }
@@ -158,6 +160,7 @@ void JobRunner::RequestStop(StopReason reason, absl::Time deadline) {
         break;
       case StopReason::kCancel:
         kill_at_ = std::min(kill_at_, now + options_.cancel_grace);
+        shipper_skip_ = true;  // a cancelled job is never resumed
         break;
       case StopReason::kAbandon:
         kill_at_ = now;
@@ -289,6 +292,9 @@ void JobRunner::HandleLine(const std::string& line) {
     case TrainerEvent::Kind::kSummary:
       summary_json_ = event->json;
       return;
+    case TrainerEvent::Kind::kError:
+      trainer_error_ = event->error;
+      return;
     case TrainerEvent::Kind::kOther:
       SY_LOG(Debug) << Label() << ": trainer says " << event->json;
       return;
@@ -355,7 +361,14 @@ void JobRunner::ShipperLoop() {
     lock.unlock();
 
     absl::Status metrics = WaitForMetrics(checkpoint.metrics_seq);
-    if (metrics.code() == absl::StatusCode::kFailedPrecondition) {
+    bool skip;
+    {
+      std::lock_guard<std::mutex> skip_lock(mutex_);
+      skip = shipper_skip_;
+    }
+    if (skip) {
+      // Cancelled or abandoned meanwhile: nobody will resume from it.
+    } else if (metrics.code() == absl::StatusCode::kFailedPrecondition) {
       RequestStop(StopReason::kAbandon);
     } else if (metrics.ok()) {
       Backoff backoff(options_.backoff, options_.seed + 7);
@@ -563,7 +576,9 @@ JobResult JobRunner::Run() {
       reporting_ = true;
     }
     std::string cause =
-        outcome == v1::ATTEMPT_OUTCOME_SUCCEEDED ? "" : FormatCause(reason, stderr_tail);
+        outcome == v1::ATTEMPT_OUTCOME_SUCCEEDED
+            ? ""
+            : FormatCause(reason, failure.empty() ? trainer_error_ : "", stderr_tail);
     absl::Status reported = ReportEnd(outcome, cause,
                                       outcome == v1::ATTEMPT_OUTCOME_SUCCEEDED ? summary_json_ : "");
     result.outcome = outcome;
@@ -576,9 +591,8 @@ JobResult JobRunner::Run() {
         detail = absl::StrCat(", handed back with its checkpoint at step ",
                               result.last_uploaded_checkpoint_step);
       } else if (!reason.empty()) {
-        detail = absl::StrCat(": ", reason);
-        std::string last = LastNonEmptyLine(stderr_tail);
-        if (outcome == v1::ATTEMPT_OUTCOME_FAILED && !last.empty()) absl::StrAppend(&detail, ": ", last);
+        // The cause's first line: the reason and the trainer's own words.
+        detail = absl::StrCat(": ", cause.substr(0, cause.find('\n')));
       }
       SY_LOG(Info) << Label() << ": finished: " << OutcomeWord(outcome) << " after " << took
                    << detail;

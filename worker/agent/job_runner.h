@@ -152,6 +152,7 @@ class JobRunner {
 
   std::unique_ptr<MetricUploader> uploader_;
   std::string summary_json_;     // runner thread only
+  std::string trainer_error_;    // runner thread only: the trainer's error line
   int64_t metric_batches_ = 0;   // runner thread only
   int bad_lines_ = 0;            // runner thread only
 

@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <string>
 #include <thread>
@@ -24,6 +25,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "common/base/log.h"
+#include "common/base/sha256.h"
 #include "common/rpc/auth.h"
 #include "common/rpc/channel.h"
 #include "worker/agent/daemon.h"
@@ -161,11 +163,23 @@ absl::Status LockWorkDir(const std::string& work_dir) {
   return absl::OkStatus();  // fd stays open on purpose
 }
 
+// What `trainer --version` prints; a trainer without that flag is named by
+// the start of its file's sha256, which still tells two builds apart.
 std::string TrainerVersion(const std::string& trainer) {
   absl::StatusOr<std::string> out = RunAndCapture(trainer, {"--version"}, absl::Seconds(30));
-  if (!out.ok()) return "unknown";
-  std::string first(absl::StripAsciiWhitespace(out->substr(0, out->find('\n'))));
-  return first.empty() ? "unknown" : first.substr(0, 200);
+  if (out.ok()) {
+    std::string first(absl::StripAsciiWhitespace(out->substr(0, out->find('\n'))));
+    if (!first.empty()) return first.substr(0, 200);
+  }
+  std::ifstream in(trainer, std::ios::binary);
+  if (!in) return "unknown";
+  common::Sha256 hash;
+  std::string buffer(1 << 20, '\0');
+  while (in) {
+    in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
+    if (in.gcount() > 0) hash.Update(std::string_view(buffer.data(), static_cast<size_t>(in.gcount())));
+  }
+  return "sha256:" + hash.HexDigest().substr(0, 16);
 }
 
 // absl flags are spelled with underscores; the documented spelling has

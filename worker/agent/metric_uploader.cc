@@ -39,6 +39,7 @@ void MetricUploader::Start() {
   if (started_ || DoneLocked()) return;
   started_ = true;
   sender_ = std::thread([this] { SenderLoop(); });
+  sender_id_.store(sender_.get_id());
 }
 
 int64_t MetricUploader::Enqueue(std::vector<v1::MetricPoint> points) {
@@ -191,9 +192,11 @@ void MetricUploader::Abort() {
 
 void MetricUploader::JoinSender() {
   // Abort may run on the sender itself (on_fenced); it leaves on its own
-  // then. Close and Abort may race on two threads: one joins.
+  // then, and must not wait for a join that another thread holds.
+  if (std::this_thread::get_id() == sender_id_.load()) return;
+  // Close and Abort may race on two threads: one joins.
   std::lock_guard<std::mutex> lock(join_mutex_);
-  if (sender_.joinable() && sender_.get_id() != std::this_thread::get_id()) sender_.join();
+  if (sender_.joinable()) sender_.join();
 }
 
 int64_t MetricUploader::last_seq() const {

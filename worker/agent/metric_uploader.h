@@ -27,6 +27,7 @@
 #ifndef SWITCHYARD_WORKER_AGENT_METRIC_UPLOADER_H_
 #define SWITCHYARD_WORKER_AGENT_METRIC_UPLOADER_H_
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -138,6 +139,7 @@ class MetricUploader {
   MetricStream* live_stream_ = nullptr;  // for Abort's Cancel
   std::mutex join_mutex_;  // serialises joins of sender_
   std::thread sender_;
+  std::atomic<std::thread::id> sender_id_{};
 };
 
 }  // namespace switchyard::worker

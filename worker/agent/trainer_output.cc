@@ -46,6 +46,13 @@ absl::StatusOr<TrainerEvent> ParseTrainerLine(std::string_view line, double wall
     event.kind = TrainerEvent::Kind::kSummary;
     return event;
   }
+  if (object.contains("error")) {
+    // Checked before the metrics shape: an error line carries a step too.
+    event.kind = TrainerEvent::Kind::kError;
+    const nlohmann::json& message = object["error"];
+    event.error = message.is_string() ? message.get<std::string>() : message.dump();
+    return event;
+  }
   if (object.contains("checkpoint")) {
     const nlohmann::json& path = object["checkpoint"];
     if (!path.is_string() || path.get<std::string>().empty()) {

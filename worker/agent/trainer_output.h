@@ -3,6 +3,7 @@
 //   {"epoch":e,"step":s,"loss":..,...}      metrics at global step s
 //   {"checkpoint":"<path>","step":N}        ckpt-N.pt is complete
 //   {"summary":true,"parameters":P,...}     the last line of a finished run
+//   {"error":"..","exit_code":3,"step":S}   why training failed
 // A metrics line becomes one point per numeric key other than "step" (so
 // "epoch" is a metric too), all at that step. Values that are not finite
 // numbers (null, or keys of other kinds) are skipped: the coordinator
@@ -23,11 +24,12 @@
 namespace switchyard::worker {
 
 struct TrainerEvent {
-  enum class Kind { kMetrics, kCheckpoint, kSummary, kOther };
+  enum class Kind { kMetrics, kCheckpoint, kSummary, kError, kOther };
   Kind kind = Kind::kOther;
   int64_t step = 0;                           // kMetrics, kCheckpoint
   std::vector<switchyard::v1::MetricPoint> points;  // kMetrics, in key order
   std::string checkpoint_path;                // kCheckpoint, as the trainer wrote it
+  std::string error;                          // kError: the trainer's message
   std::string json;                           // the line itself (kSummary's summary_json)
 };
 

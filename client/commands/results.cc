@@ -68,6 +68,31 @@ absl::Status CheckMetric(const std::vector<JobData>& jobs, int64_t sweep_id,
   return absl::OkStatus();
 }
 
+// Keys other than seed whose values differ inside a group: the group then
+// averages over more than seeds, which the user should hear about.
+void NoteMixedKeys(const std::vector<JobData>& jobs, const std::vector<std::string>& group_by,
+                   CommandEnv& env) {
+  std::map<std::vector<std::string>, std::map<std::string, std::string>> first;
+  std::set<std::string> mixed;
+  for (const JobData& job : jobs) {
+    if (job.state != "succeeded") continue;
+    std::vector<std::string> key;
+    for (const std::string& k : group_by) key.push_back(job.Config(k));
+    auto [it, inserted] = first.emplace(key, job.config);
+    if (inserted) continue;
+    for (const auto& [name, value] : job.config) {
+      if (name == "seed" || std::find(group_by.begin(), group_by.end(), name) != group_by.end()) {
+        continue;
+      }
+      if (it->second[name] != value) mixed.insert(name);
+    }
+  }
+  if (!mixed.empty()) {
+    env.err() << "note: groups mix jobs with different " << absl::StrJoin(mixed, ", ")
+              << "; add to --group-by to split them\n";
+  }
+}
+
 // ----------------------------------------------------------------- results
 
 absl::Status RunResults(const Args& args, CommandEnv& env) {
@@ -82,6 +107,7 @@ absl::Status RunResults(const Args& args, CommandEnv& env) {
   absl::StatusOr<std::vector<JobData>> jobs = LoadJobs(*client, *id);
   if (!jobs.ok()) return jobs.status();
   if (absl::Status s = CheckMetric(*jobs, *id, metric, env); !s.ok()) return s;
+  NoteMixedKeys(*jobs, *group_by, env);
 
   std::vector<Column> columns;
   for (const std::string& key : *group_by) columns.push_back({key});
@@ -291,6 +317,9 @@ absl::Status RunFigure(const Args& args, CommandEnv& env) {
       }
       series[job_id].assign(points.begin(), points.end());
     }
+    std::vector<std::string> mix_keys = *group_by;
+    mix_keys.push_back("tasks");
+    NoteMixedKeys(selected, mix_keys, env);
     std::vector<Curve> curves = GroupCurves(selected, series, *group_by);
     if (curves.empty()) {
       return absl::InvalidArgumentError(absl::StrCat("figure: no succeeded job of sweep ", *id,
@@ -325,6 +354,7 @@ absl::Status RunFigure(const Args& args, CommandEnv& env) {
   } else {
     std::vector<std::string> keys = *group_by;
     keys.push_back("tasks");
+    NoteMixedKeys(*jobs, keys, env);
     std::vector<GroupResult> results = GroupFinalMetrics(*jobs, metric, keys);
     if (results.empty()) {
       return absl::InvalidArgumentError(absl::StrCat("figure: no succeeded job of sweep ", *id,

@@ -340,6 +340,12 @@ TEST_F(CliTest, ResultsMeanStdAndN) {
             "transformer  accuracy  0.5000       -  1\n");
   EXPECT_EQ(Run({"results", "3", "--metric", "loss", "--group-by", "model", "--output", "csv"}), kExitOk);
   EXPECT_NE(out_.str().find("mlp,loss,0.5,"), std::string::npos);
+  EXPECT_EQ(err_.str().find("mix"), std::string::npos) << err_.str();
+  state_->jobs[0] = MakeJob(21, 0, "mlp", "none", 1, pb::JOB_STATE_SUCCEEDED, 0.25, "IA");
+  EXPECT_EQ(Run({"results", "3", "--group-by", "model"}), kExitOk);
+  EXPECT_NE(err_.str().find("note: groups mix jobs with different tasks; add to --group-by to split them"),
+            std::string::npos)
+      << err_.str();
   EXPECT_EQ(Run({"results", "3", "--group-by", "modle"}), kExitUsage);
   EXPECT_EQ(err_.str(), "switchyard: --group-by: unknown key 'modle'; did you mean 'model'?\n");
   EXPECT_EQ(Run({"results", "3", "--metric", "acc"}), kExitUsage);

@@ -396,7 +396,8 @@ absl::Status RunFigure(const Args& args, CommandEnv& env) {
       chart.groups[group_index[r.key.back()]].bars.push_back(std::move(bar));
     }
     svg = RenderBarChart(chart);
-    summary = absl::StrCat(results.size(), " bars in ", chart.groups.size(), " task subsets");
+    summary = absl::StrCat(results.size(), " bars in ", chart.groups.size(), " task subset",
+                           chart.groups.size() == 1 ? "" : "s");
   }
   if (absl::Status s = WriteOutputFile(env, args.Get("out"), svg); !s.ok()) return s;
   if (args.Get("out") != "-") env.err() << "wrote " << args.Get("out") << " (" << summary << ")\n";

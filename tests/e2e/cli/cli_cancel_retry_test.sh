@@ -21,7 +21,7 @@ FAILING=$(cat "$WORK/out")
 watch_to_end "$FAILING" 4
 expect_grep "watch failing" "sweep $FAILING ended: 0 of 2 jobs succeeded (failed 2, lost 0, cancelled 0)" "$WORK/err"
 expect_exit 0 "jobs failed" -- sy jobs "$FAILING" --state failed --output csv
-[ "$(tail -n +2 "$WORK/out" | wc -l)" = 2 ] || fail "jobs --state failed: not 2 rows: $(cat "$WORK/out")"
+[ "$(csv_rows "$WORK/out")" = 2 ] || fail "jobs --state failed: not 2 rows: $(cat "$WORK/out")"
 JOB=$(sed -n '2s/,.*//p' "$WORK/out")
 expect_exit 0 "why failed" -- sy why "$JOB"
 expect_grep "why failed" "is failed" "$WORK/out"

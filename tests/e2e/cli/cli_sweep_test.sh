@@ -52,10 +52,10 @@ expect_grep "status" ",e2e-tiny,finished,0,12,12,0,0,0,0,0," "$WORK/out"
 expect_exit 0 "status all" -- sy status
 expect_grep "status all" "e2e-tiny" "$WORK/out"
 expect_exit 0 "jobs" -- sy jobs "$SWEEP" --state succeeded --output csv
-[ "$(tail -n +2 "$WORK/out" | wc -l)" = 12 ] || fail "jobs --state succeeded: not 12 rows"
+[ "$(csv_rows "$WORK/out")" = 12 ] || fail "jobs --state succeeded: not 12 rows"
 JOB=$(sed -n '2s/,.*//p' "$WORK/out")
 expect_exit 0 "jobs --state failed" -- sy jobs "$SWEEP" --state failed --output csv
-[ "$(wc -l <"$WORK/out")" = 1 ] || fail "jobs --state failed: expected the header only"
+[ "$(csv_rows "$WORK/out")" = 0 ] || fail "jobs --state failed: expected the header only"
 expect_exit 0 "workers" -- sy workers --output csv
 expect_grep "workers" ",e2e-worker," "$WORK/out"
 expect_grep "workers" ",alive," "$WORK/out"
@@ -74,7 +74,7 @@ cp "$WORK/out" "$WORK/results-ma.csv"
 expect_exit 0 "results table" -- sy results "$SWEEP"
 expect_grep "results table" "model        attention   tasks  metric      mean     std  n" "$WORK/out"
 expect_exit 0 "export" -- sy export "$SWEEP" --out "$WORK/export.csv"
-rows=$(($(wc -l <"$WORK/export.csv") - 1))
+rows=$(csv_rows "$WORK/export.csv")
 in_db=$(db "SELECT COUNT(*) FROM metrics m JOIN jobs j ON j.id = m.job_id WHERE j.sweep_id = $SWEEP")
 [ "$rows" = "$in_db" ] || fail "export: $rows rows, the database holds $in_db metric rows"
 [ "$rows" -gt 0 ] || fail "export: no rows"

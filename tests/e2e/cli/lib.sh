@@ -119,3 +119,8 @@ db() { sqlite3 -cmd ".timeout 5000" "$DATA_DIR/switchyard.db" "$@"; }
 # Debian's python3 (its xml and csv modules), not whichever comes first on PATH.
 PYTHON3=/usr/bin/python3
 [ -x "$PYTHON3" ] || PYTHON3=python3
+
+# The number of data records of a CSV file (a quoted field may span lines).
+csv_rows() {
+  "$PYTHON3" -c 'import csv, sys; print(sum(1 for _ in csv.DictReader(open(sys.argv[1], newline=""))))' "$1"
+}

@@ -51,6 +51,10 @@ wait_for_sql "SELECT COUNT(*) FROM jobs WHERE sweep_id = $LONG AND state = 2" 2 
 expect_exit 0 "jobs pending" -- sy jobs "$LONG" --state pending --output csv
 PENDING=$(sed -n '2s/,.*//p' "$WORK/out")
 [ -n "$PENDING" ] || fail "no pending job to cancel"
+expect_exit 0 "why pending" -- sy why "$PENDING"
+expect_grep "why pending" "is pending" "$WORK/out"
+expect_grep "why pending" "pending jobs go first" "$WORK/out"
+expect_grep "why pending" "every slot is busy: 2 of 2 slots on 1 worker" "$WORK/out"
 expect_exit 0 "cancel job" -- sy cancel "job/$PENDING"
 expect_grep "cancel job" "job $PENDING: cancelled 1 pending job" "$WORK/out"
 expect_exit 0 "why cancelled" -- sy why "$PENDING"

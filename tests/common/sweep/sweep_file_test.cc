@@ -13,7 +13,9 @@
 namespace switchyard::common {
 namespace {
 
-const std::string kSource = SWITCHYARD_SOURCE_DIR;
+// tests/data -> the source tree, for the relative paths a user types and
+// for examples/.
+const std::string kSource = std::filesystem::canonical(SWITCHYARD_TEST_DATA_DIR "/../..").string();
 const std::string kBadDir = "tests/data/sweeps/bad";
 
 // File name -> the message after "<path>".
@@ -65,8 +67,10 @@ class BadSweepFileTest : public ::testing::TestWithParam<std::string> {};
 TEST_P(BadSweepFileTest, RefusedWithFileLineColumnAndMessage) {
   const std::string path = kBadDir + "/" + GetParam();
   // Relative path, as a user types it: the message names the file that way.
+  const std::filesystem::path cwd = std::filesystem::current_path();
   std::filesystem::current_path(kSource);
   absl::StatusOr<SweepDefinition> sweep = ParseSweepFile(path);
+  std::filesystem::current_path(cwd);
   ASSERT_FALSE(sweep.ok()) << path << " was accepted";
   EXPECT_EQ(sweep.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(std::string(sweep.status().message()), path + Expected().at(GetParam()));

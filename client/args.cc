@@ -2,8 +2,8 @@
 
 #include <cerrno>
 #include <cmath>
-#include <optional>
 #include <cstdlib>
+#include <optional>
 #include <set>
 
 #include "absl/status/status.h"
@@ -105,17 +105,17 @@ absl::StatusOr<Args> ParseArgs(const CommandSpec& spec, const std::vector<FlagSp
   }
   int count = static_cast<int>(out.positionals_.size());
   if (count < spec.min_positionals) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        spec.name, ": missing ", spec.positionals, " (usage: switchyard ", spec.name, " ",
-        spec.positionals, " [flags])"));
+    return absl::InvalidArgumentError(absl::StrCat(spec.name, ": missing ", spec.positionals,
+                                                   " (usage: switchyard ", spec.name, " ",
+                                                   spec.positionals, " [flags])"));
   }
   if (count > spec.max_positionals) {
     const std::string& extra = out.positionals_[spec.max_positionals];
     return absl::InvalidArgumentError(absl::StrCat(
         spec.name, ": unexpected argument '", extra, "'",
-        spec.positionals.empty() ? std::string(" (it takes none)")
-                                 : absl::StrCat(" (usage: switchyard ", spec.name, " ",
-                                                spec.positionals, " [flags])")));
+        spec.positionals.empty()
+            ? std::string(" (it takes none)")
+            : absl::StrCat(" (usage: switchyard ", spec.name, " ", spec.positionals, " [flags])")));
   }
   return out;
 }
@@ -183,26 +183,26 @@ absl::StatusOr<std::string> ParseChoiceFlag(std::string_view flag, std::string_v
   for (const std::string& choice : choices) {
     if (choice == text) return choice;
   }
-  return FlagError(flag, absl::StrCat("unknown value '", std::string(text),
-                                      "'; expected one of ", absl::StrJoin(choices, ", ")));
+  return FlagError(flag, absl::StrCat("unknown value '", std::string(text), "'; expected one of ",
+                                      absl::StrJoin(choices, ", ")));
 }
 
-absl::StatusOr<std::vector<std::string>> ParseListFlag(std::string_view flag,
-                                                       std::string_view text,
+absl::StatusOr<std::vector<std::string>> ParseListFlag(std::string_view flag, std::string_view text,
                                                        const std::vector<std::string>& choices) {
   std::vector<std::string> items;
   std::set<std::string> seen;
   for (absl::string_view piece : absl::StrSplit(std::string(text), ',')) {
     std::string item(piece);
     if (item.empty()) {
-      return FlagError(flag, absl::StrCat("expected a comma-separated list, got '",
-                                          std::string(text), "'"));
+      return FlagError(
+          flag, absl::StrCat("expected a comma-separated list, got '", std::string(text), "'"));
     }
     if (!choices.empty()) {
       absl::StatusOr<std::string> checked = ParseChoiceFlag(flag, item, choices);
       if (!checked.ok()) return checked.status();
     }
-    if (!seen.insert(item).second) return FlagError(flag, absl::StrCat("'", item, "' is listed twice"));
+    if (!seen.insert(item).second)
+      return FlagError(flag, absl::StrCat("'", item, "' is listed twice"));
     items.push_back(item);
   }
   return items;
@@ -210,7 +210,8 @@ absl::StatusOr<std::vector<std::string>> ParseListFlag(std::string_view flag,
 
 absl::StatusOr<int64_t> ParseId(std::string_view what, std::string_view text) {
   std::string copy(text);
-  if (copy.empty() || copy.size() > 18 || copy.find_first_not_of("0123456789") != std::string::npos ||
+  if (copy.empty() || copy.size() > 18 ||
+      copy.find_first_not_of("0123456789") != std::string::npos ||
       std::strtoll(copy.c_str(), nullptr, 10) <= 0) {
     return absl::InvalidArgumentError(
         absl::StrCat(std::string(what), ": expected a positive id such as 3, got '", copy, "'"));

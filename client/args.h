@@ -28,10 +28,10 @@ struct FlagSpec {
 };
 
 struct CommandSpec {
-  std::string name;          // the command word, e.g. "submit"
-  std::string positionals;   // for the usage line, e.g. "FILE.yaml"
-  std::string summary;       // one line, for `switchyard --help`
-  std::string description;   // for `switchyard CMD --help`
+  std::string name;         // the command word, e.g. "submit"
+  std::string positionals;  // for the usage line, e.g. "FILE.yaml"
+  std::string summary;      // one line, for `switchyard --help`
+  std::string description;  // for `switchyard CMD --help`
   std::vector<FlagSpec> flags;
   int min_positionals = 0;
   int max_positionals = 0;
@@ -76,8 +76,7 @@ absl::StatusOr<std::string> ParseChoiceFlag(std::string_view flag, std::string_v
                                             const std::vector<std::string>& choices);
 // A comma-separated list of distinct non-empty items, each one of `choices`
 // (any item when `choices` is empty).
-absl::StatusOr<std::vector<std::string>> ParseListFlag(std::string_view flag,
-                                                       std::string_view text,
+absl::StatusOr<std::vector<std::string>> ParseListFlag(std::string_view flag, std::string_view text,
                                                        const std::vector<std::string>& choices);
 // A positive id such as a sweep or job id; `what` names it ("SWEEP").
 absl::StatusOr<int64_t> ParseId(std::string_view what, std::string_view text);

@@ -52,8 +52,8 @@ absl::StatusOr<GlobalOptions> GlobalsFrom(const Args& args, const CliIo& io) {
   if (colon == std::string::npos || colon == 0 ||
       !ParseIntFlag("port", globals.coordinator.substr(colon + 1), 1, 65535).ok()) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "--coordinator: expected HOST:PORT such as 127.0.0.1:50051, got '", globals.coordinator, "'",
-        args.Has("coordinator") ? "" : " (from SWITCHYARD_COORDINATOR)"));
+        "--coordinator: expected HOST:PORT such as 127.0.0.1:50051, got '", globals.coordinator,
+        "'", args.Has("coordinator") ? "" : " (from SWITCHYARD_COORDINATOR)"));
   }
   globals.token_file = args.Get("token-file");
   if (args.Has("token-file") && globals.token_file.empty()) {
@@ -120,8 +120,8 @@ int RunCli(const std::vector<std::string>& args, CliIo& io) {
     }
     if (arg.rfind("--", 0) != 0) break;
     leading.push_back(arg);
-    std::string name = arg.substr(2, arg.find('=') == std::string::npos ? std::string::npos
-                                                                         : arg.find('=') - 2);
+    std::string name =
+        arg.substr(2, arg.find('=') == std::string::npos ? std::string::npos : arg.find('=') - 2);
     bool takes_value = false;
     for (const FlagSpec& flag : GlobalFlags()) {
       if (flag.name == name) takes_value = !flag.value_name.empty();

@@ -1,8 +1,8 @@
 #include "client/coordinator_client.h"
 
-#include <chrono>
-
 #include <grpcpp/grpcpp.h>
+
+#include <chrono>
 
 #include "absl/strings/str_cat.h"
 #include "client/errors.h"
@@ -54,10 +54,9 @@ class GrpcCoordinatorClient final : public CoordinatorClient {
 
   absl::StatusOr<pb::SubmitSweepResponse> SubmitSweep(
       const pb::SubmitSweepRequest& request) override {
-    return Unary<pb::SubmitSweepResponse>(
-        [&](grpc::ClientContext* c, pb::SubmitSweepResponse* r) {
-          return stub_->SubmitSweep(c, request, r);
-        });
+    return Unary<pb::SubmitSweepResponse>([&](grpc::ClientContext* c, pb::SubmitSweepResponse* r) {
+      return stub_->SubmitSweep(c, request, r);
+    });
   }
 
   absl::StatusOr<pb::Sweep> GetSweep(int64_t sweep_id) override {
@@ -69,8 +68,8 @@ class GrpcCoordinatorClient final : public CoordinatorClient {
 
   absl::StatusOr<std::vector<pb::Sweep>> ListSweeps() override {
     pb::ListSweepsRequest request;
-    absl::StatusOr<pb::ListSweepsResponse> response = Unary<pb::ListSweepsResponse>(
-        [&](grpc::ClientContext* c, pb::ListSweepsResponse* r) {
+    absl::StatusOr<pb::ListSweepsResponse> response =
+        Unary<pb::ListSweepsResponse>([&](grpc::ClientContext* c, pb::ListSweepsResponse* r) {
           return stub_->ListSweeps(c, request, r);
         });
     if (!response.ok()) return response.status();
@@ -97,8 +96,8 @@ class GrpcCoordinatorClient final : public CoordinatorClient {
     pb::ListJobsRequest request;
     request.set_sweep_id(sweep_id);
     request.set_state(state);
-    absl::StatusOr<pb::ListJobsResponse> response = Unary<pb::ListJobsResponse>(
-        [&](grpc::ClientContext* c, pb::ListJobsResponse* r) {
+    absl::StatusOr<pb::ListJobsResponse> response =
+        Unary<pb::ListJobsResponse>([&](grpc::ClientContext* c, pb::ListJobsResponse* r) {
           return stub_->ListJobs(c, request, r);
         });
     if (!response.ok()) return response.status();
@@ -134,8 +133,8 @@ class GrpcCoordinatorClient final : public CoordinatorClient {
 
   absl::StatusOr<std::vector<pb::Worker>> ListWorkers() override {
     pb::ListWorkersRequest request;
-    absl::StatusOr<pb::ListWorkersResponse> response = Unary<pb::ListWorkersResponse>(
-        [&](grpc::ClientContext* c, pb::ListWorkersResponse* r) {
+    absl::StatusOr<pb::ListWorkersResponse> response =
+        Unary<pb::ListWorkersResponse>([&](grpc::ClientContext* c, pb::ListWorkersResponse* r) {
           return stub_->ListWorkers(c, request, r);
         });
     if (!response.ok()) return response.status();
@@ -172,9 +171,8 @@ absl::StatusOr<std::unique_ptr<CoordinatorClient>> ConnectToCoordinator(
   // Connect first, so that "nobody listens there" (exit 3) is told apart from
   // an error the coordinator sends (exit 2).
   if (!(*channel)->WaitForConnected(After(options.connect_timeout_seconds))) {
-    return UnreachableError(options.target,
-                            absl::StrCat("no connection within ", options.connect_timeout_seconds,
-                                         " s"));
+    return UnreachableError(options.target, absl::StrCat("no connection within ",
+                                                         options.connect_timeout_seconds, " s"));
   }
   return std::unique_ptr<CoordinatorClient>(
       new GrpcCoordinatorClient(*std::move(channel), options.call_timeout_seconds));

@@ -62,10 +62,10 @@ class CoordinatorClient {
 };
 
 struct ClientOptions {
-  std::string target;          // HOST:PORT
-  std::string token;           // the client token
-  std::string tls_ca_file;     // non-empty: TLS trusting this CA
-  bool tls = false;            // TLS with the system's roots
+  std::string target;       // HOST:PORT
+  std::string token;        // the client token
+  std::string tls_ca_file;  // non-empty: TLS trusting this CA
+  bool tls = false;         // TLS with the system's roots
   double connect_timeout_seconds = 5;
   double call_timeout_seconds = 30;  // unary calls; streams have none
 };

@@ -34,8 +34,7 @@ absl::Status ServerError(const grpc::Status& status) {
 absl::Status UnreachableError(const std::string& target, const std::string& detail) {
   std::string message = absl::StrCat("cannot reach the coordinator at ", target);
   if (!detail.empty()) absl::StrAppend(&message, ": ", detail);
-  absl::StrAppend(&message,
-                  " (is it running? set --coordinator or SWITCHYARD_COORDINATOR)");
+  absl::StrAppend(&message, " (is it running? set --coordinator or SWITCHYARD_COORDINATOR)");
   return WithOrigin(absl::UnavailableError(message), kOriginUnreachable);
 }
 

@@ -16,9 +16,9 @@
 #ifndef SWITCHYARD_CLIENT_ERRORS_H_
 #define SWITCHYARD_CLIENT_ERRORS_H_
 
-#include <string>
-
 #include <grpcpp/support/status.h>
+
+#include <string>
 
 #include "absl/status/status.h"
 

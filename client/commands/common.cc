@@ -5,7 +5,6 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
-
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
@@ -29,10 +28,12 @@ absl::StatusOr<CoordinatorClient*> CommandEnv::Client() {
   if (!globals_.token_file.empty()) {
     absl::StatusOr<std::string> from_file = common::ReadTokenFile(globals_.token_file);
     if (!from_file.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat("--token-file: ", from_file.status().message()));
+      return absl::InvalidArgumentError(
+          absl::StrCat("--token-file: ", from_file.status().message()));
     }
     token = *from_file;
-  } else if (auto it = io_->env.find("SWITCHYARD_TOKEN"); it != io_->env.end() && !it->second.empty()) {
+  } else if (auto it = io_->env.find("SWITCHYARD_TOKEN");
+             it != io_->env.end() && !it->second.empty()) {
     token = std::string(absl::StripAsciiWhitespace(it->second));
   } else {
     return absl::InvalidArgumentError(
@@ -54,22 +55,29 @@ absl::StatusOr<CoordinatorClient*> CommandEnv::Client() {
 
 const std::vector<Command>& AllCommands() {
   static const std::vector<Command>* const commands = new std::vector<Command>{
-      SubmitCommand(),  StatusCommand(), JobsCommand(),    WatchCommand(),
-      CancelCommand(),  RetryCommand(),  WhyCommand(),     ResultsCommand(),
-      ExportCommand(),  FigureCommand(), WorkersCommand(), SampleCommand(),
+      SubmitCommand(), StatusCommand(), JobsCommand(),    WatchCommand(),
+      CancelCommand(), RetryCommand(),  WhyCommand(),     ResultsCommand(),
+      ExportCommand(), FigureCommand(), WorkersCommand(), SampleCommand(),
   };
   return *commands;
 }
 
 std::string JobStateName(pb::JobState state) {
   switch (state) {
-    case pb::JOB_STATE_PENDING: return "pending";
-    case pb::JOB_STATE_RUNNING: return "running";
-    case pb::JOB_STATE_SUCCEEDED: return "succeeded";
-    case pb::JOB_STATE_FAILED: return "failed";
-    case pb::JOB_STATE_LOST: return "lost";
-    case pb::JOB_STATE_CANCELLED: return "cancelled";
-    default: return "unknown";
+    case pb::JOB_STATE_PENDING:
+      return "pending";
+    case pb::JOB_STATE_RUNNING:
+      return "running";
+    case pb::JOB_STATE_SUCCEEDED:
+      return "succeeded";
+    case pb::JOB_STATE_FAILED:
+      return "failed";
+    case pb::JOB_STATE_LOST:
+      return "lost";
+    case pb::JOB_STATE_CANCELLED:
+      return "cancelled";
+    default:
+      return "unknown";
   }
 }
 

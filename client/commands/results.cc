@@ -1,12 +1,12 @@
 // results, export and figure: the commands that turn a sweep's metrics into
 // tables, CSV files and SVG figures.
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <map>
 #include <set>
-
-#include <unistd.h>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -51,8 +51,8 @@ absl::Status CheckMetric(const std::vector<JobData>& jobs, int64_t sweep_id,
   }
   if (succeeded > 0 && with_metric == 0) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "--metric: no succeeded job of sweep ", sweep_id, " has a metric '", metric, "'; known: ",
-        names.empty() ? std::string("none") : absl::StrJoin(names, ", ")));
+        "--metric: no succeeded job of sweep ", sweep_id, " has a metric '", metric,
+        "'; known: ", names.empty() ? std::string("none") : absl::StrJoin(names, ", ")));
   }
   if (!left_out.empty()) {
     std::vector<std::string> parts;
@@ -143,10 +143,10 @@ absl::Status RunExport(const Args& args, CommandEnv& env) {
   if (!jobs.ok()) return jobs.status();
   std::map<int64_t, std::string> prefix;  // job id -> "sweep,job,model,attention,tasks,seed,"
   for (const JobData& job : *jobs) {
-    prefix[job.id] = absl::StrCat(*id, ",", job.id, ",", CsvField(job.Config("model")), ",",
-                                  CsvField(job.Config("attention")), ",",
-                                  CsvField(job.Config("tasks")), ",", CsvField(job.Config("seed")),
-                                  ",");
+    prefix[job.id] =
+        absl::StrCat(*id, ",", job.id, ",", CsvField(job.Config("model")), ",",
+                     CsvField(job.Config("attention")), ",", CsvField(job.Config("tasks")), ",",
+                     CsvField(job.Config("seed")), ",");
   }
 
   // Rows are streamed to the file as they arrive: a sweep's points may not
@@ -172,10 +172,12 @@ absl::Status RunExport(const Args& args, CommandEnv& env) {
     out << it->second << CsvField(p.point().name()) << "," << p.point().step() << ","
         << ShortestDouble(p.point().value()) << "\n";
     ++rows;
-    return out ? absl::OkStatus() : absl::InvalidArgumentError(absl::StrCat("--out: cannot write ", path));
+    return out ? absl::OkStatus()
+               : absl::InvalidArgumentError(absl::StrCat("--out: cannot write ", path));
   });
   out.flush();
-  if (status.ok() && !out) status = absl::InvalidArgumentError(absl::StrCat("--out: cannot write ", path));
+  if (status.ok() && !out)
+    status = absl::InvalidArgumentError(absl::StrCat("--out: cannot write ", path));
   if (!to_stdout) {
     file.close();
     if (status.ok() && std::rename(temporary.c_str(), path.c_str()) != 0) {
@@ -184,14 +186,15 @@ absl::Status RunExport(const Args& args, CommandEnv& env) {
     if (!status.ok()) std::remove(temporary.c_str());
   }
   if (!status.ok()) return status;
-  env.err() << "wrote " << rows << " metric points of sweep " << *id << " ("
-            << jobs->size() << " jobs) to " << (to_stdout ? "stdout" : path) << "\n";
+  env.err() << "wrote " << rows << " metric points of sweep " << *id << " (" << jobs->size()
+            << " jobs) to " << (to_stdout ? "stdout" : path) << "\n";
   return absl::OkStatus();
 }
 
 // ------------------------------------------------------------------ figure
 
-std::string SeriesLabel(const std::vector<std::string>& group_by, const std::vector<std::string>& key) {
+std::string SeriesLabel(const std::vector<std::string>& group_by,
+                        const std::vector<std::string>& key) {
   std::vector<std::string> parts;
   for (size_t i = 0; i < key.size(); ++i) {
     // "transformer / softmax"; an attention of "none" adds nothing.
@@ -205,8 +208,8 @@ std::string SeriesLabel(const std::vector<std::string>& group_by, const std::vec
   return parts.empty() ? std::string("all") : absl::StrJoin(parts, " / ");
 }
 
-SeriesStyle StyleForKey(const std::vector<std::string>& group_by, const std::vector<std::string>& key,
-                        size_t index) {
+SeriesStyle StyleForKey(const std::vector<std::string>& group_by,
+                        const std::vector<std::string>& key, size_t index) {
   std::string model, attention;
   for (size_t i = 0; i < key.size(); ++i) {
     if (group_by[i] == "model") model = key[i];
@@ -221,8 +224,10 @@ bool IsFraction(const std::string& metric) { return absl::StartsWith(metric, "ac
 absl::Status RunFigure(const Args& args, CommandEnv& env) {
   absl::StatusOr<int64_t> id = SweepArg(args);
   if (!id.ok()) return id.status();
-  if (!args.Has("kind")) return absl::InvalidArgumentError("figure: --kind curves|bars is required");
-  absl::StatusOr<std::string> kind = ParseChoiceFlag("--kind", args.Get("kind"), {"curves", "bars"});
+  if (!args.Has("kind"))
+    return absl::InvalidArgumentError("figure: --kind curves|bars is required");
+  absl::StatusOr<std::string> kind =
+      ParseChoiceFlag("--kind", args.Get("kind"), {"curves", "bars"});
   if (!kind.ok()) return kind.status();
   if (!args.Has("out") || args.Get("out").empty()) {
     return absl::InvalidArgumentError("figure: --out FILE.svg is required (- for stdout)");
@@ -231,7 +236,8 @@ absl::Status RunFigure(const Args& args, CommandEnv& env) {
   absl::StatusOr<std::vector<std::string>> group_by =
       ParseGroupBy(args.Get("group-by", "model,attention"));
   if (!group_by.ok()) return group_by.status();
-  if (*kind == "bars" && std::find(group_by->begin(), group_by->end(), "tasks") != group_by->end()) {
+  if (*kind == "bars" &&
+      std::find(group_by->begin(), group_by->end(), "tasks") != group_by->end()) {
     return absl::InvalidArgumentError("--group-by: bars already group by tasks along the x axis");
   }
   absl::StatusOr<CoordinatorClient*> client = env.Client();
@@ -265,9 +271,9 @@ absl::Status RunFigure(const Args& args, CommandEnv& env) {
     if (args.Has("tasks")) {
       tasks = args.Get("tasks");
       if (std::find(task_sets.begin(), task_sets.end(), tasks) == task_sets.end()) {
-        return absl::InvalidArgumentError(absl::StrCat("--tasks: sweep ", *id, " has no job on '",
-                                                       tasks, "'; it has: ",
-                                                       absl::StrJoin(task_sets, ", ")));
+        return absl::InvalidArgumentError(
+            absl::StrCat("--tasks: sweep ", *id, " has no job on '", tasks,
+                         "'; it has: ", absl::StrJoin(task_sets, ", ")));
       }
     } else if (std::find(task_sets.begin(), task_sets.end(), "IARC") != task_sets.end()) {
       tasks = "IARC";
@@ -331,8 +337,9 @@ absl::Status RunFigure(const Args& args, CommandEnv& env) {
     for (const Curve& c : curves) {
       for (const CurvePoint& p : c.points) max_n = std::max(max_n, p.y.n);
     }
-    chart.subtitle = absl::StrCat("tasks ", tasks, "; line = mean over seeds, band = mean \u00b1 1 sd (n \u2264 ",
-                                  max_n, ")");
+    chart.subtitle =
+        absl::StrCat("tasks ", tasks,
+                     "; line = mean over seeds, band = mean \u00b1 1 sd (n \u2264 ", max_n, ")");
     chart.x_label = by_epoch ? "epoch" : "step";
     chart.y_label = metric;
     if (IsFraction(metric)) {
@@ -357,8 +364,8 @@ absl::Status RunFigure(const Args& args, CommandEnv& env) {
     NoteMixedKeys(*jobs, keys, env);
     std::vector<GroupResult> results = GroupFinalMetrics(*jobs, metric, keys);
     if (results.empty()) {
-      return absl::InvalidArgumentError(absl::StrCat("figure: no succeeded job of sweep ", *id,
-                                                     " has a final '", metric, "'"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("figure: no succeeded job of sweep ", *id, " has a final '", metric, "'"));
     }
     BarChartSpec chart;
     chart.title = absl::StrCat("final ", metric, " per task subset, ", sweep_title);
@@ -407,41 +414,52 @@ absl::Status RunFigure(const Args& args, CommandEnv& env) {
 }  // namespace
 
 Command ResultsCommand() {
-  return {{"results", "SWEEP", "final metrics per group: mean, standard deviation and n over seeds",
+  return {{"results",
+           "SWEEP",
+           "final metrics per group: mean, standard deviation and n over seeds",
            "Groups the sweep's succeeded jobs by config keys and summarises the final value of\n"
            "a metric (its value at the job's last step): mean, sample standard deviation\n"
            "(n - 1; empty for n = 1) and n. Groups follow the order of the sweep file.",
            {{"metric", "M", "the metric (default accuracy)"},
             {"group-by", "KEYS", "comma-separated config keys (default model,attention,tasks)"}},
-           1, 1},
+           1,
+           1},
           RunResults};
 }
 
 Command ExportCommand() {
-  return {{"export", "SWEEP", "write every metric point of a sweep to a CSV file",
+  return {{"export",
+           "SWEEP",
+           "write every metric point of a sweep to a CSV file",
            "Full resolution: one row per stored point, with the columns\n"
            "sweep,job,model,attention,tasks,seed,name,step,value, ordered by job, name, step.",
            {{"out", "FILE.csv", "where to write (- for stdout); required"}},
-           1, 1},
+           1,
+           1},
           RunExport};
 }
 
 Command FigureCommand() {
-  return {{"figure", "SWEEP", "draw a sweep as a self-contained SVG figure",
-           "--kind curves: the metric against epoch, one line per model and attention kind\n"
-           "  (mean over seeds, with a band of +-1 standard deviation), for one task set.\n"
-           "--kind bars: the final metric per task subset, one bar per model and attention\n"
-           "  kind (mean over seeds, whiskers +-1 standard deviation).\n"
-           "Only succeeded jobs are drawn. Every point carries its numbers as data-*\n"
-           "attributes (data-mean, data-std, data-n).",
-           {{"kind", "curves|bars", "which figure; required"},
-            {"out", "FILE.svg", "where to write (- for stdout); required"},
-            {"metric", "M", "the metric (default accuracy)"},
-            {"tasks", "T", "curves: the task set to draw (default IARC if present, else the first)"},
-            {"group-by", "KEYS", "one line or bar series per value of these keys "
-                                 "(default model,attention)"}},
-           1, 1},
-          RunFigure};
+  return {
+      {"figure",
+       "SWEEP",
+       "draw a sweep as a self-contained SVG figure",
+       "--kind curves: the metric against epoch, one line per model and attention kind\n"
+       "  (mean over seeds, with a band of +-1 standard deviation), for one task set.\n"
+       "--kind bars: the final metric per task subset, one bar per model and attention\n"
+       "  kind (mean over seeds, whiskers +-1 standard deviation).\n"
+       "Only succeeded jobs are drawn. Every point carries its numbers as data-*\n"
+       "attributes (data-mean, data-std, data-n).",
+       {{"kind", "curves|bars", "which figure; required"},
+        {"out", "FILE.svg", "where to write (- for stdout); required"},
+        {"metric", "M", "the metric (default accuracy)"},
+        {"tasks", "T", "curves: the task set to draw (default IARC if present, else the first)"},
+        {"group-by", "KEYS",
+         "one line or bar series per value of these keys "
+         "(default model,attention)"}},
+       1,
+       1},
+      RunFigure};
 }
 
 }  // namespace switchyard::client

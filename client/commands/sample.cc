@@ -25,18 +25,20 @@ absl::Status RunSample(const Args& args, CommandEnv& env) {
   if (!seed.ok()) return seed.status();
   absl::StatusOr<int64_t> count = ParseIntFlag("--count", args.Get("count", "10"), 1, 1'000'000);
   if (!count.ok()) return count.status();
-  absl::StatusOr<int64_t> length = ParseIntFlag("--length", args.Get("length", "60"), 1, 10'000'000);
+  absl::StatusOr<int64_t> length =
+      ParseIntFlag("--length", args.Get("length", "60"), 1, 10'000'000);
   if (!length.ok()) return length.status();
   if (*count * *length > 100'000'000) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--count: ", *count, " streams of ", *length, " tokens is more than 100000000 tokens"));
+    return absl::InvalidArgumentError(absl::StrCat("--count: ", *count, " streams of ", *length,
+                                                   " tokens is more than 100000000 tokens"));
   }
   struct IntOption {
     const char* flag;
     int* target;
   };
-  for (const IntOption& o : {IntOption{"d", &options.d}, IntOption{"switch-min", &options.switch_min},
-                             IntOption{"switch-max", &options.switch_max}}) {
+  for (const IntOption& o :
+       {IntOption{"d", &options.d}, IntOption{"switch-min", &options.switch_min},
+        IntOption{"switch-max", &options.switch_max}}) {
     if (!args.Has(o.flag)) continue;
     absl::StatusOr<int64_t> v =
         ParseIntFlag(absl::StrCat("--", o.flag), args.Get(o.flag), 0, tasks::kMaxOptionValue);
@@ -65,11 +67,14 @@ absl::Status RunSample(const Args& args, CommandEnv& env) {
 }  // namespace
 
 Command SampleCommand() {
-  return {{"sample", "", "print IARC streams from their start",
+  return {{"sample",
+           "",
+           "print IARC streams from their start",
            "Prints --count streams, one per line, --length tokens each, separated by one space:\n"
            "numbers in decimal, control tokens as the letters I A R C. Stream i is the one the\n"
            "trainer's window sampler with this seed cuts its i-th window from.",
-           {{"tasks", "T", "task set: a subset of IARC in that order with one of I, A, R (default IARC)"},
+           {{"tasks", "T",
+             "task set: a subset of IARC in that order with one of I, A, R (default IARC)"},
             {"seed", "S", "seed, 0 to 2^64-1 (default 0)"},
             {"count", "N", "how many streams (default 10)"},
             {"length", "L", "tokens per stream (default 60)"},
@@ -77,7 +82,8 @@ Command SampleCommand() {
             {"switch-min", "K", "shortest distance between control tokens (default 3)"},
             {"switch-max", "K", "longest distance between control tokens (default 9)"},
             {"c-mode", "M", "per_token (default) or per_step"}},
-           0, 0},
+           0,
+           0},
           RunSample};
 }
 

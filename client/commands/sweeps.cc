@@ -2,9 +2,8 @@
 // change one sweep or job through plain calls.
 #include <algorithm>
 #include <filesystem>
-#include <set>
-
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -36,7 +35,8 @@ int64_t TotalJobs(const pb::StateCounts& c) {
 
 // Seeds are integers in JSON and CSV output.
 Cell IntegerOrText(const std::string& text) {
-  if (!text.empty() && text.size() < 19 && text.find_first_not_of("0123456789") == std::string::npos) {
+  if (!text.empty() && text.size() < 19 &&
+      text.find_first_not_of("0123456789") == std::string::npos) {
     return static_cast<int64_t>(std::stoll(text));
   }
   return text;
@@ -56,24 +56,28 @@ absl::Status RunSubmit(const Args& args, CommandEnv& env) {
   }
   if (sweep->name.empty()) sweep->name = std::filesystem::path(path).stem().string();
   if (args.Has("priority")) {
-    absl::StatusOr<int64_t> priority = ParseIntFlag("--priority", args.Get("priority"), -1000, 1000);
+    absl::StatusOr<int64_t> priority =
+        ParseIntFlag("--priority", args.Get("priority"), -1000, 1000);
     if (!priority.ok()) return priority.status();
     sweep->priority = static_cast<int32_t>(*priority);
   }
   if (args.Has("max-attempts")) {
-    absl::StatusOr<int64_t> attempts = ParseIntFlag("--max-attempts", args.Get("max-attempts"), 1, 100);
+    absl::StatusOr<int64_t> attempts =
+        ParseIntFlag("--max-attempts", args.Get("max-attempts"), 1, 100);
     if (!attempts.ok()) return attempts.status();
     sweep->max_attempts = static_cast<int32_t>(*attempts);
   }
   absl::StatusOr<int64_t> cells = common::CountCells(*sweep);
-  if (!cells.ok()) return absl::InvalidArgumentError(absl::StrCat(path, ": ", cells.status().message()));
+  if (!cells.ok())
+    return absl::InvalidArgumentError(absl::StrCat(path, ": ", cells.status().message()));
 
   if (args.Has("dry-run")) {
     // Local: a dry run needs no coordinator, and the grid code is the
     // coordinator's own (common/sweep).
     constexpr int64_t kShown = 10;
     absl::StatusOr<std::vector<common::GridCell>> first = common::ExpandGrid(*sweep, kShown);
-    if (!first.ok()) return absl::InvalidArgumentError(absl::StrCat(path, ": ", first.status().message()));
+    if (!first.ok())
+      return absl::InvalidArgumentError(absl::StrCat(path, ": ", first.status().message()));
     if (env.globals().output == OutputFormat::kJson) {
       nlohmann::ordered_json json;
       json["name"] = sweep->name;
@@ -155,16 +159,26 @@ absl::Status RunStatus(const Args& args, CommandEnv& env) {
     if (!all.ok()) return all.status();
     sweeps = *std::move(all);
   }
-  Table table({{"id"}, {"name", 4, 32}, {"state"}, {"priority"}, {"jobs"}, {"done"}, {"running"},
-               {"pending"}, {"failed"}, {"lost"}, {"cancelled"}, {"created"}, {"elapsed"}});
+  Table table({{"id"},
+               {"name", 4, 32},
+               {"state"},
+               {"priority"},
+               {"jobs"},
+               {"done"},
+               {"running"},
+               {"pending"},
+               {"failed"},
+               {"lost"},
+               {"cancelled"},
+               {"created"},
+               {"elapsed"}});
   double now = env.Now();
   for (const pb::Sweep& s : sweeps) {
     const pb::StateCounts& c = s.counts();
     double end = s.finished_at() > 0 ? s.finished_at() : now;
     table.AddRow({s.id(), s.name(), SweepStateName(s), static_cast<int64_t>(s.priority()),
                   TotalJobs(c), c.succeeded(), c.running(), c.pending(), c.failed(), c.lost(),
-                  c.cancelled(), FormatTime(s.created_at()),
-                  FormatDuration(end - s.created_at())});
+                  c.cancelled(), FormatTime(s.created_at()), FormatDuration(end - s.created_at())});
   }
   env.out() << table.Render(env.globals().output);
   if (one && env.globals().output == OutputFormat::kTable) {
@@ -175,9 +189,14 @@ absl::Status RunStatus(const Args& args, CommandEnv& env) {
       std::vector<std::string> values;
       for (const pb::ParamValue& v : axis.values()) {
         switch (v.kind_case()) {
-          case pb::ParamValue::kIntValue: values.push_back(std::to_string(v.int_value())); break;
-          case pb::ParamValue::kFloatValue: values.push_back(ShortestDouble(v.float_value())); break;
-          default: values.push_back(v.string_value());
+          case pb::ParamValue::kIntValue:
+            values.push_back(std::to_string(v.int_value()));
+            break;
+          case pb::ParamValue::kFloatValue:
+            values.push_back(ShortestDouble(v.float_value()));
+            break;
+          default:
+            values.push_back(v.string_value());
         }
       }
       env.out() << "  " << axis.key() << ": " << absl::StrJoin(values, ", ") << "\n";
@@ -202,16 +221,27 @@ absl::Status RunJobs(const Args& args, CommandEnv& env) {
   if (!client.ok()) return client.status();
   absl::StatusOr<std::vector<pb::Job>> jobs = (*client)->ListJobs(*id, state);
   if (!jobs.ok()) return jobs.status();
-  Table table({{"id"}, {"cell"}, {"state"}, {"model"}, {"attention"}, {"tasks"}, {"seed"},
-               {"attempts"}, {"failures"}, {metric}, {"updated"}, {"cause", 4, 60}});
+  Table table({{"id"},
+               {"cell"},
+               {"state"},
+               {"model"},
+               {"attention"},
+               {"tasks"},
+               {"seed"},
+               {"attempts"},
+               {"failures"},
+               {metric},
+               {"updated"},
+               {"cause", 4, 60}});
   for (const pb::Job& job : *jobs) {
     JobData data = ToJobData(job);
     Cell value;
-    if (auto it = data.final_metrics.find(metric); it != data.final_metrics.end()) value = it->second;
+    if (auto it = data.final_metrics.find(metric); it != data.final_metrics.end())
+      value = it->second;
     table.AddRow({data.id, data.cell_index, data.state, data.Config("model"),
-                  data.Config("attention"), data.Config("tasks"), IntegerOrText(data.Config("seed")),
-                  static_cast<int64_t>(job.attempt_count()), static_cast<int64_t>(job.failures()),
-                  value, FormatTime(job.updated_at()),
+                  data.Config("attention"), data.Config("tasks"),
+                  IntegerOrText(data.Config("seed")), static_cast<int64_t>(job.attempt_count()),
+                  static_cast<int64_t>(job.failures()), value, FormatTime(job.updated_at()),
                   env.globals().output == OutputFormat::kTable ? FirstLine(job.last_cause(), 200)
                                                                : job.last_cause()});
   }
@@ -233,8 +263,9 @@ absl::Status RunCancel(const Args& args, CommandEnv& env) {
   } else {
     absl::StatusOr<int64_t> id = ParseSweepArg(target);
     if (!id.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "cancel: expected SWEEP (e.g. 3 or sweep/3) or job/JOB (e.g. job/17), got '", target, "'"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("cancel: expected SWEEP (e.g. 3 or sweep/3) or job/JOB (e.g. job/17), got '",
+                       target, "'"));
     }
     request.set_sweep_id(*id);
     what = absl::StrCat("sweep ", *id);
@@ -244,9 +275,8 @@ absl::Status RunCancel(const Args& args, CommandEnv& env) {
   absl::StatusOr<pb::CancelResponse> response = (*client)->Cancel(request);
   if (!response.ok()) return response.status();
   env.out() << what << ": cancelled " << response->cancelled_pending() << " pending job"
-            << (response->cancelled_pending() == 1 ? "" : "s") << "; "
-            << response->cancel_ordered() << " running job"
-            << (response->cancel_ordered() == 1 ? "" : "s")
+            << (response->cancelled_pending() == 1 ? "" : "s") << "; " << response->cancel_ordered()
+            << " running job" << (response->cancel_ordered() == 1 ? "" : "s")
             << " told to stop at their next heartbeat\n";
   return absl::OkStatus();
 }
@@ -282,25 +312,39 @@ absl::Status RunRetry(const Args& args, CommandEnv& env) {
 
 std::string OutcomeName(pb::AttemptOutcome outcome) {
   switch (outcome) {
-    case pb::ATTEMPT_OUTCOME_RUNNING: return "running";
-    case pb::ATTEMPT_OUTCOME_SUCCEEDED: return "succeeded";
-    case pb::ATTEMPT_OUTCOME_FAILED: return "failed";
-    case pb::ATTEMPT_OUTCOME_LOST: return "lost";
-    case pb::ATTEMPT_OUTCOME_PREEMPTED: return "preempted";
-    case pb::ATTEMPT_OUTCOME_CANCELLED: return "cancelled";
-    default: return "unknown";
+    case pb::ATTEMPT_OUTCOME_RUNNING:
+      return "running";
+    case pb::ATTEMPT_OUTCOME_SUCCEEDED:
+      return "succeeded";
+    case pb::ATTEMPT_OUTCOME_FAILED:
+      return "failed";
+    case pb::ATTEMPT_OUTCOME_LOST:
+      return "lost";
+    case pb::ATTEMPT_OUTCOME_PREEMPTED:
+      return "preempted";
+    case pb::ATTEMPT_OUTCOME_CANCELLED:
+      return "cancelled";
+    default:
+      return "unknown";
   }
 }
 
 std::string OutcomeMeaning(pb::AttemptOutcome outcome) {
   switch (outcome) {
-    case pb::ATTEMPT_OUTCOME_FAILED: return "the trainer failed; this used one unit of the retry budget";
-    case pb::ATTEMPT_OUTCOME_LOST: return "the worker stopped renewing its lease; free, the job was requeued";
-    case pb::ATTEMPT_OUTCOME_PREEMPTED: return "handed back by a draining worker; free";
-    case pb::ATTEMPT_OUTCOME_CANCELLED: return "cancelled on request";
-    case pb::ATTEMPT_OUTCOME_SUCCEEDED: return "finished every epoch";
-    case pb::ATTEMPT_OUTCOME_RUNNING: return "still running";
-    default: return "";
+    case pb::ATTEMPT_OUTCOME_FAILED:
+      return "the trainer failed; this used one unit of the retry budget";
+    case pb::ATTEMPT_OUTCOME_LOST:
+      return "the worker stopped renewing its lease; free, the job was requeued";
+    case pb::ATTEMPT_OUTCOME_PREEMPTED:
+      return "handed back by a draining worker; free";
+    case pb::ATTEMPT_OUTCOME_CANCELLED:
+      return "cancelled on request";
+    case pb::ATTEMPT_OUTCOME_SUCCEEDED:
+      return "finished every epoch";
+    case pb::ATTEMPT_OUTCOME_RUNNING:
+      return "still running";
+    default:
+      return "";
   }
 }
 
@@ -311,7 +355,8 @@ absl::Status ExplainPending(const pb::Job& job, CoordinatorClient* client, Comma
   if (!sweep.ok()) return sweep.status();
   absl::StatusOr<std::vector<pb::Sweep>> sweeps = client->ListSweeps();
   if (!sweeps.ok()) return sweeps.status();
-  absl::StatusOr<std::vector<pb::Job>> pending = client->ListJobs(job.sweep_id(), pb::JOB_STATE_PENDING);
+  absl::StatusOr<std::vector<pb::Job>> pending =
+      client->ListJobs(job.sweep_id(), pb::JOB_STATE_PENDING);
   if (!pending.ok()) return pending.status();
   int64_t ahead = 0;
   for (const pb::Sweep& other : *sweeps) {
@@ -341,8 +386,8 @@ absl::Status ExplainPending(const pb::Job& job, CoordinatorClient* client, Comma
   }
   if (alive == 0) {
     env.out() << "  no worker is connected" << (draining > 0 ? " (only draining ones)" : "")
-              << ": start one with switchyard-worker --coordinator "
-              << env.globals().coordinator << " ...\n";
+              << ": start one with switchyard-worker --coordinator " << env.globals().coordinator
+              << " ...\n";
   } else if (busy >= slots) {
     env.out() << "  every slot is busy: " << busy << " of " << slots << " slots on " << alive
               << " worker" << (alive == 1 ? "" : "s") << "\n";
@@ -365,15 +410,22 @@ absl::Status RunWhy(const Args& args, CommandEnv& env) {
   if (!job.ok()) return job.status();
   JobData data = ToJobData(*job);
 
-  Table attempts({{"attempt"}, {"outcome"}, {"worker", 4, 24}, {"device"}, {"started"},
-                  {"ran"}, {"resumed_from_step"}, {"cause", 4, 100}});
+  Table attempts({{"attempt"},
+                  {"outcome"},
+                  {"worker", 4, 24},
+                  {"device"},
+                  {"started"},
+                  {"ran"},
+                  {"resumed_from_step"},
+                  {"cause", 4, 100}});
   double now = env.Now();
   for (const pb::Attempt& a : job->attempts()) {
     double end = a.ended_at() > 0 ? a.ended_at() : now;
-    attempts.AddRow({static_cast<int64_t>(a.number()), OutcomeName(a.outcome()),
-                     a.worker_name().empty() ? absl::StrCat("worker ", a.worker_id()) : a.worker_name(),
-                     a.device(), FormatTime(a.started_at()), FormatDuration(end - a.started_at()),
-                     a.resumed_from_step(), a.cause()});
+    attempts.AddRow(
+        {static_cast<int64_t>(a.number()), OutcomeName(a.outcome()),
+         a.worker_name().empty() ? absl::StrCat("worker ", a.worker_id()) : a.worker_name(),
+         a.device(), FormatTime(a.started_at()), FormatDuration(end - a.started_at()),
+         a.resumed_from_step(), a.cause()});
   }
   if (env.globals().output != OutputFormat::kTable) {
     env.out() << attempts.Render(env.globals().output);
@@ -411,8 +463,8 @@ absl::Status RunWhy(const Args& args, CommandEnv& env) {
     // A cause can be a whole stderr tail: show the last one in full.
     for (int i = job->attempts_size() - 1; i >= 0; --i) {
       const pb::Attempt& a = job->attempts(i);
-      if (a.outcome() != pb::ATTEMPT_OUTCOME_SUCCEEDED && a.outcome() != pb::ATTEMPT_OUTCOME_RUNNING &&
-          a.cause().find('\n') != std::string::npos) {
+      if (a.outcome() != pb::ATTEMPT_OUTCOME_SUCCEEDED &&
+          a.outcome() != pb::ATTEMPT_OUTCOME_RUNNING && a.cause().find('\n') != std::string::npos) {
         env.out() << "\ncause of attempt " << a.number() << ":\n" << a.cause();
         if (a.cause().back() != '\n') env.out() << "\n";
         break;
@@ -427,7 +479,9 @@ absl::Status RunWhy(const Args& args, CommandEnv& env) {
 }  // namespace
 
 Command SubmitCommand() {
-  return {{"submit", "FILE.yaml", "submit a sweep file; prints the new sweep's id",
+  return {{"submit",
+           "FILE.yaml",
+           "submit a sweep file; prints the new sweep's id",
            "Reads the sweep file (a key with a list expands into the grid; a scalar is shared\n"
            "by every cell), checks it and submits it. Prints the sweep's id alone on stdout,\n"
            "so that SWEEP=$(switchyard submit f.yaml) works; the rest goes to stderr.\n"
@@ -436,54 +490,72 @@ Command SubmitCommand() {
             {"priority", "P", "higher runs first, -1000 to 1000 (default: the file's, else 0)"},
             {"max-attempts", "N", "failures allowed per job, 1 to 100 (default 3)"},
             {"dry-run", "", "print the number of cells and the first ones; submit nothing"}},
-           1, 1},
+           1,
+           1},
           RunSubmit};
 }
 
 Command StatusCommand() {
-  return {{"status", "[SWEEP]", "list the sweeps, or show one",
+  return {{"status",
+           "[SWEEP]",
+           "list the sweeps, or show one",
            "Without SWEEP: every sweep with its job counts. With SWEEP: that sweep and its grid.\n"
            "done = succeeded jobs.",
            {},
-           0, 1},
+           0,
+           1},
           RunStatus};
 }
 
 Command JobsCommand() {
-  return {{"jobs", "SWEEP", "list a sweep's jobs",
+  return {{"jobs",
+           "SWEEP",
+           "list a sweep's jobs",
            "One row per job: its cell, state, model, attention, tasks, seed, attempts and the\n"
            "latest value of a metric.",
-           {{"state", "S", "only jobs in this state: pending, running, succeeded, failed, lost, cancelled"},
+           {{"state", "S",
+             "only jobs in this state: pending, running, succeeded, failed, lost, cancelled"},
             {"metric", "M", "the metric column (default accuracy)"}},
-           1, 1},
+           1,
+           1},
           RunJobs};
 }
 
 Command CancelCommand() {
-  return {{"cancel", "SWEEP|job/JOB", "cancel a sweep, or one job",
-           "`cancel 3` cancels sweep 3's pending and running jobs; `cancel job/17` cancels job 17.\n"
-           "Running jobs stop at their worker's next heartbeat.",
-           {},
-           1, 1},
-          RunCancel};
+  return {
+      {"cancel",
+       "SWEEP|job/JOB",
+       "cancel a sweep, or one job",
+       "`cancel 3` cancels sweep 3's pending and running jobs; `cancel job/17` cancels job 17.\n"
+       "Running jobs stop at their worker's next heartbeat.",
+       {},
+       1,
+       1},
+      RunCancel};
 }
 
 Command RetryCommand() {
-  return {{"retry", "SWEEP", "requeue a sweep's failed or lost jobs",
+  return {{"retry",
+           "SWEEP",
+           "requeue a sweep's failed or lost jobs",
            "Failed and lost jobs go back to pending with a fresh retry budget; they resume from\n"
            "their latest checkpoint.",
            {{"state", "S", "which jobs: failed, lost or failed,lost (default)"}},
-           1, 1},
+           1,
+           1},
           RunRetry};
 }
 
 Command WhyCommand() {
-  return {{"why", "JOB", "why a job is pending, or what ended each attempt",
+  return {{"why",
+           "JOB",
+           "why a job is pending, or what ended each attempt",
            "For a pending job: its place in the queue and the workers' free slots. For every\n"
            "job: each attempt with its worker, outcome and cause. --output json|csv prints the\n"
            "attempts table only.",
            {},
-           1, 1},
+           1,
+           1},
           RunWhy};
 }
 

@@ -23,7 +23,8 @@ SweepSnapshot ToSnapshot(const pb::SweepEvent& event) {
   s.id = event.sweep().id();
   s.name = event.sweep().name();
   const pb::StateCounts& c = event.sweep().counts();
-  s.counts = JobCounts{c.pending(), c.running(), c.succeeded(), c.failed(), c.lost(), c.cancelled()};
+  s.counts =
+      JobCounts{c.pending(), c.running(), c.succeeded(), c.failed(), c.lost(), c.cancelled()};
   s.created_at = event.sweep().created_at();
   s.finished_at = event.sweep().finished_at();
   s.done = event.done();
@@ -140,7 +141,8 @@ absl::Status RunWatch(const Args& args, CommandEnv& env) {
         auto now = std::chrono::steady_clock::now();
         if (now - last_poll > std::chrono::seconds(5) && !done) {
           last_poll = now;
-          absl::StatusOr<std::vector<pb::Job>> running = client->ListJobs(*id, pb::JOB_STATE_RUNNING);
+          absl::StatusOr<std::vector<pb::Job>> running =
+              client->ListJobs(*id, pb::JOB_STATE_RUNNING);
           if (running.ok()) {
             for (const pb::Job& job : *running) view.NoteJob(ToJobData(job));
           }
@@ -183,7 +185,9 @@ absl::Status RunWatch(const Args& args, CommandEnv& env) {
 }  // namespace
 
 Command WatchCommand() {
-  return {{"watch", "SWEEP", "follow a sweep until it ends",
+  return {{"watch",
+           "SWEEP",
+           "follow a sweep until it ends",
            "A live view: a progress bar, done/running/pending/failed/lost, elapsed time and\n"
            "ETA, and the best value of a metric so far per model and attention. Redrawn in\n"
            "place on a terminal; one line per change when piped. Stop it at any time (Ctrl-C)\n"
@@ -191,7 +195,8 @@ Command WatchCommand() {
            "succeeded, 4 if not.",
            {{"metric", "M", "the metric of the best-so-far table (default accuracy)"},
             {"plain", "", "plain lines even on a terminal"}},
-           1, 1},
+           1,
+           1},
           RunWatch};
 }
 

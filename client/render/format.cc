@@ -37,7 +37,8 @@ std::string FirstLine(const std::string& text, size_t max_chars) {
   if (start == std::string::npos) return "";
   size_t end = text.find_first_of("\r\n", start);
   std::string line = text.substr(start, end == std::string::npos ? std::string::npos : end - start);
-  bool more = end != std::string::npos && text.find_first_not_of(" \t\r\n", end) != std::string::npos;
+  bool more =
+      end != std::string::npos && text.find_first_not_of(" \t\r\n", end) != std::string::npos;
   if (line.size() > max_chars && max_chars > 3) {
     line = line.substr(0, max_chars - 3) + "...";
   } else if (more) {

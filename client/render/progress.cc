@@ -77,7 +77,8 @@ std::vector<std::string> ProgressView::Frame(double now, int width) const {
   absl::StrAppend(&title, snapshot_.done ? "  finished" : "  active");
   lines.push_back(Cut(title, w));
 
-  std::string tail = absl::StrCat(" ", c.ended(), "/", c.total(), " ended  ", Percent(c.ended(), c.total()));
+  std::string tail =
+      absl::StrCat(" ", c.ended(), "/", c.total(), " ended  ", Percent(c.ended(), c.total()));
   size_t bar_width = std::min<size_t>(40, w > tail.size() + 12 ? w - tail.size() - 2 : 10);
   size_t filled = c.total() > 0 ? static_cast<size_t>(bar_width * c.ended() / c.total()) : 0;
   std::string bar = "[" + std::string(filled, '#') + std::string(bar_width - filled, '.') + "]";
@@ -110,15 +111,15 @@ std::vector<std::string> ProgressView::BestLines() const {
     model_width = std::max(model_width, key.first.size());
     attention_width = std::max(attention_width, key.second.size());
   }
-  std::sort(rows.begin(), rows.end(),
-            [](const auto& a, const auto& b) { return a.second->first_cell < b.second->first_cell; });
-  lines.push_back(absl::StrCat("  ", Pad("model", model_width), "  ", Pad("attention", attention_width),
-                               "  ", Pad(metric_, 8), "  job"));
+  std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) {
+    return a.second->first_cell < b.second->first_cell;
+  });
+  lines.push_back(absl::StrCat("  ", Pad("model", model_width), "  ",
+                               Pad("attention", attention_width), "  ", Pad(metric_, 8), "  job"));
   for (const auto& [key, best] : rows) {
-    lines.push_back(absl::StrCat("  ", Pad(key->first, model_width), "  ",
-                                 Pad(key->second, attention_width), "  ",
-                                 Pad(Fixed(best->value, 4), std::max<size_t>(8, metric_.size())),
-                                 "  ", best->job_id));
+    lines.push_back(absl::StrCat(
+        "  ", Pad(key->first, model_width), "  ", Pad(key->second, attention_width), "  ",
+        Pad(Fixed(best->value, 4), std::max<size_t>(8, metric_.size())), "  ", best->job_id));
   }
   return lines;
 }
@@ -126,10 +127,10 @@ std::vector<std::string> ProgressView::BestLines() const {
 std::string ProgressView::Line(double now) const {
   const JobCounts& c = snapshot_.counts;
   double eta = Eta(now);
-  std::string line = absl::StrCat(
-      "sweep ", snapshot_.id, ": ", c.ended(), "/", c.total(), " ended (",
-      Percent(c.ended(), c.total()), ") | done ", c.succeeded, " running ", c.running,
-      " pending ", c.pending, " failed ", c.failed, " lost ", c.lost);
+  std::string line =
+      absl::StrCat("sweep ", snapshot_.id, ": ", c.ended(), "/", c.total(), " ended (",
+                   Percent(c.ended(), c.total()), ") | done ", c.succeeded, " running ", c.running,
+                   " pending ", c.pending, " failed ", c.failed, " lost ", c.lost);
   if (c.cancelled > 0) absl::StrAppend(&line, " cancelled ", c.cancelled);
   absl::StrAppend(&line, " | elapsed ", FormatDuration(Elapsed(now)), " eta ",
                   eta < 0 ? std::string("-") : FormatDuration(eta));
@@ -137,9 +138,9 @@ std::string ProgressView::Line(double now) const {
 }
 
 std::string ProgressView::JobEndedLine(const JobData& job) const {
-  std::string line = absl::StrCat("job ", job.id, " ", job.state, ": ", job.Config("model"), " ",
-                                  job.Config("attention"), " ", job.Config("tasks"), " seed ",
-                                  job.Config("seed"));
+  std::string line =
+      absl::StrCat("job ", job.id, " ", job.state, ": ", job.Config("model"), " ",
+                   job.Config("attention"), " ", job.Config("tasks"), " seed ", job.Config("seed"));
   auto metric = job.final_metrics.find(metric_);
   if (metric != job.final_metrics.end()) {
     absl::StrAppend(&line, ", ", metric_, " ", Fixed(metric->second, 4));

@@ -58,7 +58,8 @@ class ProgressView {
   std::vector<std::string> Frame(double now, int width) const;
 
   // One plain line of progress, e.g.
-  // "sweep 3: 5/12 ended (41.7%) | done 5 running 2 pending 5 failed 0 lost 0 | elapsed 1m02s eta 1m27s"
+  // "sweep 3: 5/12 ended (41.7%) | done 5 running 2 pending 5 failed 0 lost 0 | elapsed 1m02s eta
+  // 1m27s"
   std::string Line(double now) const;
 
   // One line about a job that ended, e.g.

@@ -44,9 +44,9 @@ struct JobData {
 };
 
 struct GroupResult {
-  std::vector<std::string> key;   // one value per group_by key
-  Summary summary;                // over the group's succeeded jobs
-  std::vector<int64_t> job_ids;   // ascending
+  std::vector<std::string> key;  // one value per group_by key
+  Summary summary;               // over the group's succeeded jobs
+  std::vector<int64_t> job_ids;  // ascending
 };
 
 // The final value of `metric` per group of succeeded jobs that have it.

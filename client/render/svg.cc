@@ -12,9 +12,9 @@ namespace {
 
 constexpr double kWidth = 960;
 constexpr double kHeight = 560;
-constexpr double kLeft = 80;          // room for the y ticks and label
+constexpr double kLeft = 80;             // room for the y ticks and label
 constexpr double kRight = kWidth - 240;  // the legend sits right of the plot
-constexpr double kTop = 72;           // title and subtitle
+constexpr double kTop = 72;              // title and subtitle
 constexpr double kBottom = kHeight - 76;
 
 std::string Num(double v) {
@@ -110,12 +110,14 @@ class Canvas {
   void Begin(const std::string& title, const std::string& subtitle) {
     absl::StrAppend(&out_,
                     "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-                    "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"", kWidth, "\" height=\"",
-                    kHeight, "\" viewBox=\"0 0 ", kWidth, " ", kHeight,
+                    "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"",
+                    kWidth, "\" height=\"", kHeight, "\" viewBox=\"0 0 ", kWidth, " ", kHeight,
                     "\" font-family=\"Helvetica, Arial, sans-serif\">\n"
-                    "<title>", XmlEscape(title), "</title>\n"
-                    "<rect x=\"0\" y=\"0\" width=\"", kWidth, "\" height=\"", kHeight,
-                    "\" fill=\"#ffffff\"/>\n");
+                    "<title>",
+                    XmlEscape(title),
+                    "</title>\n"
+                    "<rect x=\"0\" y=\"0\" width=\"",
+                    kWidth, "\" height=\"", kHeight, "\" fill=\"#ffffff\"/>\n");
     absl::StrAppend(&out_, "<text class=\"title\" x=\"", Num((kLeft + kRight) / 2),
                     "\" y=\"30\" text-anchor=\"middle\" font-size=\"18\" font-weight=\"bold\">",
                     XmlEscape(title), "</text>\n");
@@ -179,7 +181,8 @@ class Canvas {
 
   void NoData() {
     absl::StrAppend(&out_, "<text x=\"", Num((kLeft + kRight) / 2), "\" y=\"",
-                    Num((kTop + kBottom) / 2), "\" text-anchor=\"middle\" font-size=\"14\" "
+                    Num((kTop + kBottom) / 2),
+                    "\" text-anchor=\"middle\" font-size=\"14\" "
                     "fill=\"#777777\">no data</text>\n");
   }
 
@@ -193,7 +196,8 @@ class Canvas {
 
 std::string Tint(const std::string& color, double amount) {
   unsigned r = 0, g = 0, b = 0;
-  if (color.size() != 7 || std::sscanf(color.c_str(), "#%02x%02x%02x", &r, &g, &b) != 3) return color;
+  if (color.size() != 7 || std::sscanf(color.c_str(), "#%02x%02x%02x", &r, &g, &b) != 3)
+    return color;
   auto mix = [&](unsigned c) { return static_cast<unsigned>(std::lround(c + (255 - c) * amount)); };
   char buffer[8];
   std::snprintf(buffer, sizeof(buffer), "#%02x%02x%02x", mix(r), mix(g), mix(b));
@@ -203,10 +207,12 @@ std::string Tint(const std::string& color, double amount) {
 }  // namespace
 
 SeriesStyle StyleFor(const std::string& model, const std::string& attention) {
-  static const std::map<std::string, std::string> kModelColors = {
-      {"mlp", "#1f77b4"}, {"lstm", "#ff7f0e"}, {"transformer", "#2ca02c"}, {"cisformer", "#d62728"}};
-  static const char* const kOthers[] = {"#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
-                                        "#17becf"};
+  static const std::map<std::string, std::string> kModelColors = {{"mlp", "#1f77b4"},
+                                                                  {"lstm", "#ff7f0e"},
+                                                                  {"transformer", "#2ca02c"},
+                                                                  {"cisformer", "#d62728"}};
+  static const char* const kOthers[] = {"#9467bd", "#8c564b", "#e377c2",
+                                        "#7f7f7f", "#bcbd22", "#17becf"};
   SeriesStyle style;
   auto it = kModelColors.find(model);
   if (it != kModelColors.end()) {
@@ -230,11 +236,21 @@ std::string XmlEscape(const std::string& text) {
   out.reserve(text.size());
   for (char c : text) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&apos;"; break;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&apos;";
+        break;
       default:
         // Control characters are not allowed in XML 1.0.
         if (static_cast<unsigned char>(c) < 0x20 && c != '\t' && c != '\n') {
@@ -286,7 +302,8 @@ std::string RenderLineChart(const LineChartSpec& spec) {
       for (size_t i = 0; i < series.points.size(); ++i) {
         const CurvePoint& p = series.points[i];
         double sd = p.y.n >= 2 ? p.y.stddev : 0;
-        absl::StrAppend(&d, i == 0 ? "M" : " L", Num(canvas.X(p.x)), ",", Num(canvas.Y(p.y.mean + sd)));
+        absl::StrAppend(&d, i == 0 ? "M" : " L", Num(canvas.X(p.x)), ",",
+                        Num(canvas.Y(p.y.mean + sd)));
       }
       for (size_t i = series.points.size(); i-- > 0;) {
         const CurvePoint& p = series.points[i];
@@ -317,11 +334,11 @@ std::string RenderLineChart(const LineChartSpec& spec) {
   for (const LineSeries& series : spec.series) labels.push_back(series.label);
   canvas.Legend(labels, [&](size_t i, double x, double y) {
     const SeriesStyle& style = spec.series[i].style;
-    return absl::StrCat("<rect x=\"", Num(x), "\" y=\"", Num(y - 5), "\" width=\"26\" height=\"10\" fill=\"",
-                        style.color, "\" fill-opacity=\"0.18\"/>\n<line x1=\"", Num(x), "\" y1=\"",
-                        Num(y), "\" x2=\"", Num(x + 26), "\" y2=\"", Num(y), "\" stroke=\"",
-                        style.color, "\" stroke-width=\"2\"",
-                        style.dashed ? " stroke-dasharray=\"7 4\"" : "", "/>\n");
+    return absl::StrCat(
+        "<rect x=\"", Num(x), "\" y=\"", Num(y - 5), "\" width=\"26\" height=\"10\" fill=\"",
+        style.color, "\" fill-opacity=\"0.18\"/>\n<line x1=\"", Num(x), "\" y1=\"", Num(y),
+        "\" x2=\"", Num(x + 26), "\" y2=\"", Num(y), "\" stroke=\"", style.color,
+        "\" stroke-width=\"2\"", style.dashed ? " stroke-dasharray=\"7 4\"" : "", "/>\n");
   });
   return canvas.Finish();
 }
@@ -363,10 +380,10 @@ std::string RenderBarChart(const BarChartSpec& spec) {
       // the same series sits at the same place in every group.
       double x = group_left + group_width * 0.1 + bar.series * bar_width;
       double top = canvas.Y(bar.value.mean);
-      absl::StrAppend(&out, "<rect class=\"bar\" x=\"", Num(x + 1), "\" y=\"", Num(std::min(top, base)),
-                      "\" width=\"", Num(std::max(1.0, bar_width - 2)), "\" height=\"",
-                      Num(std::fabs(base - top)), "\" fill=\"", style.color, "\" data-group=\"",
-                      XmlEscape(group.label), "\"", DataAttributes(bar.data),
+      absl::StrAppend(&out, "<rect class=\"bar\" x=\"", Num(x + 1), "\" y=\"",
+                      Num(std::min(top, base)), "\" width=\"", Num(std::max(1.0, bar_width - 2)),
+                      "\" height=\"", Num(std::fabs(base - top)), "\" fill=\"", style.color,
+                      "\" data-group=\"", XmlEscape(group.label), "\"", DataAttributes(bar.data),
                       SummaryAttributes(bar.value), "/>\n");
       if (bar.value.n >= 2 && std::isfinite(bar.value.stddev)) {
         double cx = x + bar_width / 2;
@@ -374,9 +391,10 @@ std::string RenderBarChart(const BarChartSpec& spec) {
         double y2 = canvas.Y(bar.value.mean + bar.value.stddev);
         double cap = std::min(6.0, bar_width / 4);
         absl::StrAppend(&out, "<path class=\"error-bar\" d=\"M", Num(cx), ",", Num(y1), " L",
-                        Num(cx), ",", Num(y2), " M", Num(cx - cap), ",", Num(y1), " L", Num(cx + cap),
-                        ",", Num(y1), " M", Num(cx - cap), ",", Num(y2), " L", Num(cx + cap), ",",
-                        Num(y2), "\" stroke=\"#333333\" stroke-width=\"1.2\" fill=\"none\"/>\n");
+                        Num(cx), ",", Num(y2), " M", Num(cx - cap), ",", Num(y1), " L",
+                        Num(cx + cap), ",", Num(y1), " M", Num(cx - cap), ",", Num(y2), " L",
+                        Num(cx + cap), ",", Num(y2),
+                        "\" stroke=\"#333333\" stroke-width=\"1.2\" fill=\"none\"/>\n");
       }
     }
     absl::StrAppend(&out, "</g>\n");
@@ -384,8 +402,9 @@ std::string RenderBarChart(const BarChartSpec& spec) {
   std::vector<std::string> labels;
   for (const BarSeries& series : spec.series) labels.push_back(series.label);
   canvas.Legend(labels, [&](size_t i, double x, double y) {
-    return absl::StrCat("<rect x=\"", Num(x), "\" y=\"", Num(y - 6), "\" width=\"26\" height=\"12\" fill=\"",
-                        spec.series[i].style.color, "\"/>\n");
+    return absl::StrCat("<rect x=\"", Num(x), "\" y=\"", Num(y - 6),
+                        "\" width=\"26\" height=\"12\" fill=\"", spec.series[i].style.color,
+                        "\"/>\n");
   });
   return canvas.Finish();
 }

@@ -35,7 +35,7 @@ struct SeriesStyle {
 SeriesStyle StyleFor(const std::string& model, const std::string& attention);
 
 struct LineSeries {
-  std::string label;                        // legend text
+  std::string label;  // legend text
   SeriesStyle style;
   std::vector<CurvePoint> points;           // ascending x
   std::map<std::string, std::string> data;  // data-* attributes of the series

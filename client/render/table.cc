@@ -3,7 +3,6 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
-
 #include <nlohmann/json.hpp>
 
 #include "absl/status/status.h"
@@ -39,7 +38,8 @@ std::string TextCell(const Cell& cell, const Column& column) {
 std::string FullCell(const Cell& cell) {
   if (std::holds_alternative<std::monostate>(cell)) return "";
   if (const auto* i = std::get_if<int64_t>(&cell)) return std::to_string(*i);
-  if (const auto* d = std::get_if<double>(&cell)) return std::isfinite(*d) ? ShortestDouble(*d) : "";
+  if (const auto* d = std::get_if<double>(&cell))
+    return std::isfinite(*d) ? ShortestDouble(*d) : "";
   return std::get<std::string>(cell);
 }
 

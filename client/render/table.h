@@ -32,8 +32,8 @@ using Cell = std::variant<std::monostate, int64_t, double, std::string>;
 
 struct Column {
   std::string name;
-  int precision = 4;      // kTable: digits after the point for doubles
-  size_t max_width = 0;   // kTable: cut longer text (0 = never)
+  int precision = 4;     // kTable: digits after the point for doubles
+  size_t max_width = 0;  // kTable: cut longer text (0 = never)
 };
 
 class Table {

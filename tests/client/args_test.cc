@@ -9,17 +9,21 @@ const std::vector<FlagSpec> kGlobal = {{"coordinator", "HOST:PORT", "where"},
                                        {"output", "FORMAT", "how"}};
 
 CommandSpec Spec() {
-  return {"submit", "FILE.yaml", "submit", "", {{"name", "N", "a name"}, {"priority", "P", "p"},
-                                                {"dry-run", "", "do not"}},
-          1, 1};
+  return {"submit",
+          "FILE.yaml",
+          "submit",
+          "",
+          {{"name", "N", "a name"}, {"priority", "P", "p"}, {"dry-run", "", "do not"}},
+          1,
+          1};
 }
 
 std::string Message(const absl::Status& status) { return std::string(status.message()); }
 
 TEST(ParseArgs, FlagsInAnyOrderWithBothSpellings) {
   absl::StatusOr<Args> args =
-      ParseArgs(Spec(), kGlobal, {"--name=x", "f.yaml", "--priority", "-5", "--dry-run",
-                                  "--coordinator", "h:1"});
+      ParseArgs(Spec(), kGlobal,
+                {"--name=x", "f.yaml", "--priority", "-5", "--dry-run", "--coordinator", "h:1"});
   ASSERT_TRUE(args.ok()) << args.status();
   EXPECT_EQ(args->positionals(), std::vector<std::string>{"f.yaml"});
   EXPECT_EQ(args->Get("name"), "x");
@@ -31,7 +35,8 @@ TEST(ParseArgs, FlagsInAnyOrderWithBothSpellings) {
 }
 
 TEST(ParseArgs, LastValueWinsAndDoubleDashEndsFlags) {
-  absl::StatusOr<Args> args = ParseArgs(Spec(), kGlobal, {"--name", "a", "--name", "b", "--", "--odd.yaml"});
+  absl::StatusOr<Args> args =
+      ParseArgs(Spec(), kGlobal, {"--name", "a", "--name", "b", "--", "--odd.yaml"});
   ASSERT_TRUE(args.ok()) << args.status();
   EXPECT_EQ(args->Get("name"), "b");
   EXPECT_EQ(args->positionals(), std::vector<std::string>{"--odd.yaml"});
@@ -48,8 +53,9 @@ TEST(ParseArgs, UnknownFlagSuggestsTheClosest) {
   absl::StatusOr<Args> args = ParseArgs(Spec(), kGlobal, {"f.yaml", "--nmae", "x"});
   ASSERT_FALSE(args.ok());
   EXPECT_EQ(args.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(Message(args.status()),
-            "--nmae: unknown flag for 'submit'; did you mean --name? (see switchyard submit --help)");
+  EXPECT_EQ(
+      Message(args.status()),
+      "--nmae: unknown flag for 'submit'; did you mean --name? (see switchyard submit --help)");
 }
 
 TEST(ParseArgs, Errors) {
@@ -118,7 +124,8 @@ TEST(FlagValues, Ids) {
   for (const char* bad : {"0", "-1", "x", "", "1.5", "9999999999999999999"}) {
     EXPECT_FALSE(ParseId("SWEEP", bad).ok()) << bad;
   }
-  EXPECT_EQ(Message(ParseId("JOB", "abc").status()), "JOB: expected a positive id such as 3, got 'abc'");
+  EXPECT_EQ(Message(ParseId("JOB", "abc").status()),
+            "JOB: expected a positive id such as 3, got 'abc'");
 }
 
 }  // namespace

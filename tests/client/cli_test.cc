@@ -2,14 +2,13 @@
 // stdout and stderr, exit codes, against a fake coordinator.
 #include "client/cli.h"
 
+#include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
-
-#include <gtest/gtest.h>
 
 #include "client/errors.h"
 #include "common/tasks/iarc.h"
@@ -31,8 +30,8 @@ pb::Job MakeJob(int64_t id, int64_t cell, const std::string& model, const std::s
   job.set_cell_index(cell);
   job.set_state(state);
   job.set_config_json("{\"attention\":\"" + attention + "\",\"epochs\":2,\"model\":\"" + model +
-                      "\",\"seed\":" + std::to_string(seed) + ",\"steps_per_epoch\":10,\"tasks\":\"" +
-                      tasks + "\"}");
+                      "\",\"seed\":" + std::to_string(seed) +
+                      ",\"steps_per_epoch\":10,\"tasks\":\"" + tasks + "\"}");
   if (state == pb::JOB_STATE_SUCCEEDED || state == pb::JOB_STATE_FAILED) {
     (*job.mutable_final_metrics())["accuracy"] = accuracy;
     (*job.mutable_final_metrics())["loss"] = 1 - accuracy;
@@ -101,14 +100,15 @@ class CliTest : public ::testing::Test {
     io_.err = &err_;
     io_.env = {{"SWITCHYARD_TOKEN", "secret"}};
     io_.now = [] { return 1100.0; };
-    io_.connect = [this](const ClientOptions& options)
-        -> absl::StatusOr<std::unique_ptr<CoordinatorClient>> {
+    io_.connect =
+        [this](const ClientOptions& options) -> absl::StatusOr<std::unique_ptr<CoordinatorClient>> {
       last_options_ = options;
       ++connects_;
       if (!connect_error_.ok()) return connect_error_;
       return std::unique_ptr<CoordinatorClient>(new FakeCoordinator(state_));
     };
-    dir_ = std::filesystem::temp_directory_path() / ("switchyard_cli_test_" + std::to_string(getpid()));
+    dir_ = std::filesystem::temp_directory_path() /
+           ("switchyard_cli_test_" + std::to_string(getpid()));
     std::filesystem::create_directories(dir_);
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
@@ -163,8 +163,9 @@ TEST_F(CliTest, BadUsageIsExitOne) {
   EXPECT_EQ(err_.str(), "switchyard: SWEEP: expected a positive id such as 3, got 'x'\n");
   EXPECT_EQ(Run({"status", "--output", "xml"}), kExitUsage);
   EXPECT_EQ(Run({"status", "--coordinator", "nohost"}), kExitUsage);
-  EXPECT_EQ(err_.str(),
-            "switchyard: --coordinator: expected HOST:PORT such as 127.0.0.1:50051, got 'nohost'\n");
+  EXPECT_EQ(
+      err_.str(),
+      "switchyard: --coordinator: expected HOST:PORT such as 127.0.0.1:50051, got 'nohost'\n");
   EXPECT_EQ(connects_, 0);
 }
 
@@ -176,7 +177,8 @@ TEST_F(CliTest, CoordinatorAndTokenFromFlagsOrEnvironment) {
   EXPECT_EQ(Run({"workers"}), kExitOk);
   EXPECT_EQ(last_options_.target, "10.0.0.1:7000");
   std::string token_file = Write("client.token", "from-file\n");
-  EXPECT_EQ(Run({"--coordinator", "h:1", "workers", "--token-file", token_file, "--timeout", "2"}), kExitOk);
+  EXPECT_EQ(Run({"--coordinator", "h:1", "workers", "--token-file", token_file, "--timeout", "2"}),
+            kExitOk);
   EXPECT_EQ(last_options_.target, "h:1");
   EXPECT_EQ(last_options_.token, "from-file");
   EXPECT_DOUBLE_EQ(last_options_.call_timeout_seconds, 2);
@@ -202,7 +204,8 @@ TEST_F(CliTest, ExitCodesForServerErrorsAndUnreachable) {
 }
 
 TEST_F(CliTest, SubmitPrintsTheIdAloneOnStdout) {
-  std::string file = Write("s.yaml", "name: s\nmodel: [mlp, transformer]\nseed: [1, 2]\nlr: 0.01\n");
+  std::string file =
+      Write("s.yaml", "name: s\nmodel: [mlp, transformer]\nseed: [1, 2]\nlr: 0.01\n");
   EXPECT_EQ(Run({"submit", file, "--priority", "5", "--name", "renamed"}), kExitOk);
   EXPECT_EQ(out_.str(), "7\n");
   EXPECT_NE(err_.str().find("submitted sweep 7 'renamed'"), std::string::npos);
@@ -225,11 +228,13 @@ TEST_F(CliTest, SubmitNameDefaultsToTheFileStem) {
 }
 
 TEST_F(CliTest, DryRunCountsLocallyAndSubmitsNothing) {
-  std::string file = Write("d.yaml", "model: [mlp, lstm, transformer, cisformer]\n"
-                                     "attention: [softmax, expressive]\nseed: [1, 2]\n");
+  std::string file = Write("d.yaml",
+                           "model: [mlp, lstm, transformer, cisformer]\n"
+                           "attention: [softmax, expressive]\nseed: [1, 2]\n");
   EXPECT_EQ(Run({"submit", file, "--dry-run"}), kExitOk);
   EXPECT_EQ(out_.str().substr(0, out_.str().find('\n')), "12 cells in sweep 'd'; the first 10:");
-  EXPECT_NE(out_.str().find("cell  model        attention   seed"), std::string::npos) << out_.str();
+  EXPECT_NE(out_.str().find("cell  model        attention   seed"), std::string::npos)
+      << out_.str();
   EXPECT_EQ(Lines(out_.str()), 12);  // count, header, 10 cells
   EXPECT_EQ(connects_, 0);
   EXPECT_TRUE(state_->submitted.empty());
@@ -240,7 +245,8 @@ TEST_F(CliTest, DryRunCountsLocallyAndSubmitsNothing) {
 TEST_F(CliTest, BadSweepFileIsExitOneWithItsPosition) {
   std::string file = Write("bad.yaml", "name: x\nmodle: mlp\n");
   EXPECT_EQ(Run({"submit", file}), kExitUsage);
-  EXPECT_EQ(err_.str(), "switchyard: " + file + ":2:1: modle: unknown key; did you mean 'model'?\n");
+  EXPECT_EQ(err_.str(),
+            "switchyard: " + file + ":2:1: modle: unknown key; did you mean 'model'?\n");
   EXPECT_EQ(Run({"submit", (dir_ / "none.yaml").string()}), kExitUsage);
   EXPECT_EQ(Run({"submit", Write("ok.yaml", "model: mlp\n"), "--priority", "high"}), kExitUsage);
   EXPECT_EQ(err_.str(), "switchyard: --priority: expected an integer, got 'high'\n");
@@ -257,8 +263,9 @@ TEST_F(CliTest, StatusListsSweepsOrShowsOne) {
   EXPECT_EQ(Run({"status", "3"}), kExitOk);
   EXPECT_NE(out_.str().find("  seed: 1, 2\n"), std::string::npos) << out_.str();
   EXPECT_EQ(Run({"status", "3", "--output", "csv"}), kExitOk);
-  EXPECT_EQ(out_.str().substr(0, out_.str().find('\n')),
-            "id,name,state,priority,jobs,done,running,pending,failed,lost,cancelled,created,elapsed");
+  EXPECT_EQ(
+      out_.str().substr(0, out_.str().find('\n')),
+      "id,name,state,priority,jobs,done,running,pending,failed,lost,cancelled,created,elapsed");
   EXPECT_EQ(Run({"status", "--output", "json"}), kExitOk);
   EXPECT_NE(out_.str().find("\"jobs\": 5"), std::string::npos);
 }
@@ -272,13 +279,16 @@ TEST_F(CliTest, JobsFiltersByState) {
   EXPECT_EQ(Run({"jobs", "3"}), kExitOk);
   EXPECT_EQ(Lines(out_.str()), 6);
   EXPECT_EQ(Run({"jobs", "3", "--state", "broken"}), kExitUsage);
-  EXPECT_EQ(err_.str(), "switchyard: --state: unknown state 'broken'; expected one of pending, running, "
-                        "succeeded, failed, lost, cancelled\n");
+  EXPECT_EQ(err_.str(),
+            "switchyard: --state: unknown state 'broken'; expected one of pending, running, "
+            "succeeded, failed, lost, cancelled\n");
 }
 
 TEST_F(CliTest, CancelSweepOrJob) {
   EXPECT_EQ(Run({"cancel", "3"}), kExitOk);
-  EXPECT_EQ(out_.str(), "sweep 3: cancelled 3 pending jobs; 1 running job told to stop at their next heartbeat\n");
+  EXPECT_EQ(
+      out_.str(),
+      "sweep 3: cancelled 3 pending jobs; 1 running job told to stop at their next heartbeat\n");
   EXPECT_EQ(Run({"cancel", "job/17"}), kExitOk);
   ASSERT_EQ(state_->cancelled.size(), 2u);
   EXPECT_EQ(state_->cancelled[0].sweep_id(), 3);
@@ -300,8 +310,9 @@ TEST_F(CliTest, RetryStates) {
 
 TEST_F(CliTest, WhyPendingAndFailed) {
   EXPECT_EQ(Run({"why", "25"}), kExitOk);
-  EXPECT_NE(out_.str().find("job 25 (sweep 3, cell 4: transformer expressive IARC seed 1) is pending"),
-            std::string::npos)
+  EXPECT_NE(
+      out_.str().find("job 25 (sweep 3, cell 4: transformer expressive IARC seed 1) is pending"),
+      std::string::npos)
       << out_.str();
   EXPECT_NE(out_.str().find("0 pending jobs go first"), std::string::npos) << out_.str();
   EXPECT_NE(out_.str().find("every slot is busy: 2 of 2 slots on 1 worker"), std::string::npos);
@@ -338,19 +349,22 @@ TEST_F(CliTest, ResultsMeanStdAndN) {
             "model        metric      mean     std  n\n"
             "mlp          accuracy  0.5000  0.3536  2\n"
             "transformer  accuracy  0.5000       -  1\n");
-  EXPECT_EQ(Run({"results", "3", "--metric", "loss", "--group-by", "model", "--output", "csv"}), kExitOk);
+  EXPECT_EQ(Run({"results", "3", "--metric", "loss", "--group-by", "model", "--output", "csv"}),
+            kExitOk);
   EXPECT_NE(out_.str().find("mlp,loss,0.5,"), std::string::npos);
   EXPECT_EQ(err_.str().find("mix"), std::string::npos) << err_.str();
   state_->jobs[0] = MakeJob(21, 0, "mlp", "none", 1, pb::JOB_STATE_SUCCEEDED, 0.25, "IA");
   EXPECT_EQ(Run({"results", "3", "--group-by", "model"}), kExitOk);
-  EXPECT_NE(err_.str().find("note: groups mix jobs with different tasks; add to --group-by to split them"),
+  EXPECT_NE(err_.str().find(
+                "note: groups mix jobs with different tasks; add to --group-by to split them"),
             std::string::npos)
       << err_.str();
   EXPECT_EQ(Run({"results", "3", "--group-by", "modle"}), kExitUsage);
   EXPECT_EQ(err_.str(), "switchyard: --group-by: unknown key 'modle'; did you mean 'model'?\n");
   EXPECT_EQ(Run({"results", "3", "--metric", "acc"}), kExitUsage);
-  EXPECT_NE(err_.str().find("no succeeded job of sweep 3 has a metric 'acc'; known: accuracy, loss"),
-            std::string::npos);
+  EXPECT_NE(
+      err_.str().find("no succeeded job of sweep 3 has a metric 'acc'; known: accuracy, loss"),
+      std::string::npos);
 }
 
 TEST_F(CliTest, ExportWritesEveryPoint) {
@@ -397,7 +411,8 @@ TEST_F(CliTest, FigureCurvesAndBarsCarryTheResults) {
             std::string::npos);
 }
 
-pb::SweepEvent Event(int64_t pending, int64_t running, int64_t succeeded, int64_t failed, bool done) {
+pb::SweepEvent Event(int64_t pending, int64_t running, int64_t succeeded, int64_t failed,
+                     bool done) {
   pb::SweepEvent event;
   event.mutable_sweep()->set_id(3);
   event.mutable_sweep()->set_name("quick");
@@ -421,11 +436,14 @@ TEST_F(CliTest, WatchPipedPrintsLinesAndExitsZeroWhenAllSucceeded) {
   state_->events.push_back(last);
   EXPECT_EQ(Run({"watch", "3"}), kExitOk) << err_.str();
   EXPECT_EQ(out_.str(),
-            "sweep 3: 0/2 ended (0.0%) | done 0 running 0 pending 2 failed 0 lost 0 | elapsed 1m40s eta -\n"
-            "sweep 3: 0/2 ended (0.0%) | done 0 running 1 pending 1 failed 0 lost 0 | elapsed 1m40s eta -\n"
+            "sweep 3: 0/2 ended (0.0%) | done 0 running 0 pending 2 failed 0 lost 0 | elapsed "
+            "1m40s eta -\n"
+            "sweep 3: 0/2 ended (0.0%) | done 0 running 1 pending 1 failed 0 lost 0 | elapsed "
+            "1m40s eta -\n"
             "job 21 succeeded: mlp none IARC seed 1, accuracy 0.2500\n"
             "job 22 succeeded: mlp none IARC seed 2, accuracy 0.7500\n"
-            "sweep 3: 2/2 ended (100.0%) | done 2 running 0 pending 0 failed 0 lost 0 | elapsed 1m40s eta 0s\n"
+            "sweep 3: 2/2 ended (100.0%) | done 2 running 0 pending 0 failed 0 lost 0 | elapsed "
+            "1m40s eta 0s\n"
             "best accuracy so far:\n"
             "  model  attention  accuracy  job\n"
             "  mlp    none       0.7500    22\n");
@@ -464,13 +482,14 @@ TEST_F(CliTest, WorkersTable) {
 }
 
 TEST_F(CliTest, SampleMatchesTheGenerator) {
-  EXPECT_EQ(Run({"sample", "--tasks", "IARC", "--seed", "7", "--count", "20", "--length", "120"}), kExitOk);
+  EXPECT_EQ(Run({"sample", "--tasks", "IARC", "--seed", "7", "--count", "20", "--length", "120"}),
+            kExitOk);
   tasks::IarcOptions options;
   EXPECT_EQ(out_.str(), tasks::FormatStreams(options, 7, 20, 120));
   std::string first = out_.str().substr(0, out_.str().find('\n'));
   EXPECT_EQ(std::count(first.begin(), first.end(), ' '), 119);
-  EXPECT_EQ(Run({"sample", "--tasks", "IA", "--seed", "1", "--count", "2", "--length", "30", "--d", "12",
-                 "--switch-min", "4", "--switch-max", "6"}),
+  EXPECT_EQ(Run({"sample", "--tasks", "IA", "--seed", "1", "--count", "2", "--length", "30", "--d",
+                 "12", "--switch-min", "4", "--switch-max", "6"}),
             kExitOk);
   options.tasks = "IA";
   options.d = 12;

@@ -26,8 +26,8 @@ struct FakeState {
   std::vector<pb::Job> jobs;
   std::vector<pb::JobMetricPoint> points;  // in (job, name, step) order
   std::vector<pb::Worker> workers;
-  std::deque<pb::SweepEvent> events;       // what WatchSweep streams, then it ends
-  absl::Status fail_with;                  // non-OK: every call returns it
+  std::deque<pb::SweepEvent> events;  // what WatchSweep streams, then it ends
+  absl::Status fail_with;             // non-OK: every call returns it
   std::vector<pb::SubmitSweepRequest> submitted;
   std::vector<pb::CancelRequest> cancelled;
   std::vector<pb::RetrySweepRequest> retried;
@@ -53,7 +53,8 @@ class FakeCoordinator final : public CoordinatorClient {
     for (const pb::Sweep& s : state_->sweeps) {
       if (s.id() == id) return s;
     }
-    return ServerError(grpc::Status(grpc::StatusCode::NOT_FOUND, "sweep " + std::to_string(id) + ": not found"));
+    return ServerError(
+        grpc::Status(grpc::StatusCode::NOT_FOUND, "sweep " + std::to_string(id) + ": not found"));
   }
   absl::StatusOr<std::vector<pb::Sweep>> ListSweeps() override {
     std::lock_guard<std::mutex> lock(state_->mutex);
@@ -99,10 +100,12 @@ class FakeCoordinator final : public CoordinatorClient {
     for (const pb::Job& j : state_->jobs) {
       if (j.id() == id) return j;
     }
-    return ServerError(grpc::Status(grpc::StatusCode::NOT_FOUND, "job " + std::to_string(id) + ": not found"));
+    return ServerError(
+        grpc::Status(grpc::StatusCode::NOT_FOUND, "job " + std::to_string(id) + ": not found"));
   }
-  absl::Status QueryMetrics(const pb::QueryMetricsRequest& request,
-                            const std::function<absl::Status(const pb::JobMetricPoint&)>& sink) override {
+  absl::Status QueryMetrics(
+      const pb::QueryMetricsRequest& request,
+      const std::function<absl::Status(const pb::JobMetricPoint&)>& sink) override {
     std::vector<pb::JobMetricPoint> points;
     {
       std::lock_guard<std::mutex> lock(state_->mutex);

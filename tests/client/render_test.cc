@@ -1,7 +1,7 @@
 // Tables, number and time formats, statistics and the watch view.
-#include <cmath>
-
 #include <gtest/gtest.h>
+
+#include <cmath>
 
 #include "client/render/format.h"
 #include "client/render/progress.h"
@@ -109,8 +109,8 @@ JobData Job(int64_t id, int64_t cell, const std::string& model, const std::strin
   job.id = id;
   job.cell_index = cell;
   job.state = state;
-  job.config = {{"model", model}, {"attention", attention}, {"tasks", tasks},
-                {"seed", std::to_string(seed)}};
+  job.config = {
+      {"model", model}, {"attention", attention}, {"tasks", tasks}, {"seed", std::to_string(seed)}};
   job.final_metrics = {{"accuracy", accuracy}, {"loss", 1 - accuracy}};
   return job;
 }
@@ -126,7 +126,8 @@ std::vector<JobData> Jobs() {
 }
 
 TEST(Stats, GroupFinalMetricsInFileOrder) {
-  std::vector<GroupResult> groups = GroupFinalMetrics(Jobs(), "accuracy", {"model", "attention", "tasks"});
+  std::vector<GroupResult> groups =
+      GroupFinalMetrics(Jobs(), "accuracy", {"model", "attention", "tasks"});
   ASSERT_EQ(groups.size(), 3u);
   EXPECT_EQ(groups[0].key, (std::vector<std::string>{"mlp", "none", "IARC"}));
   EXPECT_DOUBLE_EQ(groups[0].summary.mean, 0.5);
@@ -192,13 +193,13 @@ TEST(Progress, BestSoFarPerModelAndAttention) {
   ProgressView view;
   view.SetSnapshot(Snapshot());
   std::vector<JobData> jobs = Jobs();
-  EXPECT_TRUE(view.NoteJob(jobs[0]));    // mlp 0.4
-  EXPECT_TRUE(view.NoteJob(jobs[1]));    // mlp 0.6 beats it
-  EXPECT_FALSE(view.NoteJob(jobs[0]));   // 0.4 does not
-  EXPECT_FALSE(view.NoteJob(jobs[3]));   // failed jobs do not count
+  EXPECT_TRUE(view.NoteJob(jobs[0]));   // mlp 0.4
+  EXPECT_TRUE(view.NoteJob(jobs[1]));   // mlp 0.6 beats it
+  EXPECT_FALSE(view.NoteJob(jobs[0]));  // 0.4 does not
+  EXPECT_FALSE(view.NoteJob(jobs[3]));  // failed jobs do not count
   JobData running = jobs[2];
   running.state = "running";
-  EXPECT_TRUE(view.NoteJob(running));    // a running job's latest value does
+  EXPECT_TRUE(view.NoteJob(running));  // a running job's latest value does
   std::vector<std::string> frame = view.Frame(1100, 80);
   ASSERT_EQ(frame.size(), 8u);
   EXPECT_EQ(frame[0], "sweep 3 'quick'  active");

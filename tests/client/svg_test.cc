@@ -1,9 +1,9 @@
 #include "client/render/svg.h"
 
+#include <gtest/gtest.h>
+
 #include <regex>
 #include <stack>
-
-#include <gtest/gtest.h>
 
 #include "client/render/table.h"
 
@@ -25,7 +25,8 @@ namespace {
       bool in_quote = false;
       while (end < xml.size() && (in_quote || xml[end] != '>')) {
         if (xml[end] == '"') in_quote = !in_quote;
-        if (in_quote && xml[end] == '<') return ::testing::AssertionFailure() << "'<' in an attribute";
+        if (in_quote && xml[end] == '<')
+          return ::testing::AssertionFailure() << "'<' in an attribute";
         ++end;
       }
       if (end >= xml.size()) return ::testing::AssertionFailure() << "unclosed tag at " << i;
@@ -33,8 +34,8 @@ namespace {
       if (tag[0] == '/') {
         std::string name = tag.substr(1);
         if (open.empty() || open.top() != name) {
-          return ::testing::AssertionFailure() << "</" << name << "> closes "
-                                               << (open.empty() ? "nothing" : open.top());
+          return ::testing::AssertionFailure()
+                 << "</" << name << "> closes " << (open.empty() ? "nothing" : open.top());
         }
         open.pop();
       } else if (tag.back() != '/') {
@@ -112,7 +113,8 @@ TEST(LineChart, WellFormedWithAxesLegendAndData) {
   std::string svg = RenderLineChart(Lines());
   EXPECT_TRUE(WellFormed(svg)) << svg;
   EXPECT_NE(svg.find("xmlns=\"http://www.w3.org/2000/svg\""), std::string::npos);
-  EXPECT_NE(svg.find("<title>accuracy against epoch, sweep 3 &apos;q&amp;a&apos;</title>"), std::string::npos);
+  EXPECT_NE(svg.find("<title>accuracy against epoch, sweep 3 &apos;q&amp;a&apos;</title>"),
+            std::string::npos);
   EXPECT_NE(svg.find(">epoch</text>"), std::string::npos);
   EXPECT_NE(svg.find(">accuracy</text>"), std::string::npos);
   EXPECT_EQ(Count(svg, "class=\"series\""), 2);
@@ -126,7 +128,8 @@ TEST(LineChart, WellFormedWithAxesLegendAndData) {
                      ShortestDouble(Summarize({0.5, 0.7}).stddev) + "\" data-n=\"2\""),
             std::string::npos)
       << svg;
-  EXPECT_NE(svg.find("data-x=\"3\" data-mean=\"0.95\" data-std=\"\" data-n=\"1\""), std::string::npos);
+  EXPECT_NE(svg.find("data-x=\"3\" data-mean=\"0.95\" data-std=\"\" data-n=\"1\""),
+            std::string::npos);
   EXPECT_NE(svg.find("stroke-dasharray"), std::string::npos);  // expressive is dashed
   // y ticks 0.0 .. 1.0, x ticks at whole epochs only.
   EXPECT_NE(svg.find(">0.0</text>"), std::string::npos);
@@ -151,7 +154,8 @@ TEST(BarChart, WellFormedWithGroupsAndErrorBars) {
   spec.y_label = "final accuracy";
   spec.y_min = 0;
   spec.y_max = 1;
-  spec.series = {{"mlp", StyleFor("mlp", "none")}, {"transformer / softmax", StyleFor("transformer", "softmax")}};
+  spec.series = {{"mlp", StyleFor("mlp", "none")},
+                 {"transformer / softmax", StyleFor("transformer", "softmax")}};
   Bar b1{0, Summarize({0.4, 0.5}), {{"model", "mlp"}, {"tasks", "IARC"}}};
   Bar b2{1, Summarize({0.7, 0.9}), {{"model", "transformer"}, {"tasks", "IARC"}}};
   Bar b3{1, Summarize({0.99}), {{"model", "transformer"}, {"tasks", "IA"}}};
@@ -161,9 +165,10 @@ TEST(BarChart, WellFormedWithGroupsAndErrorBars) {
   EXPECT_EQ(Count(svg, "class=\"bar\""), 3);
   EXPECT_EQ(Count(svg, "class=\"error-bar\""), 2);
   EXPECT_EQ(Count(svg, "class=\"bar-group\""), 2);
-  EXPECT_NE(svg.find("data-group=\"IA\" data-model=\"transformer\" data-tasks=\"IA\" data-mean=\"0.99\" "
-                     "data-std=\"\" data-n=\"1\""),
-            std::string::npos)
+  EXPECT_NE(
+      svg.find("data-group=\"IA\" data-model=\"transformer\" data-tasks=\"IA\" data-mean=\"0.99\" "
+               "data-std=\"\" data-n=\"1\""),
+      std::string::npos)
       << svg;
   EXPECT_NE(svg.find(">IARC</text>"), std::string::npos);
   EXPECT_NE(svg.find(">task subset</text>"), std::string::npos);

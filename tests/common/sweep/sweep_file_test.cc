@@ -3,12 +3,12 @@
 // expected), and the example sweeps parse into the grids they describe.
 #include "common/sweep/sweep_file.h"
 
+#include <gtest/gtest.h>
+
 #include <filesystem>
 #include <map>
 #include <set>
 #include <string>
-
-#include <gtest/gtest.h>
 
 namespace switchyard::common {
 namespace {

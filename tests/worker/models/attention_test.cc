@@ -1,3 +1,5 @@
+// Few, broad test cases on purpose: ctest runs each case in its own process,
+// and loading LibTorch costs about a second per process.
 #include "worker/models/attention.h"
 
 #include <gtest/gtest.h>
@@ -14,52 +16,48 @@ torch::Tensor Slopes(int heads) {
   return torch::tensor(std::vector<float>(s.begin(), s.end()));
 }
 
-TEST(AlibiSlopesTest, GeometricForPowersOfTwo) {
+TEST(AlibiSlopesTest, StandardGeometricSlopes) {
   EXPECT_EQ(AlibiSlopes(4), (std::vector<double>{0.25, 0.0625, 0.015625,
                                                  0.00390625}));
   std::vector<double> eight = AlibiSlopes(8);
   ASSERT_EQ(eight.size(), 8u);
   EXPECT_DOUBLE_EQ(eight[0], 0.5);
   EXPECT_DOUBLE_EQ(eight[7], std::pow(2.0, -8.0));
-}
-
-TEST(AlibiSlopesTest, NonPowerOfTwoInterleavesTheNextPower) {
-  // Slopes of 4 heads, then slopes 1 and 3 (0-based 0 and 2) of 8 heads.
+  // Not a power of two: the slopes of 4 heads, then slopes 1 and 3 of 8.
   EXPECT_EQ(AlibiSlopes(6), (std::vector<double>{0.25, 0.0625, 0.015625,
                                                  0.00390625, 0.5, 0.125}));
   EXPECT_TRUE(AlibiSlopes(0).empty());
 }
 
-class AttentionWeightsTest : public ::testing::TestWithParam<AttentionKind> {};
+TEST(AttentionWeightsTest, FutureIsZeroRowsSumToOneAndZeroScoresGiveNoNan) {
+  for (AttentionKind kind :
+       {AttentionKind::kSoftmax, AttentionKind::kExpressive}) {
+    SCOPED_TRACE(AttentionKindName(kind));
+    torch::manual_seed(1);
+    const int64_t t = 7;
+    torch::Tensor prior = AttentionPrior(kind, Slopes(4), t);
+    torch::Tensor z = torch::randn({3, 4, t, t}) * 3;
+    torch::Tensor w = AttentionWeights(z, kind, prior);
+    ASSERT_EQ(w.sizes(), z.sizes());
+    torch::Tensor future = torch::ones({t, t}, torch::kBool).triu(1);
+    EXPECT_EQ(w.masked_select(future).abs().max().item<float>(), 0.0f);
+    EXPECT_TRUE(w.ge(0).all().item<bool>());
+    EXPECT_LT((w.sum(-1) - 1).abs().max().item<float>(), 1e-4);
 
-TEST_P(AttentionWeightsTest, FutureIsExactlyZeroAndRowsSumToOne) {
-  torch::manual_seed(1);
-  const int64_t t = 7;
-  torch::Tensor z = torch::randn({3, 4, t, t}) * 3;
-  torch::Tensor w =
-      AttentionWeights(z, GetParam(), AttentionPrior(GetParam(), Slopes(4), t));
-  ASSERT_EQ(w.sizes(), z.sizes());
-  torch::Tensor future = torch::ones({t, t}, torch::kBool).triu(1);
-  EXPECT_EQ(w.masked_select(future).abs().max().item<float>(), 0.0f);
-  EXPECT_TRUE(w.ge(0).all().item<bool>());
-  EXPECT_LT((w.sum(-1) - 1).abs().max().item<float>(), 1e-4);
+    // z = 0 everywhere: finite weights and finite gradients.
+    torch::Tensor zeros = torch::zeros({2, 4, t, t}, torch::requires_grad());
+    torch::Tensor w0 = AttentionWeights(zeros, kind, prior);
+    EXPECT_FALSE(w0.isnan().any().item<bool>());
+    w0.sum().backward();
+    EXPECT_FALSE(zeros.grad().isnan().any().item<bool>());
+    if (kind == AttentionKind::kExpressive) {
+      // z^2 / (1 + z^2) is 0 everywhere: the eps keeps the row at 0.
+      EXPECT_EQ(w0.abs().sum().item<float>(), 0.0f);
+    }
+  }
 }
 
-TEST_P(AttentionWeightsTest, NoNanWhenScoresAreZeroEverywhere) {
-  const int64_t t = 5;
-  torch::Tensor z = torch::zeros({2, 4, t, t}, torch::requires_grad());
-  torch::Tensor w =
-      AttentionWeights(z, GetParam(), AttentionPrior(GetParam(), Slopes(4), t));
-  EXPECT_FALSE(w.isnan().any().item<bool>());
-  w.sum().backward();
-  EXPECT_FALSE(z.grad().isnan().any().item<bool>());
-}
-
-INSTANTIATE_TEST_SUITE_P(Kinds, AttentionWeightsTest,
-                         ::testing::Values(AttentionKind::kSoftmax,
-                                           AttentionKind::kExpressive));
-
-TEST(ExpressiveAttentionTest, MatchesTheFormula) {
+TEST(ExpressiveAttentionTest, MatchesTheFormulaAndItsGradient) {
   torch::manual_seed(2);
   const int64_t t = 6;
   torch::Tensor z = torch::randn({1, 2, t, t});
@@ -77,23 +75,32 @@ TEST(ExpressiveAttentionTest, MatchesTheFormula) {
         sum += raw.back();
       }
       for (int j = 0; j <= i; ++j) {
-        EXPECT_NEAR(w[0][h][i][j].item<double>(), raw[j] / (sum + kExpressiveEps),
-                    1e-5);
+        EXPECT_NEAR(w[0][h][i][j].item<double>(),
+                    raw[j] / (sum + kExpressiveEps), 1e-5);
       }
     }
   }
+
+  // The hand-written backward against autograd through the plain formula,
+  // in double precision.
+  torch::Tensor prior = AttentionPrior(AttentionKind::kExpressive,
+                                       Slopes(3).to(torch::kDouble), t);
+  torch::Tensor zd = (torch::randn({2, 3, t, t}, torch::kDouble) * 2)
+                         .requires_grad_();
+  torch::Tensor g = torch::randn({2, 3, t, t}, torch::kDouble);
+  torch::Tensor fused = AttentionWeights(zd, AttentionKind::kExpressive, prior);
+  torch::Tensor fused_grad = torch::autograd::grad({fused}, {zd}, {g})[0];
+  torch::Tensor z2 = zd.square();
+  torch::Tensor u = z2 / (z2 + 1.0) * prior;
+  torch::Tensor plain = u / (u.sum(-1, true) + kExpressiveEps);
+  torch::Tensor plain_grad = torch::autograd::grad({plain}, {zd}, {g})[0];
+  EXPECT_TRUE(torch::allclose(fused, plain, 1e-12, 1e-12));
+  EXPECT_TRUE(torch::allclose(fused_grad, plain_grad, 1e-9, 1e-12))
+      << (fused_grad - plain_grad).abs().max().item<double>();
 }
 
-TEST(ExpressiveAttentionTest, AllZeroRowGivesZeroWeights) {
-  torch::Tensor z = torch::zeros({1, 1, 3, 3});
-  torch::Tensor w = AttentionWeights(
-      z, AttentionKind::kExpressive,
-      AttentionPrior(AttentionKind::kExpressive, Slopes(1), 3));
-  EXPECT_EQ(w.abs().sum().item<float>(), 0.0f);
-}
-
-TEST(SoftmaxAttentionTest, AlibiBiasFavoursNearKeys) {
-  // Equal scores: the weights fall off with distance by exp(-m) per step.
+TEST(AttentionTest, AlibiBiasFavoursNearKeysAndAttendKeepsShapes) {
+  // Equal scores: softmax weights fall off by exp(-m) per step of distance.
   const int64_t t = 4;
   torch::Tensor w = AttentionWeights(
       torch::zeros({1, 1, t, t}), AttentionKind::kSoftmax,
@@ -101,44 +108,14 @@ TEST(SoftmaxAttentionTest, AlibiBiasFavoursNearKeys) {
   const double m = AlibiSlopes(1)[0];
   EXPECT_NEAR(w[0][0][3][2].item<double>() / w[0][0][3][3].item<double>(),
               std::exp(-m), 1e-5);
-}
 
-TEST(AttendTest, OutputShape) {
   torch::Tensor q = torch::randn({2, 4, 9, 5});
-  torch::Tensor out = Attend(q, q, q, AttentionKind::kExpressive,
-                             AttentionPrior(AttentionKind::kExpressive,
-                                            Slopes(4), 9));
-  EXPECT_EQ(out.sizes(), q.sizes());
-}
-
-}  // namespace
-}  // namespace switchyard::worker::models
-
-namespace switchyard::worker::models {
-namespace {
-
-// The hand-written backward of the expressive weights against autograd
-// through the plain formula, in double precision.
-TEST(ExpressiveAttentionTest, GradientMatchesAutogradOfTheFormula) {
-  torch::manual_seed(4);
-  const int64_t t = 6;
-  torch::Tensor slopes = Slopes(3).to(torch::kDouble);
-  torch::Tensor prior = AttentionPrior(AttentionKind::kExpressive, slopes, t);
-  torch::Tensor z = (torch::randn({2, 3, t, t}, torch::kDouble) * 2)
-                        .requires_grad_();
-  torch::Tensor g = torch::randn({2, 3, t, t}, torch::kDouble);
-
-  torch::Tensor fused = AttentionWeights(z, AttentionKind::kExpressive, prior);
-  torch::Tensor fused_grad = torch::autograd::grad({fused}, {z}, {g})[0];
-
-  torch::Tensor z2 = z.square();
-  torch::Tensor w = z2 / (z2 + 1.0) * prior;
-  torch::Tensor plain = w / (w.sum(-1, true) + kExpressiveEps);
-  torch::Tensor plain_grad = torch::autograd::grad({plain}, {z}, {g})[0];
-
-  EXPECT_TRUE(torch::allclose(fused, plain, 1e-12, 1e-12));
-  EXPECT_TRUE(torch::allclose(fused_grad, plain_grad, 1e-9, 1e-12))
-      << (fused_grad - plain_grad).abs().max().item<double>();
+  for (AttentionKind kind :
+       {AttentionKind::kSoftmax, AttentionKind::kExpressive}) {
+    torch::Tensor out =
+        Attend(q, q, q, kind, AttentionPrior(kind, Slopes(4), 9));
+    EXPECT_EQ(out.sizes(), q.sizes());
+  }
 }
 
 }  // namespace

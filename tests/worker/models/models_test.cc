@@ -36,68 +36,64 @@ std::shared_ptr<SequenceModel> Make(const ModelSpec& spec) {
 }
 
 // (model, attention, attached layout)
-using CausalParam = std::tuple<std::string, std::string, bool>;
+using CausalCase = std::tuple<std::string, std::string, bool>;
 
-class CausalityTest : public ::testing::TestWithParam<CausalParam> {};
-
-TEST_P(CausalityTest, LaterInputsDoNotChangeEarlierOutputs) {
-  const auto& [name, attention, attached] = GetParam();
-  torch::manual_seed(7);
-  auto model = Make(Spec(name, attention));
-  ASSERT_NE(model, nullptr);
-  torch::NoGradGuard no_grad;
-  const int64_t batch = 3;
-  torch::Tensor ids = torch::randint(kVocab, {batch, kContext}, torch::kLong);
-  torch::Tensor control;
-  if (attached) {
-    // Control ids N..d-1 on some positions, -1 elsewhere.
-    torch::Tensor which = torch::randint(2, {batch, kContext}, torch::kLong);
-    control = torch::where(which.eq(1),
-                           torch::randint(kNumbers, kVocab, {batch, kContext},
-                                          torch::kLong),
-                           torch::full({batch, kContext}, -1, torch::kLong));
-  }
-  torch::Tensor base = model->Forward(ids, control);
-  ASSERT_EQ(base.sizes(), (torch::IntArrayRef{batch, kContext, kNumbers}));
-  for (int64_t t : {0, 5, 11, 22}) {
-    torch::Tensor changed = ids.clone();
-    changed.narrow(1, t + 1, kContext - t - 1)
-        .copy_((changed.narrow(1, t + 1, kContext - t - 1) + 7) % kVocab);
-    torch::Tensor changed_control = control;
+// One test case for all models (each case is a process under ctest, and
+// loading LibTorch costs about a second).
+TEST(CausalityTest, LaterInputsDoNotChangeEarlierOutputs) {
+  for (const auto& [name, attention, attached] : std::vector<CausalCase>{
+           {"mlp", "none", false},
+           {"mlp", "none", true},
+           {"lstm", "none", false},
+           {"lstm", "none", true},
+           {"transformer", "softmax", false},
+           {"transformer", "softmax", true},
+           {"transformer", "expressive", false},
+           {"transformer", "expressive", true},
+           {"cisformer", "softmax", false},
+           {"cisformer", "softmax", true},
+           {"cisformer", "expressive", false},
+           {"cisformer", "expressive", true}}) {
+    SCOPED_TRACE(name + "/" + attention + (attached ? "/attached" : "/separate"));
+    torch::manual_seed(7);
+    auto model = Make(Spec(name, attention));
+    ASSERT_NE(model, nullptr);
+    torch::NoGradGuard no_grad;
+    const int64_t batch = 3;
+    torch::Tensor ids = torch::randint(kVocab, {batch, kContext}, torch::kLong);
+    torch::Tensor control;
     if (attached) {
-      changed_control = control.clone();
-      changed_control.narrow(1, t + 1, kContext - t - 1).fill_(kNumbers);
+      // Control ids N..d-1 on some positions, -1 elsewhere.
+      torch::Tensor which = torch::randint(2, {batch, kContext}, torch::kLong);
+      control = torch::where(
+          which.eq(1),
+          torch::randint(kNumbers, kVocab, {batch, kContext}, torch::kLong),
+          torch::full({batch, kContext}, -1, torch::kLong));
     }
-    torch::Tensor out = model->Forward(changed, changed_control);
-    const float before =
-        (out.narrow(1, 0, t + 1) - base.narrow(1, 0, t + 1)).abs().max()
-            .item<float>();
-    const float after = (out.narrow(1, t + 1, kContext - t - 1) -
-                         base.narrow(1, t + 1, kContext - t - 1))
-                            .abs()
-                            .max()
-                            .item<float>();
-    EXPECT_LE(before, 1e-6) << "position <= " << t << " saw the future";
-    EXPECT_GT(after, 1e-6) << "the change after " << t << " had no effect";
+    torch::Tensor base = model->Forward(ids, control);
+    ASSERT_EQ(base.sizes(), (torch::IntArrayRef{batch, kContext, kNumbers}));
+    for (int64_t t : {0, 5, 11, 22}) {
+      const int64_t rest = kContext - t - 1;
+      torch::Tensor changed = ids.clone();
+      changed.narrow(1, t + 1, rest)
+          .copy_((changed.narrow(1, t + 1, rest) + 7) % kVocab);
+      torch::Tensor changed_control = control;
+      if (attached) {
+        changed_control = control.clone();
+        changed_control.narrow(1, t + 1, rest).fill_(kNumbers);
+      }
+      torch::Tensor out = model->Forward(changed, changed_control);
+      const float before =
+          (out.narrow(1, 0, t + 1) - base.narrow(1, 0, t + 1)).abs().max()
+              .item<float>();
+      const float after =
+          (out.narrow(1, t + 1, rest) - base.narrow(1, t + 1, rest)).abs().max()
+              .item<float>();
+      EXPECT_LE(before, 1e-6) << "position <= " << t << " saw the future";
+      EXPECT_GT(after, 1e-6) << "the change after " << t << " had no effect";
+    }
   }
 }
-
-INSTANTIATE_TEST_SUITE_P(
-    AllModels, CausalityTest,
-    ::testing::Values(CausalParam{"mlp", "none", false},
-                      CausalParam{"mlp", "none", true},
-                      CausalParam{"lstm", "none", false},
-                      CausalParam{"lstm", "none", true},
-                      CausalParam{"transformer", "softmax", false},
-                      CausalParam{"transformer", "expressive", false},
-                      CausalParam{"transformer", "expressive", true},
-                      CausalParam{"cisformer", "softmax", false},
-                      CausalParam{"cisformer", "expressive", false},
-                      CausalParam{"cisformer", "softmax", true}),
-    [](const auto& info) {
-      return std::get<0>(info.param) + "_" + std::get<1>(info.param) +
-             (std::get<2>(info.param) ? "_attached" : "_separate");
-    });
 
 TEST(ModelShapeTest, ShorterWindowsAndGradients) {
   for (const char* name : {"mlp", "lstm", "transformer", "cisformer"}) {
@@ -116,7 +112,7 @@ TEST(ModelShapeTest, ShorterWindowsAndGradients) {
 
 // Exact counts of the paper presets for d = 20, N = 16, Nc = 24; the
 // arithmetic is in docs/models.md.
-TEST(ParameterCountTest, PaperPresetsMatchTheSpec) {
+TEST(ParameterCountTest, PresetsMatchTheSpecAndSizesOverrideThem) {
   struct Case {
     const char* model;
     int64_t exact;
@@ -131,27 +127,24 @@ TEST(ParameterCountTest, PaperPresetsMatchTheSpec) {
     EXPECT_EQ(count, c.exact) << c.model;
     EXPECT_NEAR(count / c.spec, 1.0, 0.10) << c.model;
   }
-}
 
-TEST(ParameterCountTest, CisformerHasOneTransformerPerPosition) {
-  // Per-position maps: 24 x (QKV 1260 + out 420 + FFN 52020 + 52020)
+  // Cisformer: per-position maps: 24 x (QKV 1260 + out 420 + FFN 54600 + 52020)
   // per layer, shared LayerNorms, input and read-out.
-  auto model = Make(Spec("cisformer", "expressive", "paper"));
-  ASSERT_NE(model, nullptr);
-  EXPECT_EQ(CountParameters(*model),
+  auto cisformer = Make(Spec("cisformer", "expressive", "paper"));
+  ASSERT_NE(cisformer, nullptr);
+  EXPECT_EQ(CountParameters(*cisformer),
             12 * (80 + 24 * (1260 + 420 + 54600 + 52020)) + 420 + 40 + 336);
-}
 
-TEST(ParameterCountTest, SizesOverrideThePreset) {
+  // Explicit sizes override the preset.
   ModelSpec spec = Spec("transformer", "softmax", "paper");
   spec.layers = 1;
   spec.width = 8;
   spec.heads = 2;
   spec.ffn_width = 16;
-  auto model = Make(spec);
-  ASSERT_NE(model, nullptr);
+  auto custom = Make(spec);
+  ASSERT_NE(custom, nullptr);
   // input 20*8+8, block 16 + 216 + 72 + 16 + 144 + 136, norm 16, head 8*16+16
-  EXPECT_EQ(CountParameters(*model), 168 + 600 + 16 + 144);
+  EXPECT_EQ(CountParameters(*custom), 168 + 600 + 16 + 144);
 }
 
 TEST(PositionwiseLinearTest, EachPositionUsesItsOwnWeights) {
@@ -197,9 +190,8 @@ TEST(MakeModelTest, RejectsBadSpecsWithClearErrors) {
   ModelSpec bad_width = Spec("transformer", "softmax");
   bad_width.width = 30;  // small preset: 4 heads
   EXPECT_EQ(ErrorOf(bad_width), "heads: 4 does not divide width 30");
-}
 
-TEST(MakeModelTest, UnusedSizesAreIgnoredAndAutoAttentionResolves) {
+  // Sizes a family does not take are ignored; auto attention resolves.
   ModelSpec spec = Spec("lstm", "auto");
   spec.heads = 3;  // not an LSTM size
   ResolvedSpec resolved;
@@ -208,9 +200,8 @@ TEST(MakeModelTest, UnusedSizesAreIgnoredAndAutoAttentionResolves) {
   EXPECT_EQ(resolved.sizes.heads, 0);
   ASSERT_EQ(ResolveSpec(Spec("cisformer", "auto"), &resolved), "");
   EXPECT_EQ(resolved.attention, AttentionKind::kSoftmax);
-}
 
-TEST(PresetTest, EveryFamilyHasBothPresets) {
+  // Both presets exist for every family.
   for (ModelKind kind : {ModelKind::kMlp, ModelKind::kLstm,
                          ModelKind::kTransformer, ModelKind::kCisformer}) {
     EXPECT_NE(FindPreset("paper", kind), nullptr) << ModelKindName(kind);

@@ -199,38 +199,39 @@ TEST_F(TrainerTest, SmallModelLearnsTheIncrementTask) {
             result.Epochs().back()["loss"].get<double>());
 }
 
-TEST_F(TrainerTest, ZeroEpochsPrintsOnlyTheSummary) {
-  TrainerOptions options;
-  options.job = Job({{"epochs", "0"}, {"preset", "paper"}});
-  Result result = Train(options);
-  ASSERT_EQ(result.code, kExitDone) << result.log;
-  ASSERT_EQ(result.lines.size(), 1u);
-  const Json& summary = result.lines[0];
+// Few, broad test cases on purpose: ctest runs each case in its own process,
+// and loading LibTorch costs about a second per process.
+TEST_F(TrainerTest, NoOpJobFailuresAndBadConfigs) {
+  // epochs = 0: only the summary, with the parameter count.
+  TrainerOptions noop_job;
+  noop_job.job = Job({{"epochs", "0"}, {"preset", "paper"}});
+  Result noop = Train(noop_job);
+  ASSERT_EQ(noop.code, kExitDone) << noop.log;
+  ASSERT_EQ(noop.lines.size(), 1u);
+  const Json& summary = noop.lines[0];
   EXPECT_EQ(summary["summary"], true);
   EXPECT_EQ(summary["parameters"], 1301356);
   EXPECT_EQ(summary["epochs"], 0);
   EXPECT_EQ(summary["step"], 0);
   EXPECT_TRUE(summary["final"].is_null());
   EXPECT_TRUE(summary["wall_seconds"].is_number());
-}
 
-TEST_F(TrainerTest, NanLossFailsWithExitCode3) {
+  // A NaN loss fails the job with exit code 3 and an error line.
   TempDir dir;
-  TrainerOptions options;
-  options.job = Job({{"debug_nan_at_step", "3"}});
-  options.checkpoint_dir = dir.str();
-  Result result = Train(options);
-  EXPECT_EQ(result.code, kExitFailed);
-  ASSERT_FALSE(result.lines.empty());
-  const Json& last = result.lines.back();
+  TrainerOptions nan_job;
+  nan_job.job = Job({{"debug_nan_at_step", "3"}});
+  nan_job.checkpoint_dir = dir.str();
+  Result failed = Train(nan_job);
+  EXPECT_EQ(failed.code, kExitFailed);
+  ASSERT_FALSE(failed.lines.empty());
+  const Json& last = failed.lines.back();
   EXPECT_EQ(last["exit_code"], 3);
   EXPECT_EQ(last["step"], 3);
   EXPECT_NE(last["error"].get<std::string>().find("nan"), std::string::npos)
       << last.dump();
-  EXPECT_TRUE(result.Epochs().empty());
-}
+  EXPECT_TRUE(failed.Epochs().empty());
 
-TEST_F(TrainerTest, BadConfigsExitWith2AndNameTheKey) {
+  // Bad configs exit 2 and name the key.
   struct Case {
     std::map<std::string, std::string> job;
     std::string key;
@@ -247,25 +248,25 @@ TEST_F(TrainerTest, BadConfigsExitWith2AndNameTheKey) {
     EXPECT_NE(result.log.find(c.key), std::string::npos) << result.log;
     EXPECT_TRUE(result.lines.empty());
   }
-}
 
-TEST_F(TrainerTest, UnavailableDeviceIsABadConfig) {
-  TrainerOptions options;
-  options.job = Job({});
-  options.device = "tpu";
-  Result result = Train(options);
+  // So is a device that does not exist.
+  TrainerOptions device_job;
+  device_job.job = Job({});
+  device_job.device = "tpu";
+  Result result = Train(device_job);
   EXPECT_EQ(result.code, kExitBadConfig);
   EXPECT_NE(result.log.find("device: unknown device 'tpu'"), std::string::npos);
   if (!torch::cuda::is_available()) {
-    options.device = "cuda:0";
-    result = Train(options);
+    device_job.device = "cuda:0";
+    result = Train(device_job);
     EXPECT_EQ(result.code, kExitBadConfig);
     EXPECT_NE(result.log.find("CUDA is not available"), std::string::npos)
         << result.log;
   }
 }
 
-TEST_F(TrainerTest, ResumeRefusesAnotherJobsCheckpoint) {
+TEST_F(TrainerTest, ResumeRules) {
+  // Another job's checkpoint is refused.
   TempDir dir;
   TrainerOptions options;
   options.job = Job({{"epochs", "1"}});
@@ -286,17 +287,15 @@ TEST_F(TrainerTest, ResumeRefusesAnotherJobsCheckpoint) {
   ASSERT_EQ(extended.code, kExitDone) << extended.log;
   ASSERT_EQ(extended.Epochs().size(), 1u);
   EXPECT_EQ(extended.Epochs()[0]["epoch"], 2);
-}
 
-TEST_F(TrainerTest, ResumeWithoutCheckpointsStartsFresh) {
-  TempDir dir;
-  TrainerOptions options;
-  options.job = Job({{"epochs", "1"}});
-  options.checkpoint_dir = dir.str();
-  options.resume = true;
-  Result result = Train(options);
-  ASSERT_EQ(result.code, kExitDone) << result.log;
-  EXPECT_EQ(result.Epochs().size(), 1u);
+  // No checkpoint yet: a fresh start.
+  TempDir empty;
+  TrainerOptions fresh = options;
+  fresh.checkpoint_dir = empty.str();
+  fresh.resume = true;
+  Result started = Train(fresh);
+  ASSERT_EQ(started.code, kExitDone) << started.log;
+  EXPECT_EQ(started.Epochs().size(), 1u);
 }
 
 }  // namespace

@@ -48,6 +48,9 @@ pass "retry requeued the failed jobs"
 expect_exit 0 "submit long" -- sy submit "$DIR/long.yaml"
 LONG=$(cat "$WORK/out")
 wait_for_sql "SELECT COUNT(*) FROM jobs WHERE sweep_id = $LONG AND state = 2" 2 60  # two running
+# The worker reports busy slots in its next heartbeat (every second), not at
+# the claim: wait for it so that `why` sees both slots taken.
+wait_for_sql "SELECT COALESCE(SUM(slots_busy), 0) FROM workers" 2 30
 expect_exit 0 "jobs pending" -- sy jobs "$LONG" --state pending --output csv
 PENDING=$(sed -n '2s/,.*//p' "$WORK/out")
 [ -n "$PENDING" ] || fail "no pending job to cancel"

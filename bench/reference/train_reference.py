@@ -12,6 +12,7 @@ far less than a step. Run with Debian's python3-torch (1.13.1):
         --attention expressive --preset paper --threads 2
 """
 import argparse
+import ctypes
 import json
 import math
 import time
@@ -176,6 +177,19 @@ def build(model, attention, preset, vocab, numbers, context):
                        attention, model == "cisformer")
 
 
+def keep_freed_memory():
+    """As switchyard-train does (KeepFreedMemory in worker/train/trainer.h):
+    glibc's malloc keeps freed memory instead of unmapping it, so large
+    activations are not faulted in again every step."""
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return
+    m_trim_threshold, m_mmap_max = -1, -4  # <malloc.h>
+    libc.mallopt(m_mmap_max, 0)
+    libc.mallopt(m_trim_threshold, 2**31 - 1)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", required=True,
@@ -192,6 +206,7 @@ def main():
     parser.add_argument("--lr", type=float, default=1e-3)
     args = parser.parse_args()
 
+    keep_freed_memory()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     model = build(args.model, args.attention, args.preset, args.d, args.numbers,

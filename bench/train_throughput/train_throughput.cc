@@ -149,6 +149,8 @@ bool ParseArgs(int argc, char** argv, Options* o) {
 int main(int argc, char** argv) {
   Options o;
   if (!ParseArgs(argc, argv, &o)) return 2;
+  // As switchyard-train does; the reference script does the same.
+  train::KeepFreedMemory();
   train::SetTorchThreads(o.threads);
   const std::vector<Case> cases = {
       {"mlp", "none"},

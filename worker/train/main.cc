@@ -6,6 +6,7 @@
 #include <atomic>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <string_view>
@@ -178,6 +179,7 @@ int main(int argc, char** argv) {
   sigaction(SIGTERM, &action, nullptr);
   sigaction(SIGINT, &action, nullptr);
 
+  train::KeepFreedMemory();
   train::SetTorchThreads(flags.threads);
   flags.trainer.stop = &g_stop;
   return train::RunTraining(flags.trainer, std::cout, std::cerr);

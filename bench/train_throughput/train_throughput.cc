@@ -1,6 +1,6 @@
-// Training throughput: samples/s of the C++ trainer (switchyard_trainer's
-// loop, the code switchyard-train runs) against the same model and step in
-// PyTorch (bench/reference/train_reference.py), for every model at a preset.
+// Training throughput: samples/s of the C++ trainer (the switchyard-train
+// binary, one process per case) against the same model and step in PyTorch
+// (bench/reference/train_reference.py), for every model at a preset.
 //
 //   build/bin/train_throughput [--threads 2] [--steps 3] [--batch-size 500]
 //       [--preset paper] [--only mlp,lstm,...] [--python /usr/bin/python3]
@@ -18,12 +18,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "common/config/job_config.h"
-#include "worker/train/trainer.h"
 
 namespace {
 
-namespace train = switchyard::worker::train;
 using Json = nlohmann::json;
 
 struct Options {
@@ -47,34 +44,43 @@ struct Figures {
   std::string error;
 };
 
-Figures RunCpp(const Options& o, const Case& c) {
-  train::TrainerOptions options;
-  std::vector<std::pair<std::string, std::string>> values = {
-      {"model", c.model},
-      {"attention", c.attention},
-      {"preset", o.preset},
-      {"tasks", "IARC"},
-      {"epochs", "2"},
-      {"steps_per_epoch", std::to_string(o.steps)},
-      {"batch_size", std::to_string(o.batch_size)},
-      {"eval_windows", "1"},
-      {"checkpoint_every", "0"}};
-  Figures f;
-  for (const auto& [key, value] : values) {
-    if (std::string e = options.job.SetFromString(key, value); !e.empty()) {
-      f.error = e;
-      return f;
-    }
+// Runs `command`; returns its stdout (stderr too when merge_stderr) and
+// sets *status to the exit status.
+std::string Capture(const std::string& command, int* status) {
+  std::string output;
+  FILE* pipe = popen(command.c_str(), "r");
+  if (pipe == nullptr) {
+    *status = -1;
+    return output;
   }
-  std::ostringstream out;
-  std::ostringstream log;
-  if (int code = train::RunTraining(options, out, log); code != 0) {
-    f.error = "exit " + std::to_string(code) + ": " + log.str();
+  char buffer[4096];
+  while (size_t n = fread(buffer, 1, sizeof(buffer), pipe)) output.append(buffer, n);
+  *status = pclose(pipe);
+  return output;
+}
+
+// One switchyard-train process per case, as the worker runs jobs: a case
+// never inherits another's heap or thread pools.
+Figures RunCpp(const Options& o, const Case& c) {
+  std::ostringstream command;
+  command << SWITCHYARD_TRAIN_BINARY << " --model " << c.model
+          << " --attention " << c.attention << " --preset " << o.preset
+          << " --tasks IARC --epochs 2 --steps-per-epoch " << o.steps
+          << " --batch-size " << o.batch_size
+          << " --eval-windows 1 --checkpoint-every 0 --threads " << o.threads
+          << " 2>/dev/null";
+  Figures f;
+  int status = 0;
+  std::string output = Capture(command.str(), &status);
+  if (status != 0) {
+    f.error = "switchyard-train failed (status " + std::to_string(status) +
+              "): " + output;
     return f;
   }
-  std::istringstream lines(out.str());
+  std::istringstream lines(output);
   for (std::string line; std::getline(lines, line);) {
-    Json json = Json::parse(line);
+    Json json = Json::parse(line, nullptr, false);
+    if (!json.is_object()) continue;
     if (json.contains("summary")) {
       f.parameters = json["parameters"];
     } else if (json.contains("epoch") && json["epoch"] == 2) {
@@ -92,15 +98,8 @@ Figures RunPython(const Options& o, const Case& c) {
           << o.preset << " --batch-size " << o.batch_size << " --warmup "
           << o.steps << " --steps " << o.steps << " --threads " << o.threads
           << " 2>&1";
-  FILE* pipe = popen(command.str().c_str(), "r");
-  if (pipe == nullptr) {
-    f.error = "cannot run " + o.python;
-    return f;
-  }
-  std::string output;
-  char buffer[4096];
-  while (size_t n = fread(buffer, 1, sizeof(buffer), pipe)) output.append(buffer, n);
-  const int status = pclose(pipe);
+  int status = 0;
+  const std::string output = Capture(command.str(), &status);
   const size_t start = output.rfind('{');
   Json json = start == std::string::npos
                   ? Json()
@@ -149,9 +148,6 @@ bool ParseArgs(int argc, char** argv, Options* o) {
 int main(int argc, char** argv) {
   Options o;
   if (!ParseArgs(argc, argv, &o)) return 2;
-  // As switchyard-train does; the reference script does the same.
-  train::KeepFreedMemory();
-  train::SetTorchThreads(o.threads);
   const std::vector<Case> cases = {
       {"mlp", "none"},
       {"lstm", "none"},

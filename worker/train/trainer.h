@@ -65,7 +65,7 @@ int SetTorchThreads(int threads);
 // so every step allocates and frees the same large activations (125 MB per
 // feed-forward activation of the paper transformer at batch 500); where page
 // faults are slow (VMs, sandboxes) faulting them in again each step costs
-// more than the arithmetic (4x on the paper transformer on the development
+// more than the arithmetic (9x on the paper transformer on the development
 // machine). The process then keeps its peak heap until it exits, which
 // suits one job per process. Process-wide; call once from main before
 // training. A no-op without glibc.

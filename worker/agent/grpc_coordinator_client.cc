@@ -12,34 +12,68 @@
 #include "common/rpc/status.h"
 
 namespace switchyard::worker {
-namespace {
 
-using common::FromGrpcStatus;
-
+// A ReportMetrics call on the connection that was current when it opened.
 class GrpcMetricStream : public MetricStream {
  public:
-  explicit GrpcMetricStream(v1::WorkerService::Stub* stub)
-      : stream_(stub->ReportMetrics(&context_)) {}
+  GrpcMetricStream(GrpcCoordinatorClient* client,
+                   std::shared_ptr<GrpcCoordinatorClient::Connection> connection)
+      : client_(client),
+        connection_(std::move(connection)),
+        stream_(connection_->stub->ReportMetrics(&context_)) {}
 
   bool Write(const v1::MetricBatch& batch) override { return stream_->Write(batch); }
   bool Read(v1::MetricAck* ack) override { return stream_->Read(ack); }
   void WritesDone() override { stream_->WritesDone(); }
-  absl::Status Finish() override { return FromGrpcStatus(stream_->Finish()); }
+  absl::Status Finish() override { return client_->Convert(connection_, stream_->Finish()); }
   void Cancel() override { context_.TryCancel(); }
 
  private:
-  // Declared first: the stream refers to it for its whole life.
+  GrpcCoordinatorClient* const client_;
+  const std::shared_ptr<GrpcCoordinatorClient::Connection> connection_;
+  // Declared before the stream: the stream refers to it for its whole life.
   grpc::ClientContext context_;
   std::unique_ptr<grpc::ClientReaderWriter<v1::MetricBatch, v1::MetricAck>> stream_;
 };
 
-}  // namespace
+absl::StatusOr<std::unique_ptr<GrpcCoordinatorClient>> GrpcCoordinatorClient::Create(
+    ChannelFactory factory, GrpcClientOptions options) {
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = factory();
+  if (!channel.ok()) return channel.status();
+  auto first = std::make_shared<Connection>();
+  first->channel = *std::move(channel);
+  first->stub = v1::WorkerService::NewStub(first->channel);
+  first->created = absl::Now();
+  return std::unique_ptr<GrpcCoordinatorClient>(
+      new GrpcCoordinatorClient(std::move(factory), options, std::move(first)));
+}
 
-GrpcCoordinatorClient::GrpcCoordinatorClient(std::shared_ptr<grpc::Channel> channel,
-                                             GrpcClientOptions options)
-    : channel_(std::move(channel)),
-      stub_(v1::WorkerService::NewStub(channel_)),
-      options_(options) {}
+GrpcCoordinatorClient::GrpcCoordinatorClient(ChannelFactory factory, GrpcClientOptions options,
+                                             std::shared_ptr<Connection> first)
+    : factory_(std::move(factory)), options_(options), connection_(std::move(first)) {}
+
+std::shared_ptr<GrpcCoordinatorClient::Connection> GrpcCoordinatorClient::Current() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return connection_;
+}
+
+absl::Status GrpcCoordinatorClient::Convert(const std::shared_ptr<Connection>& used,
+                                            const grpc::Status& status) {
+  if (status.error_code() == grpc::StatusCode::UNAVAILABLE) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (connection_ == used && absl::Now() - used->created >= options_.min_channel_age) {
+      absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = factory_();
+      if (channel.ok()) {
+        auto fresh = std::make_shared<Connection>();
+        fresh->channel = *std::move(channel);
+        fresh->stub = v1::WorkerService::NewStub(fresh->channel);
+        fresh->created = absl::Now();
+        connection_ = std::move(fresh);
+      }
+    }
+  }
+  return common::FromGrpcStatus(status);
+}
 
 void GrpcCoordinatorClient::SetDeadline(grpc::ClientContext* context,
                                         absl::Duration timeout) const {
@@ -51,8 +85,9 @@ absl::StatusOr<v1::RegisterWorkerResponse> GrpcCoordinatorClient::RegisterWorker
   grpc::ClientContext context;
   SetDeadline(&context, options_.rpc_timeout);
   v1::RegisterWorkerResponse response;
-  grpc::Status status = stub_->RegisterWorker(&context, request, &response);
-  if (!status.ok()) return FromGrpcStatus(status);
+  std::shared_ptr<Connection> connection = Current();
+  grpc::Status status = connection->stub->RegisterWorker(&context, request, &response);
+  if (!status.ok()) return Convert(connection, status);
   return response;
 }
 
@@ -61,8 +96,9 @@ absl::StatusOr<v1::HeartbeatResponse> GrpcCoordinatorClient::Heartbeat(
   grpc::ClientContext context;
   SetDeadline(&context, options_.rpc_timeout);
   v1::HeartbeatResponse response;
-  grpc::Status status = stub_->Heartbeat(&context, request, &response);
-  if (!status.ok()) return FromGrpcStatus(status);
+  std::shared_ptr<Connection> connection = Current();
+  grpc::Status status = connection->stub->Heartbeat(&context, request, &response);
+  if (!status.ok()) return Convert(connection, status);
   return response;
 }
 
@@ -71,8 +107,9 @@ absl::StatusOr<v1::ClaimJobResponse> GrpcCoordinatorClient::ClaimJob(
   grpc::ClientContext context;
   SetDeadline(&context, options_.rpc_timeout);
   v1::ClaimJobResponse response;
-  grpc::Status status = stub_->ClaimJob(&context, request, &response);
-  if (!status.ok()) return FromGrpcStatus(status);
+  std::shared_ptr<Connection> connection = Current();
+  grpc::Status status = connection->stub->ClaimJob(&context, request, &response);
+  if (!status.ok()) return Convert(connection, status);
   return response;
 }
 
@@ -81,13 +118,14 @@ absl::StatusOr<v1::FinishJobResponse> GrpcCoordinatorClient::FinishJob(
   grpc::ClientContext context;
   SetDeadline(&context, options_.rpc_timeout);
   v1::FinishJobResponse response;
-  grpc::Status status = stub_->FinishJob(&context, request, &response);
-  if (!status.ok()) return FromGrpcStatus(status);
+  std::shared_ptr<Connection> connection = Current();
+  grpc::Status status = connection->stub->FinishJob(&context, request, &response);
+  if (!status.ok()) return Convert(connection, status);
   return response;
 }
 
 absl::StatusOr<std::unique_ptr<MetricStream>> GrpcCoordinatorClient::OpenMetricStream() {
-  return std::unique_ptr<MetricStream>(std::make_unique<GrpcMetricStream>(stub_.get()));
+  return std::unique_ptr<MetricStream>(std::make_unique<GrpcMetricStream>(this, Current()));
 }
 
 absl::StatusOr<int64_t> GrpcCoordinatorClient::PutCheckpoint(const v1::AttemptRef& ref,
@@ -115,8 +153,9 @@ absl::StatusOr<int64_t> GrpcCoordinatorClient::PutCheckpoint(const v1::AttemptRe
   grpc::ClientContext context;
   SetDeadline(&context, options_.transfer_timeout);
   v1::PutCheckpointResponse response;
+  std::shared_ptr<Connection> connection = Current();
   std::unique_ptr<grpc::ClientWriter<v1::CheckpointChunk>> writer =
-      stub_->PutCheckpoint(&context, &response);
+      connection->stub->PutCheckpoint(&context, &response);
   bool first = true;
   int64_t sent = 0;
   while (first || sent < total) {
@@ -137,7 +176,7 @@ absl::StatusOr<int64_t> GrpcCoordinatorClient::PutCheckpoint(const v1::AttemptRe
   }
   writer->WritesDone();
   grpc::Status status = writer->Finish();
-  if (!status.ok()) return FromGrpcStatus(status);
+  if (!status.ok()) return Convert(connection, status);
   if (sent != total) {
     return absl::DataLossError(
         absl::StrCat("checkpoint file ", path, ": changed while it was sent"));
@@ -152,8 +191,9 @@ absl::StatusOr<DownloadedCheckpoint> GrpcCoordinatorClient::GetCheckpoint(
   v1::GetCheckpointRequest request;
   *request.mutable_attempt() = ref;
   request.set_checkpoint_id(checkpoint_id);
+  std::shared_ptr<Connection> connection = Current();
   std::unique_ptr<grpc::ClientReader<v1::CheckpointChunk>> reader =
-      stub_->GetCheckpoint(&context, request);
+      connection->stub->GetCheckpoint(&context, request);
 
   const std::string partial = dest_path + ".partial";
   std::ofstream out(partial, std::ios::binary | std::ios::trunc);
@@ -184,7 +224,7 @@ absl::StatusOr<DownloadedCheckpoint> GrpcCoordinatorClient::GetCheckpoint(
     std::filesystem::remove(partial, ignored);
     return s;
   };
-  if (!status.ok()) return fail(FromGrpcStatus(status));
+  if (!status.ok()) return fail(Convert(connection, status));
   if (first) {
     return fail(absl::DataLossError(absl::StrCat("checkpoint ", checkpoint_id, ": empty stream")));
   }

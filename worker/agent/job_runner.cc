@@ -106,7 +106,7 @@ JobRunner::JobRunner(v1::Assignment assignment, Slot slot, CoordinatorClient* cl
   uploader.label = Label();
   uploader.spill_path = dir_ + "/metrics.spill";
   uploader.seed = options_.seed;
-  uploader.on_fenced = [this](const absl::Status&) { RequestStop(StopReason::kAbandon); };
+  uploader.on_fenced = [this](const absl::Status& status) { Abandon("metric batch", status); };
   // Made here, not in Run: RequestStop may come from the heartbeat thread
   // before Run starts.
   uploader_ = std::make_unique<MetricUploader>(client_, assignment_.attempt(), uploader);
@@ -128,6 +128,13 @@ std::string JobRunner::Label() const { return absl::StrCat("job ", job_id()); }
 StopReason JobRunner::stop_reason() const {
   std::lock_guard<std::mutex> lock(mutex_);
   return stop_;
+}
+
+void JobRunner::Abandon(const char* what, const absl::Status& status) {
+  if (Abandoned()) return;
+  SY_LOG(Warning) << Label() << ": " << what << " refused (" << status
+                  << "); stopping the job at once";
+  RequestStop(StopReason::kAbandon);
 }
 
 absl::Time JobRunner::Deadline() const {
@@ -212,7 +219,7 @@ absl::Status JobRunner::DownloadCheckpoint() {
       return absl::OkStatus();
     }
     if (got.status().code() == absl::StatusCode::kFailedPrecondition) {
-      RequestStop(StopReason::kAbandon);
+      Abandon("checkpoint download", got.status());
       return got.status();
     }
     if (!IsRetryable(got.status()) || backoff.failures() >= 8) return got.status();
@@ -386,7 +393,7 @@ void JobRunner::ShipperLoop() {
           break;
         }
         if (id.status().code() == absl::StatusCode::kFailedPrecondition) {
-          RequestStop(StopReason::kAbandon);
+          Abandon("checkpoint upload", id.status());
           break;
         }
         if (!IsRetryable(id.status())) {

@@ -139,6 +139,9 @@ class JobRunner {
   bool SleepUnlessStopped(absl::Duration delay);
   absl::Time Deadline() const;
   bool Abandoned() const;
+  // A FAILED_PRECONDITION on a call about this attempt: the fencing token
+  // is stale. Logs what was refused and stops with kAbandon.
+  void Abandon(const char* what, const absl::Status& status);
   void RemoveOlderTrainerCheckpoints(int64_t step) const;
   std::string Label() const;
 

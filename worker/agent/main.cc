@@ -243,12 +243,12 @@ int Run() {
   channel_options.token = config->token;
   channel_options.tls = config->tls;
   channel_options.tls_ca_file = config->tls_ca;
-  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = common::MakeChannel(channel_options);
-  if (!channel.ok()) {
-    std::cerr << "switchyard-worker: " << channel.status().message() << "\n";
+  absl::StatusOr<std::unique_ptr<GrpcCoordinatorClient>> client = GrpcCoordinatorClient::Create(
+      [channel_options] { return common::MakeChannel(channel_options); });
+  if (!client.ok()) {
+    std::cerr << "switchyard-worker: " << client.status().message() << "\n";
     return 2;
   }
-  GrpcCoordinatorClient client(*channel);
   ProcessTrainerLauncher launcher;
 
   DaemonOptions options;
@@ -274,7 +274,7 @@ int Run() {
                << options.trainer_version << "); work dir " << config->work_dir
                << (gpus.source.empty() ? "" : absl::StrCat("; GPUs from ", gpus.source));
 
-  WorkerDaemon daemon(options, &client, &launcher);
+  WorkerDaemon daemon(options, client->get(), &launcher);
   const absl::Duration drain_timeout = config->drain_timeout;
   std::thread([&daemon, signals, drain_timeout]() mutable {
     int signal_number = 0;

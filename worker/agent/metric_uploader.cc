@@ -237,9 +237,11 @@ void MetricUploader::SenderLoop() {
     if (!stream.ok()) {
       status = stream.status();
     } else {
-      if (announced_loss) {
-        SY_LOG(Info) << options_.label << ": metric stream reopened; replaying "
-                     << unacked_before << " unacknowledged batch(es)";
+      {
+        // Announced by the reader at the first ack: a stream opens lazily,
+        // so only an ack shows it really works.
+        std::lock_guard<std::mutex> announce_lock(mutex_);
+        replaying_ = announced_loss ? unacked_before : -1;
       }
       status = RunStream(stream->get(), &acks);
       stream->reset();
@@ -260,8 +262,10 @@ void MetricUploader::SenderLoop() {
       RemoveSpillLocked();
       lock.unlock();
       changed_.notify_all();
-      SY_LOG(Warning) << options_.label << ": the coordinator refused the attempt (" << status
-                      << "); stopping its metrics";
+      if (!options_.on_fenced) {
+        SY_LOG(Warning) << options_.label << ": the coordinator refused the attempt (" << status
+                        << "); its metrics are dropped";
+      }
       if (options_.on_fenced) options_.on_fenced(status);
       return;
     }
@@ -278,7 +282,10 @@ void MetricUploader::SenderLoop() {
       backoff.Reset();
       continue;
     }
-    if (acks > 0) backoff.Reset();
+    if (acks > 0) {
+      backoff.Reset();
+      announced_loss = false;
+    }
     absl::Duration delay = backoff.NextDelay();
     announced_loss = true;
     SY_LOG(Warning) << options_.label << ": metric stream lost (" << status << "); "
@@ -353,6 +360,11 @@ void MetricUploader::ReaderLoop(MetricStream* stream, bool* ended) {
   v1::MetricAck ack;
   while (stream->Read(&ack)) {
     std::lock_guard<std::mutex> lock(mutex_);
+    if (replaying_ >= 0) {
+      SY_LOG(Info) << options_.label << ": metric stream back; replaying " << replaying_
+                   << " unacknowledged batch(es)";
+      replaying_ = -1;
+    }
     if (ack.acked_seq() > acked_seq_ && ack.acked_seq() <= last_seq_) {
       acked_seq_ = ack.acked_seq();
       PopAckedLocked();

@@ -136,6 +136,7 @@ class MetricUploader {
   bool aborted_ = false;
   bool fenced_ = false;
   bool stream_broken_ = false;   // the current stream's reader saw its end
+  int64_t replaying_ = -1;       // >= 0: log the recovery at the next ack
   MetricStream* live_stream_ = nullptr;  // for Abort's Cancel
   std::mutex join_mutex_;  // serialises joins of sender_
   std::thread sender_;

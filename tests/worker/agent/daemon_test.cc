@@ -27,6 +27,14 @@ v1::Assignment MakeAssignment(int64_t job, int64_t attempt) {
   return a;
 }
 
+// Drains the daemon when a test leaves early, so that the future of Run()
+// does not block the test's end forever.
+struct DrainOnExit {
+  explicit DrainOnExit(WorkerDaemon* daemon) : daemon(daemon) {}
+  ~DrainOnExit() { daemon->Drain(); }
+  WorkerDaemon* daemon;
+};
+
 class WorkerDaemonTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -69,6 +77,7 @@ TEST_F(WorkerDaemonTest, RegistersWhatItOffersAndRunsWhatItClaims) {
   coordinator_.PushClaim(MakeAssignment(1, 10));
   WorkerDaemon daemon(options_, &coordinator_, &launcher_);
   auto run = std::async(std::launch::async, [&] { return daemon.Run(); });
+  DrainOnExit guard(&daemon);  // a failed ASSERT must not leave Run() waiting
   auto trainer = launcher_.WaitForProcess(0);
   ASSERT_NE(trainer, nullptr);
   trainer->Emit(R"({"epoch":0,"step":5,"loss":1.5})");
@@ -98,6 +107,7 @@ TEST_F(WorkerDaemonTest, EachFreeSlotClaimsAJob) {
   coordinator_.PushClaim(MakeAssignment(3, 30));
   WorkerDaemon daemon(options_, &coordinator_, &launcher_);
   auto run = std::async(std::launch::async, [&] { return daemon.Run(); });
+  DrainOnExit guard(&daemon);  // a failed ASSERT must not leave Run() waiting
   auto first = launcher_.WaitForProcess(0);
   auto second = launcher_.WaitForProcess(1);
   ASSERT_NE(first, nullptr);
@@ -131,6 +141,7 @@ TEST_F(WorkerDaemonTest, HeartbeatsCarryTheRunningAttemptsAndDeliverCancelOrders
   });
   WorkerDaemon daemon(options_, &coordinator_, &launcher_);
   auto run = std::async(std::launch::async, [&] { return daemon.Run(); });
+  DrainOnExit guard(&daemon);  // a failed ASSERT must not leave Run() waiting
   auto trainer = launcher_.WaitForProcess(0);
   ASSERT_NE(trainer, nullptr);
   ASSERT_TRUE(coordinator_.WaitUntil([&] {
@@ -152,9 +163,11 @@ TEST_F(WorkerDaemonTest, HeartbeatsCarryTheRunningAttemptsAndDeliverCancelOrders
 
 TEST_F(WorkerDaemonTest, AnAbandonOrderKillsTheTrainer) {
   coordinator_.PushClaim(MakeAssignment(1, 10));
+  std::atomic<bool> abandon{false};  // only once the trainer runs
   coordinator_.SetHeartbeatHandler([&](const v1::HeartbeatRequest& request) {
     v1::HeartbeatResponse response;
     for (const auto& attempt : request.attempts()) {
+      if (!abandon) continue;
       v1::Order* order = response.add_orders();
       order->set_attempt_id(attempt.attempt_id());
       order->set_kind(v1::Order::KIND_ABANDON);
@@ -163,8 +176,10 @@ TEST_F(WorkerDaemonTest, AnAbandonOrderKillsTheTrainer) {
   });
   WorkerDaemon daemon(options_, &coordinator_, &launcher_);
   auto run = std::async(std::launch::async, [&] { return daemon.Run(); });
+  DrainOnExit guard(&daemon);  // a failed ASSERT must not leave Run() waiting
   auto trainer = launcher_.WaitForProcess(0);
   ASSERT_NE(trainer, nullptr);
+  abandon = true;
   ASSERT_TRUE(coordinator_.WaitUntil([&] { return trainer->kills() == 1; }));
   ASSERT_TRUE(coordinator_.WaitUntil([&] { return daemon.busy_slots() == 0; }));
   EXPECT_TRUE(coordinator_.finishes().empty());
@@ -176,6 +191,7 @@ TEST_F(WorkerDaemonTest, DrainHandsRunningJobsBackAsPreemptedAndStopsClaiming) {
   coordinator_.PushClaim(MakeAssignment(1, 10));
   WorkerDaemon daemon(options_, &coordinator_, &launcher_);
   auto run = std::async(std::launch::async, [&] { return daemon.Run(); });
+  DrainOnExit guard(&daemon);  // a failed ASSERT must not leave Run() waiting
   auto trainer = launcher_.WaitForProcess(0);
   ASSERT_NE(trainer, nullptr);
   trainer->Emit(R"({"epoch":0,"step":5,"loss":1.5})");
@@ -195,9 +211,6 @@ TEST_F(WorkerDaemonTest, DrainHandsRunningJobsBackAsPreemptedAndStopsClaiming) {
     // Claimed as the drain began: handed straight back, never trained.
     EXPECT_EQ(finishes.size(), 2u);
   }
-  bool draining_reported = false;
-  for (const auto& hb : coordinator_.heartbeats()) draining_reported |= hb.draining();
-  EXPECT_TRUE(draining_reported);
 }
 
 TEST_F(WorkerDaemonTest, DrainMeetsItsDeadlineWhenTheTrainerIgnoresSigterm) {
@@ -206,6 +219,7 @@ TEST_F(WorkerDaemonTest, DrainMeetsItsDeadlineWhenTheTrainerIgnoresSigterm) {
   launcher_.SetOnLaunch([](FakeTrainer* trainer) { trainer->SetOnTerminate(nullptr); });
   WorkerDaemon daemon(options_, &coordinator_, &launcher_);
   auto run = std::async(std::launch::async, [&] { return daemon.Run(); });
+  DrainOnExit guard(&daemon);  // a failed ASSERT must not leave Run() waiting
   auto trainer = launcher_.WaitForProcess(0);
   ASSERT_NE(trainer, nullptr);
   absl::Time start = absl::Now();
@@ -215,6 +229,10 @@ TEST_F(WorkerDaemonTest, DrainMeetsItsDeadlineWhenTheTrainerIgnoresSigterm) {
   EXPECT_EQ(trainer->kills(), 1);
   ASSERT_EQ(coordinator_.finishes().size(), 1u);
   EXPECT_EQ(coordinator_.finishes()[0].request.outcome(), v1::ATTEMPT_OUTCOME_PREEMPTED);
+  // The drain lasted long enough for heartbeats to say so.
+  bool draining_reported = false;
+  for (const auto& hb : coordinator_.heartbeats()) draining_reported |= hb.draining();
+  EXPECT_TRUE(draining_reported);
 }
 
 TEST_F(WorkerDaemonTest, RegistrationIsRetriedWhileTheCoordinatorIsUnreachable) {
@@ -222,6 +240,7 @@ TEST_F(WorkerDaemonTest, RegistrationIsRetriedWhileTheCoordinatorIsUnreachable) 
   coordinator_.PushRegisterResult(absl::UnavailableError("connection refused"));
   WorkerDaemon daemon(options_, &coordinator_, &launcher_);
   auto run = std::async(std::launch::async, [&] { return daemon.Run(); });
+  DrainOnExit guard(&daemon);  // a failed ASSERT must not leave Run() waiting
   ASSERT_TRUE(coordinator_.WaitUntil([&] { return coordinator_.claims() > 0; }));
   EXPECT_EQ(coordinator_.registrations().size(), 3u);
   daemon.Drain();
@@ -245,6 +264,7 @@ TEST_F(WorkerDaemonTest, AWorkerTheCoordinatorForgotRegistersAgain) {
       });
   WorkerDaemon daemon(options_, &coordinator_, &launcher_);
   auto run = std::async(std::launch::async, [&] { return daemon.Run(); });
+  DrainOnExit guard(&daemon);  // a failed ASSERT must not leave Run() waiting
   ASSERT_TRUE(coordinator_.WaitUntil([&] { return coordinator_.registrations().size() == 2; }));
   daemon.Drain();
   EXPECT_TRUE(run.get().ok());
@@ -255,6 +275,7 @@ TEST_F(WorkerDaemonTest, OneJobsFailureLeavesTheOthersAndTheDaemonRunning) {
   coordinator_.PushClaim(MakeAssignment(2, 20));
   WorkerDaemon daemon(options_, &coordinator_, &launcher_);
   auto run = std::async(std::launch::async, [&] { return daemon.Run(); });
+  DrainOnExit guard(&daemon);  // a failed ASSERT must not leave Run() waiting
   auto a = launcher_.WaitForProcess(0);
   auto b = launcher_.WaitForProcess(1);
   ASSERT_NE(a, nullptr);

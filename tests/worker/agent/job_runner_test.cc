@@ -43,6 +43,14 @@ std::string Env(const TrainerSpec& spec, const std::string& name) {
   return "<unset>";
 }
 
+// Abandons the job when a test leaves early (a failed ASSERT), so that the
+// runner's future does not wait forever for a scripted trainer.
+struct StopOnExit {
+  explicit StopOnExit(JobRunner* runner) : runner(runner) {}
+  ~StopOnExit() { runner->RequestStop(StopReason::kAbandon); }
+  JobRunner* runner;
+};
+
 class JobRunnerTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -92,6 +100,7 @@ class JobRunnerTest : public ::testing::Test {
 TEST_F(JobRunnerTest, ASuccessfulRunForwardsMetricsCheckpointsAndTheSummary) {
   auto runner = MakeRunner();
   auto done = Start(runner.get());
+  StopOnExit guard(runner.get());
   std::shared_ptr<FakeTrainer> trainer = launcher_.WaitForProcess(0);
   ASSERT_NE(trainer, nullptr);
 
@@ -163,6 +172,7 @@ TEST_F(JobRunnerTest, AGpuSlotShowsTheTrainerItsGpuAsCuda0) {
   slot_.device.index = 1;
   auto runner = MakeRunner();
   auto done = Start(runner.get());
+  StopOnExit guard(runner.get());
   std::shared_ptr<FakeTrainer> trainer = launcher_.WaitForProcess(0);
   ASSERT_NE(trainer, nullptr);
   EXPECT_EQ(Env(trainer->spec(), "CUDA_VISIBLE_DEVICES"), "1");
@@ -183,6 +193,7 @@ TEST_F(JobRunnerTest, AClaimWithACheckpointDownloadsItAndResumes) {
   });
   auto runner = MakeRunner();
   auto done = Start(runner.get());
+  StopOnExit guard(runner.get());
   std::shared_ptr<FakeTrainer> trainer = launcher_.WaitForProcess(0);
   ASSERT_NE(trainer, nullptr);
   EXPECT_TRUE(HasArg(trainer->spec(), "--resume"));
@@ -206,6 +217,7 @@ TEST_F(JobRunnerTest, ACheckpointThatCannotBeDownloadedFailsTheAttempt) {
 TEST_F(JobRunnerTest, ATrainingFailureFailsTheAttemptWithTheStderrTail) {
   auto runner = MakeRunner();
   auto done = Start(runner.get());
+  StopOnExit guard(runner.get());
   std::shared_ptr<FakeTrainer> trainer = launcher_.WaitForProcess(0);
   ASSERT_NE(trainer, nullptr);
   trainer->Emit(EpochLine(0, 10, 0.9));
@@ -227,6 +239,7 @@ TEST_F(JobRunnerTest, ABadConfigAndACrashAreFailuresToo) {
   {
     auto runner = MakeRunner();
     auto done = Start(runner.get());
+  StopOnExit guard(runner.get());
     auto trainer = launcher_.WaitForProcess(0);
     ASSERT_NE(trainer, nullptr);
     trainer->WriteStderr("config: lr: -1 is out of range\n");
@@ -240,6 +253,7 @@ TEST_F(JobRunnerTest, ABadConfigAndACrashAreFailuresToo) {
     assignment_.mutable_attempt()->set_attempt_id(78);
     auto runner = MakeRunner();
     auto done = Start(runner.get());
+  StopOnExit guard(runner.get());
     auto trainer = launcher_.WaitForProcess(1);
     ASSERT_NE(trainer, nullptr);
     trainer->Crash(SIGSEGV);
@@ -261,6 +275,7 @@ TEST_F(JobRunnerTest, ATrainerThatCannotStartFailsTheAttempt) {
 TEST_F(JobRunnerTest, CancelSendsSigtermAndReportsCancelledWithoutUploadingCheckpoints) {
   auto runner = MakeRunner();
   auto done = Start(runner.get());
+  StopOnExit guard(runner.get());
   auto trainer = launcher_.WaitForProcess(0);
   ASSERT_NE(trainer, nullptr);
   trainer->Emit(EpochLine(0, 10, 0.9));
@@ -279,6 +294,7 @@ TEST_F(JobRunnerTest, ATrainerIgnoringCancelIsKilledAfterTheGrace) {
   options_.cancel_grace = absl::Milliseconds(50);
   auto runner = MakeRunner();
   auto done = Start(runner.get());
+  StopOnExit guard(runner.get());
   auto trainer = launcher_.WaitForProcess(0);
   ASSERT_NE(trainer, nullptr);
   trainer->SetOnTerminate(nullptr);  // deaf to SIGTERM
@@ -291,6 +307,7 @@ TEST_F(JobRunnerTest, ATrainerIgnoringCancelIsKilledAfterTheGrace) {
 TEST_F(JobRunnerTest, DrainUploadsTheLastCheckpointThenReportsPreempted) {
   auto runner = MakeRunner();
   auto done = Start(runner.get());
+  StopOnExit guard(runner.get());
   auto trainer = launcher_.WaitForProcess(0);
   ASSERT_NE(trainer, nullptr);
   trainer->Emit(EpochLine(0, 10, 0.9));
@@ -321,6 +338,7 @@ TEST_F(JobRunnerTest, DrainBeforeTheTrainerStartsHandsTheJobStraightBack) {
 TEST_F(JobRunnerTest, CancelOverridesDrain) {
   auto runner = MakeRunner();
   auto done = Start(runner.get());
+  StopOnExit guard(runner.get());
   auto trainer = launcher_.WaitForProcess(0);
   ASSERT_NE(trainer, nullptr);
   trainer->SetOnTerminate(nullptr);
@@ -338,6 +356,7 @@ TEST_F(JobRunnerTest, ARefusedFencingTokenKillsTheTrainerAndReportsNothing) {
   });
   auto runner = MakeRunner();
   auto done = Start(runner.get());
+  StopOnExit guard(runner.get());
   auto trainer = launcher_.WaitForProcess(0);
   ASSERT_NE(trainer, nullptr);
   trainer->Emit(EpochLine(0, 10, 0.9));
@@ -352,6 +371,7 @@ TEST_F(JobRunnerTest, ARefusedFencingTokenKillsTheTrainerAndReportsNothing) {
 TEST_F(JobRunnerTest, AnAbandonOrderStopsTheJobAtOnce) {
   auto runner = MakeRunner();
   auto done = Start(runner.get());
+  StopOnExit guard(runner.get());
   auto trainer = launcher_.WaitForProcess(0);
   ASSERT_NE(trainer, nullptr);
   trainer->Emit(EpochLine(0, 10, 0.9));
@@ -367,6 +387,7 @@ TEST_F(JobRunnerTest, ACheckpointWaitsUntilItsMetricsAreAcknowledged) {
   coordinator_.SetShouldAck([](int64_t) { return false; });
   auto runner = MakeRunner();
   auto done = Start(runner.get());
+  StopOnExit guard(runner.get());
   auto trainer = launcher_.WaitForProcess(0);
   ASSERT_NE(trainer, nullptr);
   trainer->Emit(EpochLine(0, 10, 0.9));
@@ -386,6 +407,7 @@ TEST_F(JobRunnerTest, FinishJobIsRetriedWhileTheCoordinatorIsUnreachable) {
   coordinator_.SetFinishStatus(absl::UnavailableError("connection refused"));
   auto runner = MakeRunner();
   auto done = Start(runner.get());
+  StopOnExit guard(runner.get());
   auto trainer = launcher_.WaitForProcess(0);
   ASSERT_NE(trainer, nullptr);
   trainer->Exit(0);
@@ -400,6 +422,7 @@ TEST_F(JobRunnerTest, AFinishRefusedAsStaleCountsAsAbandoned) {
   coordinator_.SetFinishStatus(absl::FailedPreconditionError("stale"));
   auto runner = MakeRunner();
   auto done = Start(runner.get());
+  StopOnExit guard(runner.get());
   auto trainer = launcher_.WaitForProcess(0);
   ASSERT_NE(trainer, nullptr);
   trainer->Exit(0);

@@ -12,12 +12,10 @@
 #include <cstdio>
 #include <iomanip>
 #include <iostream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
-
 
 namespace {
 
@@ -54,7 +52,8 @@ std::string Capture(const std::string& command, int* status) {
     return output;
   }
   char buffer[4096];
-  while (size_t n = fread(buffer, 1, sizeof(buffer), pipe)) output.append(buffer, n);
+  while (size_t n = fread(buffer, 1, sizeof(buffer), pipe))
+    output.append(buffer, n);
   *status = pclose(pipe);
   return output;
 }
@@ -116,9 +115,7 @@ Figures RunPython(const Options& o, const Case& c) {
 bool ParseArgs(int argc, char** argv, Options* o) {
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
-    auto next = [&]() -> std::string {
-      return i + 1 < argc ? argv[++i] : "";
-    };
+    auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
     if (arg == "--threads") {
       o->threads = std::stoi(next());
     } else if (arg == "--steps") {
@@ -148,13 +145,12 @@ bool ParseArgs(int argc, char** argv, Options* o) {
 int main(int argc, char** argv) {
   Options o;
   if (!ParseArgs(argc, argv, &o)) return 2;
-  const std::vector<Case> cases = {
-      {"mlp", "none"},
-      {"lstm", "none"},
-      {"transformer", "softmax"},
-      {"transformer", "expressive"},
-      {"cisformer", "softmax"},
-      {"cisformer", "expressive"}};
+  const std::vector<Case> cases = {{"mlp", "none"},
+                                   {"lstm", "none"},
+                                   {"transformer", "softmax"},
+                                   {"transformer", "expressive"},
+                                   {"cisformer", "softmax"},
+                                   {"cisformer", "expressive"}};
   std::cout << "preset " << o.preset << ", batch " << o.batch_size << ", "
             << o.threads << " thread(s), " << o.steps << " warm-up + "
             << o.steps << " timed steps\n\n"
@@ -164,7 +160,8 @@ int main(int argc, char** argv) {
             << std::flush;
   int failures = 0;
   for (const Case& c : cases) {
-    if (!o.only.empty() && o.only.find("," + c.model + ",") == std::string::npos) {
+    if (!o.only.empty() &&
+        o.only.find("," + c.model + ",") == std::string::npos) {
       continue;
     }
     Figures cpp = RunCpp(o, c);
@@ -176,9 +173,11 @@ int main(int argc, char** argv) {
         ++failures;
       }
     }
-    if (py.error.empty() && py.parameters != 0 && py.parameters != cpp.parameters) {
-      std::cerr << c.model << "/" << c.attention << ": parameter counts differ ("
-                << cpp.parameters << " vs " << py.parameters << ")\n";
+    if (py.error.empty() && py.parameters != 0 &&
+        py.parameters != cpp.parameters) {
+      std::cerr << c.model << "/" << c.attention
+                << ": parameter counts differ (" << cpp.parameters << " vs "
+                << py.parameters << ")\n";
       ++failures;
     }
     std::cout << std::fixed << std::setprecision(0) << "| " << c.model << " | "

@@ -19,8 +19,8 @@ class ExpressiveFunction
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx,
                                const torch::Tensor& z,
                                const torch::Tensor& prior) {
-    torch::Tensor a = z.square();                 // z^2
-    torch::Tensor denominator = a + 1.0;          // 1 + z^2
+    torch::Tensor a = z.square();         // z^2
+    torch::Tensor denominator = a + 1.0;  // 1 + z^2
     // The prior's zeros mask the future after squaring, as the contract
     // requires: finite times 0 is 0.
     a.div_(denominator).mul_(prior);
@@ -76,7 +76,8 @@ torch::Tensor AttentionPrior(AttentionKind kind, const torch::Tensor& slopes,
                              int64_t t) {
   auto options = slopes.options();
   torch::Tensor pos = torch::arange(t, options);
-  torch::Tensor distance = pos.unsqueeze(1) - pos.unsqueeze(0);  // [t, t]: i - j
+  torch::Tensor distance =
+      pos.unsqueeze(1) - pos.unsqueeze(0);  // [t, t]: i - j
   torch::Tensor causal = distance.ge(0);
   // Clamp first so the future half never holds exp(+m (j - i)) overflows.
   torch::Tensor bias = -slopes.view({-1, 1, 1}) *
@@ -101,8 +102,9 @@ torch::Tensor Attend(const torch::Tensor& q, const torch::Tensor& k,
                      const torch::Tensor& prior) {
   const double scale = 1.0 / std::sqrt(static_cast<double>(q.size(-1)));
   // Scaling q ([.., T, hd]) is cheaper than scaling z ([.., T, T]).
-  torch::Tensor z = torch::matmul(q * scale, k.transpose(-2, -1));  // [B, H, T, T]
-  return torch::matmul(AttentionWeights(z, kind, prior), v);        // [B, H, T, hd]
+  torch::Tensor z =
+      torch::matmul(q * scale, k.transpose(-2, -1));          // [B, H, T, T]
+  return torch::matmul(AttentionWeights(z, kind, prior), v);  // [B, H, T, hd]
 }
 
 }  // namespace switchyard::worker::models

@@ -16,15 +16,16 @@ torch::Tensor PositionwiseLinear::forward(const torch::Tensor& x) {
   const int64_t length = x.size(1);
   // Position-major so the product is one bmm over T:
   // [T, B, in] x [T, in, out] + [T, 1, out] -> [T, B, out].
-  torch::Tensor y = torch::baddbmm(bias_.narrow(0, 0, length).unsqueeze(1),
-                                   x.transpose(0, 1),
-                                   weight_.narrow(0, 0, length));
+  torch::Tensor y =
+      torch::baddbmm(bias_.narrow(0, 0, length).unsqueeze(1), x.transpose(0, 1),
+                     weight_.narrow(0, 0, length));
   return y.transpose(0, 1);  // [B, T, out] (a view; elementwise ops keep it)
 }
 
 CisformerModel::CisformerModel(const ResolvedSpec& spec)
-    : TransformerModel(spec, [positions = spec.context_length](int in, int out) {
-        return std::make_shared<PositionwiseLinear>(positions, in, out);
-      }) {}
+    : TransformerModel(
+          spec, [positions = spec.context_length](int in, int out) {
+            return std::make_shared<PositionwiseLinear>(positions, in, out);
+          }) {}
 
 }  // namespace switchyard::worker::models

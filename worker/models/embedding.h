@@ -31,7 +31,8 @@ TORCH_MODULE(InputLookup);
 // Adds the rows of `weight` selected by control ids >= 0 to x; ids < 0 add
 // nothing. x [B, T, width], control_ids [B, T]. Shared with the MLP, whose
 // first matrix is indexed by (lag, id).
-torch::Tensor AddControlRows(const torch::Tensor& x, const torch::Tensor& weight,
+torch::Tensor AddControlRows(const torch::Tensor& x,
+                             const torch::Tensor& weight,
                              const torch::Tensor& control_ids);
 
 }  // namespace switchyard::worker::models

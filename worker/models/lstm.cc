@@ -16,9 +16,9 @@ LstmModel::LstmModel(const ResolvedSpec& spec) : SequenceModel(spec) {
 
 torch::Tensor LstmModel::Forward(const torch::Tensor& ids,
                                  const torch::Tensor& control_ids) {
-  torch::Tensor x = input_->forward(ids, control_ids);      // [B, T, input_width]
-  torch::Tensor h = std::get<0>(lstm_->forward(x));          // [B, T, width]
-  return head_->forward(h);                                  // [B, T, N]
+  torch::Tensor x = input_->forward(ids, control_ids);  // [B, T, input_width]
+  torch::Tensor h = std::get<0>(lstm_->forward(x));     // [B, T, width]
+  return head_->forward(h);                             // [B, T, N]
 }
 
 }  // namespace switchyard::worker::models

@@ -12,9 +12,9 @@ namespace F = torch::nn::functional;
 // - 1 - k), i.e. the window ending at t, oldest first; `pad` before 0.
 torch::Tensor SlidingWindows(const torch::Tensor& ids, int64_t window,
                              int64_t pad) {
-  torch::Tensor padded =
-      F::pad(ids, F::PadFuncOptions({window - 1, 0}).value(pad));  // [B, T + w - 1]
-  return padded.unfold(1, window, 1);  // [B, T, window]
+  torch::Tensor padded = F::pad(
+      ids, F::PadFuncOptions({window - 1, 0}).value(pad));  // [B, T + w - 1]
+  return padded.unfold(1, window, 1);                       // [B, T, window]
 }
 
 }  // namespace
@@ -53,14 +53,16 @@ torch::Tensor MlpModel::Forward(const torch::Tensor& ids,
     slots = torch::cat({windows, SlidingWindows(control_ids, window, -1)}, -1);
     lag_base = torch::cat({lag_base, lag_base});
   }
-  torch::Tensor present = slots.ge(0);                               // [B, T, s]
-  torch::Tensor rows = slots.clamp_min(0) + lag_base;                // [B, T, s]
+  torch::Tensor present = slots.ge(0);                 // [B, T, s]
+  torch::Tensor rows = slots.clamp_min(0) + lag_base;  // [B, T, s]
   torch::Tensor weights = present.to(input_weight_.scalar_type());
   const int64_t slot_count = rows.size(-1);
   torch::Tensor x = F::embedding_bag(
       rows.reshape({batch * length, slot_count}), input_weight_,
-      F::EmbeddingBagFuncOptions().mode(torch::kSum).per_sample_weights(
-          weights.reshape({batch * length, slot_count})));  // [B*T, width]
+      F::EmbeddingBagFuncOptions()
+          .mode(torch::kSum)
+          .per_sample_weights(
+              weights.reshape({batch * length, slot_count})));  // [B*T, width]
   x = torch::relu(x + input_bias_);
   for (auto& layer : hidden_) x = x + torch::relu(layer->forward(x));
   return head_->forward(x).view({batch, length, -1});  // [B, T, N]

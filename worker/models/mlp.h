@@ -23,8 +23,8 @@ class MlpModel : public SequenceModel {
                         const torch::Tensor& control_ids) override;
 
  private:
-  torch::Tensor input_weight_;  // [Nc * d, width], row lag * d + id
-  torch::Tensor input_bias_;    // [width]
+  torch::Tensor input_weight_;             // [Nc * d, width], row lag * d + id
+  torch::Tensor input_bias_;               // [width]
   std::vector<torch::nn::Linear> hidden_;  // layers - 1 of [width, width]
   torch::nn::Linear head_{nullptr};        // [width] -> [numbers]
 };

@@ -41,7 +41,8 @@ std::string ResolveSpec(const ModelSpec& spec, ResolvedSpec* out) {
   }
   const bool has_attention = UsesAttention(r.kind);
   if (spec.attention == "auto") {
-    r.attention = has_attention ? AttentionKind::kSoftmax : AttentionKind::kNone;
+    r.attention =
+        has_attention ? AttentionKind::kSoftmax : AttentionKind::kNone;
   } else if (!ParseAttentionKind(spec.attention, &r.attention)) {
     return "attention: unknown attention '" + spec.attention +
            "'; known: auto, none, softmax, expressive";
@@ -60,9 +61,8 @@ std::string ResolveSpec(const ModelSpec& spec, ResolvedSpec* out) {
     return "preset: unknown preset '" + spec.preset + "'; known: paper, small";
   }
   r.sizes = preset->sizes;
-  for (std::string error :
-       {Override("layers", spec.layers, &r.sizes.layers),
-        Override("width", spec.width, &r.sizes.width)}) {
+  for (std::string error : {Override("layers", spec.layers, &r.sizes.layers),
+                            Override("width", spec.width, &r.sizes.width)}) {
     if (!error.empty()) return error;
   }
   if (has_attention) {

@@ -31,9 +31,9 @@ namespace switchyard::worker::models {
 // What a job asks for. An empty size takes the preset's value (the job
 // config's 0 maps to empty); a given size must be >= 1.
 struct ModelSpec {
-  std::string model;                 // "mlp", "lstm", "transformer", "cisformer"
-  std::string attention = "auto";    // "auto", "none", "softmax", "expressive"
-  std::string preset = "small";      // "small" or "paper"
+  std::string model;               // "mlp", "lstm", "transformer", "cisformer"
+  std::string attention = "auto";  // "auto", "none", "softmax", "expressive"
+  std::string preset = "small";    // "small" or "paper"
   std::optional<int> layers;
   std::optional<int> width;
   std::optional<int> heads;

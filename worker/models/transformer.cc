@@ -40,8 +40,8 @@ torch::Tensor TransformerBlock::forward(const torch::Tensor& x,
     return t.reshape({batch, length, heads_, head_dim}).transpose(1, 2);
   };  // -> [B, H, T, hd]
   torch::Tensor a = Attend(split(qkv[0]), split(qkv[1]), split(qkv[2]),
-                           attention_, prior);               // [B, H, T, hd]
-  a = a.transpose(1, 2).reshape({batch, length, width});     // [B, T, width]
+                           attention_, prior);            // [B, H, T, hd]
+  a = a.transpose(1, 2).reshape({batch, length, width});  // [B, T, width]
   torch::Tensor y = x + out_->forward(a);
   return y + ffn2_->forward(torch::relu(ffn1_->forward(norm2_->forward(y))));
 }
@@ -57,17 +57,16 @@ TransformerModel::TransformerModel(const ResolvedSpec& spec,
   const int width = spec.sizes.width;
   input_ = register_module("input", InputLookup(spec.vocab, width));
   for (int i = 0; i < spec.sizes.layers; ++i) {
-    blocks_.push_back(register_module(
-        "block" + std::to_string(i),
-        std::make_shared<TransformerBlock>(spec, make_map)));
+    blocks_.push_back(
+        register_module("block" + std::to_string(i),
+                        std::make_shared<TransformerBlock>(spec, make_map)));
   }
   final_norm_ = register_module(
       "final_norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({width})));
   head_ = register_module("head", torch::nn::Linear(width, spec.numbers));
   std::vector<double> slopes = AlibiSlopes(spec.sizes.heads);
-  slopes_ = register_buffer(
-      "alibi_slopes",
-      torch::tensor(std::vector<float>(slopes.begin(), slopes.end())));
+  slopes_ = register_buffer("alibi_slopes", torch::tensor(std::vector<float>(
+                                                slopes.begin(), slopes.end())));
 }
 
 torch::Tensor TransformerModel::Forward(const torch::Tensor& ids,

@@ -51,8 +51,8 @@ class TransformerBlock : public torch::nn::Module {
   AttentionKind attention_;
   torch::nn::LayerNorm norm1_{nullptr};
   torch::nn::LayerNorm norm2_{nullptr};
-  std::shared_ptr<TokenMap> qkv_;  // width -> 3 * width
-  std::shared_ptr<TokenMap> out_;  // width -> width
+  std::shared_ptr<TokenMap> qkv_;   // width -> 3 * width
+  std::shared_ptr<TokenMap> out_;   // width -> width
   std::shared_ptr<TokenMap> ffn1_;  // width -> ffn_width
   std::shared_ptr<TokenMap> ffn2_;  // ffn_width -> width
 };

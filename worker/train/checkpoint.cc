@@ -24,8 +24,8 @@ int64_t StepOfName(const std::string& name) {
       name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0) {
     return -1;
   }
-  const std::string digits = name.substr(
-      prefix.size(), name.size() - prefix.size() - suffix.size());
+  const std::string digits =
+      name.substr(prefix.size(), name.size() - prefix.size() - suffix.size());
   if (digits.size() > 18) return -1;
   for (char c : digits) {
     if (!std::isdigit(static_cast<unsigned char>(c))) return -1;

@@ -6,12 +6,11 @@
 #include <atomic>
 #include <fstream>
 #include <iostream>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <sstream>
 #include <string>
 #include <string_view>
-
-#include <nlohmann/json.hpp>
 
 #include "common/config/job_config.h"
 #include "worker/train/trainer.h"

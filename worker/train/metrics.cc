@@ -42,10 +42,11 @@ nlohmann::ordered_json MetricsJson(const EvalCounts& counts) {
     return Fraction(counts.rule_correct[r], counts.rule_total[r]);
   };
   nlohmann::ordered_json json = nlohmann::ordered_json::object();
-  json["eval_loss"] = counts.total == 0
-                          ? nlohmann::ordered_json(nullptr)
-                          : nlohmann::ordered_json(counts.loss_sum /
-                                                   static_cast<double>(counts.total));
+  json["eval_loss"] =
+      counts.total == 0
+          ? nlohmann::ordered_json(nullptr)
+          : nlohmann::ordered_json(counts.loss_sum /
+                                   static_cast<double>(counts.total));
   json["accuracy"] = Fraction(counts.correct, counts.total);
   json["accuracy_last"] = Fraction(counts.last_correct, counts.last_total);
   json["accuracy_I"] = by_rule(Rule::kI);

@@ -7,7 +7,6 @@
 
 #include <array>
 #include <cstdint>
-
 #include <nlohmann/json.hpp>
 
 #include "common/tasks/iarc.h"
@@ -18,9 +17,9 @@ namespace switchyard::worker::train {
 struct EvalCounts {
   int64_t total = 0;
   int64_t correct = 0;
-  int64_t last_total = 0;    // last position of a window, number target
+  int64_t last_total = 0;  // last position of a window, number target
   int64_t last_correct = 0;
-  std::array<int64_t, 5> rule_total{};    // indexed by tasks::Rule
+  std::array<int64_t, 5> rule_total{};  // indexed by tasks::Rule
   std::array<int64_t, 5> rule_correct{};
   double loss_sum = 0;  // summed cross-entropy over the counted targets
 

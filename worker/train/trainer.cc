@@ -11,11 +11,10 @@
 #include <cmath>
 #include <limits>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <thread>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "common/tasks/iarc.h"
 #include "worker/models/model.h"
@@ -117,8 +116,8 @@ Batch ToBatch(const tasks::WindowBatch& windows, const torch::Device& device) {
   Batch b;
   b.ids = ToLong(windows.input_ids, windows.batch, windows.length, device);
   if (!windows.input_control_ids.empty()) {
-    b.control =
-        ToLong(windows.input_control_ids, windows.batch, windows.length, device);
+    b.control = ToLong(windows.input_control_ids, windows.batch, windows.length,
+                       device);
   }
   b.targets = ToLong(windows.targets, windows.batch, windows.length, device);
   return b;
@@ -136,8 +135,9 @@ std::vector<EvalChunk> MakeEvalSet(const tasks::IarcOptions& task,
   std::vector<EvalChunk> chunks;
   for (int64_t done = 0; done < count; done += kEvalChunk) {
     EvalChunk chunk;
-    sampler.Sample(static_cast<int>(std::min<int64_t>(kEvalChunk, count - done)),
-                   &chunk.windows);
+    sampler.Sample(
+        static_cast<int>(std::min<int64_t>(kEvalChunk, count - done)),
+        &chunk.windows);
     chunk.tensors = ToBatch(chunk.windows, device);
     chunks.push_back(std::move(chunk));
   }
@@ -262,8 +262,8 @@ int Run::Setup() {
   if (models::UsesAttention(spec.kind)) {
     log_ << " (" << models::AttentionKindName(spec.attention) << " attention)";
   }
-  log_ << ", preset " << job_.Str("preset") << ": layers "
-       << spec.sizes.layers << ", width " << spec.sizes.width;
+  log_ << ", preset " << job_.Str("preset") << ": layers " << spec.sizes.layers
+       << ", width " << spec.sizes.width;
   if (spec.sizes.heads > 0) log_ << ", heads " << spec.sizes.heads;
   if (spec.sizes.ffn_width > 0) log_ << ", ffn_width " << spec.sizes.ffn_width;
   log_ << "; " << parameters_ << " parameters; tasks " << task_.tasks
@@ -291,8 +291,8 @@ int Run::Resume() {
     if (ResumeKey(loaded.config_json) != ResumeKey(state_.config_json)) {
       log_ << "switchyard-train: checkpoint " << it->second
            << " belongs to another job config; refusing to resume\n  "
-           << "checkpoint: " << loaded.config_json << "\n  this job: "
-           << state_.config_json << "\n";
+           << "checkpoint: " << loaded.config_json
+           << "\n  this job: " << state_.config_json << "\n";
       return kExitBadConfig;
     }
     if (!sampler_->LoadState(loaded.sampler_state)) {
@@ -315,7 +315,8 @@ int Run::Resume() {
 void Run::Step() {
   sampler_->Sample(static_cast<int>(job_.Int("batch_size")), &windows_);
   Batch batch = ToBatch(windows_, device_);
-  torch::Tensor logits = model_->Forward(batch.ids, batch.control);  // [B, T, N]
+  torch::Tensor logits =
+      model_->Forward(batch.ids, batch.control);  // [B, T, N]
   torch::Tensor loss =
       LossOf(logits, batch.targets, F::CrossEntropyFuncOptions());
   if (state_.global_step == job_.Int("debug_nan_at_step")) {
@@ -373,8 +374,9 @@ int Run::Loop() {
   model_->train();
   while (state_.epoch < epochs) {
     if (eval_set_.empty()) {
-      eval_set_ = MakeEvalSet(task_, static_cast<uint64_t>(job_.Int("eval_seed")),
-                              job_.Int("eval_windows"), device_);
+      eval_set_ =
+          MakeEvalSet(task_, static_cast<uint64_t>(job_.Int("eval_seed")),
+                      job_.Int("eval_windows"), device_);
     }
     int64_t steps_here = 0;  // this process's steps of this epoch
     Clock::duration step_time{};
@@ -403,13 +405,14 @@ int Run::Loop() {
     for (auto& [key, value] : metrics.items()) line[key] = value;
     const double seconds = Seconds(step_time);
     line["samples_per_sec"] =
-        seconds > 0 ? Json(static_cast<double>(steps_here * batch_size) / seconds)
-                    : Json(nullptr);
+        seconds > 0
+            ? Json(static_cast<double>(steps_here * batch_size) / seconds)
+            : Json(nullptr);
     WriteLine(out_, line);
     log_ << "switchyard-train: epoch " << state_.epoch + 1 << "/" << epochs
          << " step " << state_.global_step << " loss "
-         << line["loss"].get<double>() << " accuracy " << line["accuracy"].dump()
-         << "\n";
+         << line["loss"].get<double>() << " accuracy "
+         << line["accuracy"].dump() << "\n";
     state_.last_metrics = metrics.dump();
     ++state_.epoch;
     state_.step_in_epoch = 0;

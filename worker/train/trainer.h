@@ -6,7 +6,7 @@
 //   {"epoch":E,"step":S,"loss":..,"eval_loss":..,"accuracy":..,
 //    "accuracy_last":..,"accuracy_I":..,"accuracy_A":..,"accuracy_R":..,
 //    "accuracy_C":..,"samples_per_sec":..}         after every epoch
-//   {"checkpoint":"<path>","step":S}               after a checkpoint is complete
+//   {"checkpoint":"<path>","step":S}               a checkpoint is complete
 //   {"summary":true,"parameters":P,"epochs":E,"step":S,"final":{..}|null,
 //    "wall_seconds":..}                            at the end of a finished job
 //   {"error":"..","exit_code":3,"step":S}          on a training failure
@@ -38,10 +38,10 @@ enum ExitCode : int {
 };
 
 struct TrainerOptions {
-  config::JobConfig job;   // RunTraining resolves defaults and validates it
-  std::string device = "cpu";   // "cpu", "cuda" or "cuda:N"
-  std::string checkpoint_dir;   // "" = no checkpoints
-  bool resume = false;          // continue from the newest checkpoint in dir
+  config::JobConfig job;       // RunTraining resolves defaults and validates it
+  std::string device = "cpu";  // "cpu", "cuda" or "cuda:N"
+  std::string checkpoint_dir;  // "" = no checkpoints
+  bool resume = false;         // continue from the newest checkpoint in dir
   int keep_checkpoints = 2;
   // Polled at every step boundary; when true, a checkpoint is written and
   // RunTraining returns kExitStopped. Not owned; may be null.

@@ -17,8 +17,8 @@ torch::Tensor Slopes(int heads) {
 }
 
 TEST(AlibiSlopesTest, StandardGeometricSlopes) {
-  EXPECT_EQ(AlibiSlopes(4), (std::vector<double>{0.25, 0.0625, 0.015625,
-                                                 0.00390625}));
+  EXPECT_EQ(AlibiSlopes(4),
+            (std::vector<double>{0.25, 0.0625, 0.015625, 0.00390625}));
   std::vector<double> eight = AlibiSlopes(8);
   ASSERT_EQ(eight.size(), 8u);
   EXPECT_DOUBLE_EQ(eight[0], 0.5);
@@ -85,8 +85,8 @@ TEST(ExpressiveAttentionTest, MatchesTheFormulaAndItsGradient) {
   // in double precision.
   torch::Tensor prior = AttentionPrior(AttentionKind::kExpressive,
                                        Slopes(3).to(torch::kDouble), t);
-  torch::Tensor zd = (torch::randn({2, 3, t, t}, torch::kDouble) * 2)
-                         .requires_grad_();
+  torch::Tensor zd =
+      (torch::randn({2, 3, t, t}, torch::kDouble) * 2).requires_grad_();
   torch::Tensor g = torch::randn({2, 3, t, t}, torch::kDouble);
   torch::Tensor fused = AttentionWeights(zd, AttentionKind::kExpressive, prior);
   torch::Tensor fused_grad = torch::autograd::grad({fused}, {zd}, {g})[0];
@@ -102,9 +102,9 @@ TEST(ExpressiveAttentionTest, MatchesTheFormulaAndItsGradient) {
 TEST(AttentionTest, AlibiBiasFavoursNearKeysAndAttendKeepsShapes) {
   // Equal scores: softmax weights fall off by exp(-m) per step of distance.
   const int64_t t = 4;
-  torch::Tensor w = AttentionWeights(
-      torch::zeros({1, 1, t, t}), AttentionKind::kSoftmax,
-      AttentionPrior(AttentionKind::kSoftmax, Slopes(1), t));
+  torch::Tensor w =
+      AttentionWeights(torch::zeros({1, 1, t, t}), AttentionKind::kSoftmax,
+                       AttentionPrior(AttentionKind::kSoftmax, Slopes(1), t));
   const double m = AlibiSlopes(1)[0];
   EXPECT_NEAR(w[0][0][3][2].item<double>() / w[0][0][3][3].item<double>(),
               std::exp(-m), 1e-5);

@@ -1,5 +1,3 @@
-#include "worker/models/model.h"
-
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
@@ -7,14 +5,15 @@
 #include <tuple>
 
 #include "worker/models/cisformer.h"
+#include "worker/models/model.h"
 #include "worker/models/presets.h"
 
 namespace switchyard::worker::models {
 namespace {
 
-constexpr int kVocab = 20;     // d
-constexpr int kNumbers = 16;   // N for IARC
-constexpr int kContext = 24;   // Nc
+constexpr int kVocab = 20;    // d
+constexpr int kNumbers = 16;  // N for IARC
+constexpr int kContext = 24;  // Nc
 
 ModelSpec Spec(const std::string& model, const std::string& attention,
                const std::string& preset = "small") {
@@ -41,20 +40,21 @@ using CausalCase = std::tuple<std::string, std::string, bool>;
 // One test case for all models (each case is a process under ctest, and
 // loading LibTorch costs about a second).
 TEST(CausalityTest, LaterInputsDoNotChangeEarlierOutputs) {
-  for (const auto& [name, attention, attached] : std::vector<CausalCase>{
-           {"mlp", "none", false},
-           {"mlp", "none", true},
-           {"lstm", "none", false},
-           {"lstm", "none", true},
-           {"transformer", "softmax", false},
-           {"transformer", "softmax", true},
-           {"transformer", "expressive", false},
-           {"transformer", "expressive", true},
-           {"cisformer", "softmax", false},
-           {"cisformer", "softmax", true},
-           {"cisformer", "expressive", false},
-           {"cisformer", "expressive", true}}) {
-    SCOPED_TRACE(name + "/" + attention + (attached ? "/attached" : "/separate"));
+  for (const auto& [name, attention, attached] :
+       std::vector<CausalCase>{{"mlp", "none", false},
+                               {"mlp", "none", true},
+                               {"lstm", "none", false},
+                               {"lstm", "none", true},
+                               {"transformer", "softmax", false},
+                               {"transformer", "softmax", true},
+                               {"transformer", "expressive", false},
+                               {"transformer", "expressive", true},
+                               {"cisformer", "softmax", false},
+                               {"cisformer", "softmax", true},
+                               {"cisformer", "expressive", false},
+                               {"cisformer", "expressive", true}}) {
+    SCOPED_TRACE(name + "/" + attention +
+                 (attached ? "/attached" : "/separate"));
     torch::manual_seed(7);
     auto model = Make(Spec(name, attention));
     ASSERT_NE(model, nullptr);
@@ -83,11 +83,14 @@ TEST(CausalityTest, LaterInputsDoNotChangeEarlierOutputs) {
         changed_control.narrow(1, t + 1, rest).fill_(kNumbers);
       }
       torch::Tensor out = model->Forward(changed, changed_control);
-      const float before =
-          (out.narrow(1, 0, t + 1) - base.narrow(1, 0, t + 1)).abs().max()
-              .item<float>();
+      const float before = (out.narrow(1, 0, t + 1) - base.narrow(1, 0, t + 1))
+                               .abs()
+                               .max()
+                               .item<float>();
       const float after =
-          (out.narrow(1, t + 1, rest) - base.narrow(1, t + 1, rest)).abs().max()
+          (out.narrow(1, t + 1, rest) - base.narrow(1, t + 1, rest))
+              .abs()
+              .max()
               .item<float>();
       EXPECT_LE(before, 1e-6) << "position <= " << t << " saw the future";
       EXPECT_GT(after, 1e-6) << "the change after " << t << " had no effect";
@@ -118,9 +121,9 @@ TEST(ParameterCountTest, PresetsMatchTheSpecAndSizesOverrideThem) {
     int64_t exact;
     double spec;  // the paper's size (specs/iarc.md)
   };
-  for (const Case& c : {Case{"mlp", 1908096, 1.9e6},
-                        Case{"lstm", 3692036, 3.7e6},
-                        Case{"transformer", 1301356, 1.3e6}}) {
+  for (const Case& c :
+       {Case{"mlp", 1908096, 1.9e6}, Case{"lstm", 3692036, 3.7e6},
+        Case{"transformer", 1301356, 1.3e6}}) {
     auto model = Make(Spec(c.model, "auto", "paper"));
     ASSERT_NE(model, nullptr);
     const int64_t count = CountParameters(*model);

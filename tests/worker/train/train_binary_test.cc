@@ -1,20 +1,18 @@
 // Runs the real switchyard-train binary: flag handling, exit codes, SIGTERM
 // and resume across processes.
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <gtest/gtest.h>
-
 #include <filesystem>
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 extern char** environ;
 
@@ -33,7 +31,8 @@ struct Process {
     while (start < out.size()) {
       size_t end = out.find('\n', start);
       if (end == std::string::npos) end = out.size();
-      if (end > start) lines.push_back(Json::parse(out.substr(start, end - start)));
+      if (end > start)
+        lines.push_back(Json::parse(out.substr(start, end - start)));
       start = end + 1;
     }
     return lines;
@@ -42,9 +41,9 @@ struct Process {
 
 // Runs the trainer with `args`; `on_line` sees each complete stdout line and
 // may signal the child through the pid it is given.
-Process RunTrainer(const std::vector<std::string>& args,
-                   const std::function<void(const std::string&, pid_t)>&
-                       on_line = nullptr) {
+Process RunTrainer(
+    const std::vector<std::string>& args,
+    const std::function<void(const std::string&, pid_t)>& on_line = nullptr) {
   std::vector<std::string> all = {SWITCHYARD_TRAIN_BINARY};
   all.insert(all.end(), args.begin(), args.end());
   std::vector<char*> argv;
@@ -94,7 +93,8 @@ Process RunTrainer(const std::vector<std::string>& args,
   }
   int status = 0;
   waitpid(pid, &status, 0);
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  result.exit_code =
+      WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   return result;
 }
 
@@ -102,8 +102,8 @@ class TempDir {
  public:
   TempDir() {
     path_ = fs::temp_directory_path() /
-            ("switchyard_train_binary_test_" + std::to_string(::getpid()) + "_" +
-             std::to_string(counter_++));
+            ("switchyard_train_binary_test_" + std::to_string(::getpid()) +
+             "_" + std::to_string(counter_++));
     fs::remove_all(path_);
   }
   ~TempDir() { fs::remove_all(path_); }
@@ -116,10 +116,24 @@ class TempDir {
 
 // A job of many short epochs: a signal lands mid-run.
 std::vector<std::string> QuickJob(int epochs) {
-  return {"--model", "mlp", "--tasks", "IA", "--seed", "3",
-          "--epochs", std::to_string(epochs), "--steps-per-epoch", "3",
-          "--batch-size", "16", "--eval-windows", "40",
-          "--checkpoint-every", "2", "--threads", "1"};
+  return {"--model",
+          "mlp",
+          "--tasks",
+          "IA",
+          "--seed",
+          "3",
+          "--epochs",
+          std::to_string(epochs),
+          "--steps-per-epoch",
+          "3",
+          "--batch-size",
+          "16",
+          "--eval-windows",
+          "40",
+          "--checkpoint-every",
+          "2",
+          "--threads",
+          "1"};
 }
 
 std::vector<std::string> Plus(std::vector<std::string> a,
@@ -188,16 +202,16 @@ TEST(TrainBinaryTest, SigtermCheckpointsExits4AndResumeMatchesAStraightRun) {
   constexpr int kEpochs = 400;  // far more than run before the signal
   TempDir dir;
   int signalled_after_epoch = -1;
-  Process stopped = RunTrainer(
-      Plus(QuickJob(kEpochs), {"--checkpoint-dir", dir.str()}),
-      [&](const std::string& line, pid_t pid) {
-        Json json = Json::parse(line);
-        if (signalled_after_epoch < 0 && json.contains("epoch") &&
-            json["epoch"] == 2) {
-          signalled_after_epoch = 2;
-          kill(pid, SIGTERM);
-        }
-      });
+  Process stopped =
+      RunTrainer(Plus(QuickJob(kEpochs), {"--checkpoint-dir", dir.str()}),
+                 [&](const std::string& line, pid_t pid) {
+                   Json json = Json::parse(line);
+                   if (signalled_after_epoch < 0 && json.contains("epoch") &&
+                       json["epoch"] == 2) {
+                     signalled_after_epoch = 2;
+                     kill(pid, SIGTERM);
+                   }
+                 });
   ASSERT_EQ(stopped.exit_code, 4) << stopped.err;
   auto lines = stopped.Lines();
   ASSERT_FALSE(lines.empty());

@@ -6,11 +6,10 @@
 #include <atomic>
 #include <filesystem>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "worker/train/checkpoint.h"
 
@@ -28,7 +27,8 @@ struct Result {
   std::vector<Json> Epochs() const {
     std::vector<Json> out;
     for (const Json& line : lines) {
-      if (line.contains("epoch") && !line.contains("summary")) out.push_back(line);
+      if (line.contains("epoch") && !line.contains("summary"))
+        out.push_back(line);
     }
     return out;
   }
@@ -57,8 +57,8 @@ config::JobConfig Job(std::map<std::string, std::string> overrides) {
   config::JobConfig job;
   // A small, fast job unless a test says otherwise.
   std::map<std::string, std::string> values = {
-      {"model", "transformer"}, {"preset", "small"},   {"tasks", "IARC"},
-      {"epochs", "2"},          {"steps_per_epoch", "6"}, {"batch_size", "32"},
+      {"model", "transformer"}, {"preset", "small"},       {"tasks", "IARC"},
+      {"epochs", "2"},          {"steps_per_epoch", "6"},  {"batch_size", "32"},
       {"eval_windows", "300"},  {"checkpoint_every", "4"}, {"seed", "5"}};
   for (auto& [key, value] : overrides) values[key] = value;
   for (auto& [key, value] : values) {
@@ -159,8 +159,10 @@ TEST_F(TrainerTest, ResumeAfterStopEqualsUninterruptedRun) {
 
 TEST_F(TrainerTest, StopInTheFirstEpochAndResumeWithAttachedLayout) {
   TrainerOptions straight;
-  straight.job = Job({{"model", "cisformer"}, {"attention", "expressive"},
-                      {"layout", "attached"}, {"checkpoint_every", "0"}});
+  straight.job = Job({{"model", "cisformer"},
+                      {"attention", "expressive"},
+                      {"layout", "attached"},
+                      {"checkpoint_every", "0"}});
   Result reference = Train(straight);
   ASSERT_EQ(reference.code, kExitDone) << reference.log;
 
@@ -186,9 +188,13 @@ TEST_F(TrainerTest, SmallModelLearnsTheIncrementTask) {
   TrainerOptions options;
   // 80 steps of 100 windows; reaches ~99% (the ceiling is below 100%:
   // a window's first targets can follow a control token it does not show).
-  options.job = Job({{"model", "mlp"}, {"tasks", "I"}, {"epochs", "2"},
-                     {"steps_per_epoch", "40"}, {"batch_size", "100"},
-                     {"lr", "0.005"}, {"eval_windows", "1000"}});
+  options.job = Job({{"model", "mlp"},
+                     {"tasks", "I"},
+                     {"epochs", "2"},
+                     {"steps_per_epoch", "40"},
+                     {"batch_size", "100"},
+                     {"lr", "0.005"},
+                     {"eval_windows", "1000"}});
   Result result = Train(options);
   ASSERT_EQ(result.code, kExitDone) << result.log;
   ASSERT_NE(result.Summary(), nullptr);
@@ -238,8 +244,10 @@ TEST_F(TrainerTest, NoOpJobFailuresAndBadConfigs) {
   };
   for (const Case& c : std::vector<Case>{
            {{{"model", "lstm"}, {"attention", "softmax"}}, "attention:"},
-           {{{"model", "transformer"}, {"heads", "3"}}, "heads: 3 does not divide width 32"},
-           {{{"model", "cisformer"}, {"width", "30"}, {"heads", "4"}}, "heads:"},
+           {{{"model", "transformer"}, {"heads", "3"}},
+            "heads: 3 does not divide width 32"},
+           {{{"model", "cisformer"}, {"width", "30"}, {"heads", "4"}},
+            "heads:"},
            {{{"tasks", "C"}}, "tasks"}}) {
     TrainerOptions options;
     options.job = Job(c.job);

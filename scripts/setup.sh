@@ -12,6 +12,7 @@ PACKAGES=(
   python3 python3-torch python3-yaml python3-optuna python3-pandas  # optuna, pandas: bench/compare
   slurm-wlm munge systemd python3-grpcio  # tests/e2e/slurm, tests/e2e/deploy
   procps psmisc openssl
+  clang libclang-rt-14-dev  # tests/fuzz: libFuzzer harnesses (-fsanitize=fuzzer)
 )
 
 SUDO=""

@@ -21,6 +21,9 @@
 #                           none of them is a real GPU
 #   SLURM_CLUSTER_KILLWAIT  seconds between SIGTERM and SIGKILL when a job is
 #                           cancelled or hits its time limit (default 30)
+#   SLURM_CLUSTER_EXTRA_CONF  more slurm.conf lines (before NodeName; a later
+#                           line overrides an earlier one), e.g. the tuning of
+#                           bench/compare
 #
 # Why these slurm.conf choices (see docs/operations.md, "Slurm"):
 #   ProctrackType=proctrack/linuxproc  cgroup v2 delegation is not available
@@ -154,6 +157,7 @@ MinJobAge=600
 SlurmctldTimeout=30
 SlurmdTimeout=60
 $gres_line
+${SLURM_CLUSTER_EXTRA_CONF:-}
 NodeName=$node NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=1000 $node_gres State=UNKNOWN
 PartitionName=debug Nodes=$node Default=YES MaxTime=INFINITE State=UP OverSubscribe=NO
 EOF

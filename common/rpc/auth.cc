@@ -15,6 +15,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "common/base/constant_time.h"
 
 namespace switchyard::common {
 
@@ -70,13 +71,8 @@ absl::StatusOr<std::string> ReadOrCreateTokenFile(const std::string& path) {
   return token;
 }
 
-bool TokensEqual(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  unsigned char difference = 0;
-  for (size_t i = 0; i < a.size(); ++i) {
-    difference |= static_cast<unsigned char>(a[i] ^ b[i]);
-  }
-  return difference == 0;
+bool TokensEqual(std::string_view given, std::string_view expected) {
+  return ConstantTimeEquals(given, expected);
 }
 
 absl::StatusOr<std::string> TokenFromFlagOrEnv(const std::string& token_file) {

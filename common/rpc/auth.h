@@ -28,8 +28,9 @@ absl::StatusOr<std::string> ReadTokenFile(const std::string& path);
 // a new token and mode 0600. Returns the token.
 absl::StatusOr<std::string> ReadOrCreateTokenFile(const std::string& path);
 
-// Constant-time equality: the time taken depends on the lengths only.
-bool TokensEqual(std::string_view a, std::string_view b);
+// Constant-time equality (common/base/constant_time.h): pass the secret as
+// `expected`; the time taken depends on its length alone.
+bool TokensEqual(std::string_view given, std::string_view expected);
 
 // The token from SWITCHYARD_TOKEN or, when token_file is not empty, from that
 // file (the file wins). NOT_FOUND when neither gives one.

@@ -9,6 +9,11 @@
 
 namespace switchyard::common {
 
+// Messages longer than kMaxStatusMessageBytes are cut there (at a UTF-8
+// character boundary) and end in "... (N bytes cut)": a message travels in a
+// trailer, and one that echoes a hostile megabyte string would exceed the
+// peer's metadata limit and turn the real code into INTERNAL.
+inline constexpr size_t kMaxStatusMessageBytes = 1024;
 grpc::Status ToGrpcStatus(const absl::Status& status);
 absl::Status FromGrpcStatus(const grpc::Status& status);
 

@@ -311,6 +311,13 @@ absl::StatusOr<std::vector<absl::Status>> Coordinator::ReportMetrics(
         return absl::InvalidArgumentError(absl::StrCat("metrics: ", point.name, " at step ",
                                                        point.step, " is not a finite number"));
       }
+      // wall_time is REAL NOT NULL: SQLite would take a NaN for NULL and
+      // refuse the row with a misleading code, and store an infinity.
+      if (!std::isfinite(point.wall_time)) {
+        return absl::InvalidArgumentError(absl::StrCat("metrics: ", point.name, " at step ",
+                                                       point.step,
+                                                       ": wall_time is not a finite number"));
+      }
     }
   }
   absl::StatusOr<std::vector<absl::Status>> results = store_->AppendMetrics(batches);

@@ -31,7 +31,15 @@ absl::StatusOr<common::SweepDefinition> SweepFromProto(const pb::SweepSpec& spec
       switch (value.kind_case()) {
         case pb::ParamValue::kIntValue: out.values.emplace_back(value.int_value()); break;
         case pb::ParamValue::kFloatValue: out.values.emplace_back(value.float_value()); break;
-        case pb::ParamValue::kStringValue: out.values.emplace_back(value.string_value()); break;
+        case pb::ParamValue::kStringValue:
+          // Known string values are short names; a long one would only be
+          // echoed back in the error.
+          if (value.string_value().size() > kMaxShortString) {
+            return absl::InvalidArgumentError(absl::StrCat(
+                axis.key(), ": value ", i + 1, " is longer than 1024 bytes"));
+          }
+          out.values.emplace_back(value.string_value());
+          break;
         default:
           return absl::InvalidArgumentError(
               absl::StrCat(axis.key(), ": value ", i + 1, " is unset"));

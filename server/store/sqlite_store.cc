@@ -8,6 +8,7 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
+#include "common/base/constant_time.h"
 #include "common/base/status_macros.h"
 #include "nlohmann/json.hpp"
 #include "server/core/state_machine.h"
@@ -296,15 +297,6 @@ absl::Status FillCounts(Database& db, int64_t sweep_id, StateCounts* counts) {
   }
 }
 
-// Compares without an early exit, so response times say nothing about how
-// much of a guessed token was right.
-bool TokensEqual(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  unsigned char diff = 0;
-  for (size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
-  return diff == 0;
-}
-
 struct FencedAttempt {
   int64_t attempt_id = 0;
   int64_t job_id = 0;
@@ -327,7 +319,9 @@ absl::StatusOr<FencedAttempt> CheckFencing(Database& db, const AttemptRef& ref) 
   fenced.worker_id = stmt->ColumnInt64(3);
   const int64_t current = stmt->ColumnIsNull(4) ? 0 : stmt->ColumnInt64(4);
   fenced.cancel_requested = stmt->ColumnBool(5);
-  if (!TokensEqual(token, ref.fencing_token)) {
+  // Constant time, so response times say nothing about how much of a
+  // guessed token was right.
+  if (!common::ConstantTimeEquals(ref.fencing_token, token)) {
     return absl::FailedPreconditionError(
         absl::StrCat("attempt ", ref.attempt_id, " of job ", fenced.job_id,
                      ": wrong fencing token"));

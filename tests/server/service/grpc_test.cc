@@ -1,163 +1,16 @@
 // Every RPC through a real in-process gRPC server on a free loopback port,
 // with a real SQLite store: roles and tokens, malformed requests, fencing and
 // idempotent metric replay.
-#include <unistd.h>
-
-#include <filesystem>
-
 #include <gtest/gtest.h>
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
 
 #include "common/base/sha256.h"
-#include "common/rpc/channel.h"
-#include "server/core/coordinator.h"
-#include "server/service/server.h"
-#include "server/store/sqlite_store.h"
-#include "switchyard/v1/switchyard.grpc.pb.h"
+#include "tests/server/service/grpc_fixture.h"
 
 namespace switchyard::server {
 namespace {
-
-namespace pb = ::switchyard::v1;
-
-constexpr char kClientToken[] = "client-token-0123456789";
-constexpr char kWorkerToken[] = "worker-token-9876543210";
-
-class GrpcTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("grpc_test_" + std::to_string(getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
-    SqliteStore::Options options;
-    options.path = (dir_ / "switchyard.db").string();
-    options.synchronous = sqlite::Synchronous::kNormal;
-    auto store = SqliteStore::Open(options);
-    ASSERT_TRUE(store.ok()) << store.status();
-    store_ = *std::move(store);
-    files_ = std::make_unique<CheckpointFiles>(dir_.string());
-    coordinator_ = std::make_unique<Coordinator>(store_.get(), common::Clock::Real(),
-                                                 files_.get(), CoordinatorOptions{});
-    ServerOptions server_options;
-    server_options.listen = "127.0.0.1:0";
-    server_options.client_token = kClientToken;
-    server_options.worker_token = kWorkerToken;
-    auto server = CoordinatorServer::Start(coordinator_.get(), server_options);
-    ASSERT_TRUE(server.ok()) << server.status();
-    server_ = *std::move(server);
-    client_ = pb::SweepService::NewStub(Channel(kClientToken));
-    worker_ = pb::WorkerService::NewStub(Channel(kWorkerToken));
-  }
-
-  void TearDown() override {
-    coordinator_->Stop();
-    server_.reset();
-    coordinator_.reset();
-    store_.reset();
-    std::filesystem::remove_all(dir_);
-  }
-
-  std::shared_ptr<grpc::Channel> Channel(const std::string& token) {
-    common::ChannelOptions options;
-    options.target = server_->address();
-    options.token = token;
-    auto channel = common::MakeChannel(options);
-    EXPECT_TRUE(channel.ok());
-    return *channel;
-  }
-
-  pb::SweepSpec Spec(std::vector<int64_t> seeds) {
-    pb::SweepSpec spec;
-    spec.set_name("grpc-test");
-    pb::Axis* axis = spec.add_axes();
-    axis->set_key("seed");
-    for (int64_t s : seeds) axis->add_values()->set_int_value(s);
-    pb::Axis* epochs = spec.add_axes();
-    epochs->set_key("epochs");
-    epochs->add_values()->set_int_value(1);
-    return spec;
-  }
-
-  int64_t Submit(std::vector<int64_t> seeds) {
-    grpc::ClientContext context;
-    pb::SubmitSweepRequest request;
-    *request.mutable_spec() = Spec(std::move(seeds));
-    pb::SubmitSweepResponse response;
-    grpc::Status status = client_->SubmitSweep(&context, request, &response);
-    EXPECT_TRUE(status.ok()) << status.error_message();
-    return response.sweep_id();
-  }
-
-  int64_t Register() {
-    grpc::ClientContext context;
-    pb::RegisterWorkerRequest request;
-    request.set_name("test-worker");
-    request.set_hostname("localhost");
-    pb::Device* device = request.add_devices();
-    device->set_name("cpu");
-    device->set_kind("cpu");
-    device->set_slots(2);
-    pb::RegisterWorkerResponse response;
-    grpc::Status status = worker_->RegisterWorker(&context, request, &response);
-    EXPECT_TRUE(status.ok()) << status.error_message();
-    EXPECT_GT(response.lease_seconds(), 0);
-    return response.worker_id();
-  }
-
-  pb::Assignment Claim(int64_t worker_id) {
-    grpc::ClientContext context;
-    pb::ClaimJobRequest request;
-    request.set_worker_id(worker_id);
-    request.set_device("cpu");
-    pb::ClaimJobResponse response;
-    grpc::Status status = worker_->ClaimJob(&context, request, &response);
-    EXPECT_TRUE(status.ok()) << status.error_message();
-    EXPECT_TRUE(response.has_job());
-    return response.assignment();
-  }
-
-  // Sends the batches on one stream; returns the highest ack and the status.
-  std::pair<int64_t, grpc::Status> Report(const std::vector<pb::MetricBatch>& batches) {
-    grpc::ClientContext context;
-    auto stream = worker_->ReportMetrics(&context);
-    int64_t acked = 0;
-    for (const pb::MetricBatch& batch : batches) {
-      if (!stream->Write(batch)) break;
-      pb::MetricAck ack;
-      if (!stream->Read(&ack)) break;
-      acked = std::max(acked, ack.acked_seq());
-    }
-    stream->WritesDone();
-    pb::MetricAck ignored;
-    while (stream->Read(&ignored)) {
-    }
-    return {acked, stream->Finish()};
-  }
-
-  int64_t MetricRows(int64_t sweep_id) {
-    grpc::ClientContext context;
-    pb::QueryMetricsRequest request;
-    request.set_sweep_id(sweep_id);
-    auto reader = client_->QueryMetrics(&context, request);
-    pb::QueryMetricsResponse chunk;
-    int64_t rows = 0;
-    while (reader->Read(&chunk)) rows += chunk.points_size();
-    EXPECT_TRUE(reader->Finish().ok());
-    return rows;
-  }
-
-  std::filesystem::path dir_;
-  std::unique_ptr<SqliteStore> store_;
-  std::unique_ptr<CheckpointFiles> files_;
-  std::unique_ptr<Coordinator> coordinator_;
-  std::unique_ptr<CoordinatorServer> server_;
-  std::unique_ptr<pb::SweepService::Stub> client_;
-  std::unique_ptr<pb::WorkerService::Stub> worker_;
-};
 
 TEST_F(GrpcTest, MissingWrongAndOtherRoleTokensAreRefused) {
   pb::ListSweepsRequest request;

@@ -157,6 +157,35 @@ class GrpcCoordinatorClient final : public CoordinatorClient {
   double call_timeout_;
 };
 
+// Why the channel did not connect. A call that does not wait for the
+// connection fails at once with gRPC's last connection error (a refused
+// connection, a failed TLS handshake); TLS mix-ups look alike from the client,
+// so the hint names the flag to check.
+std::string ConnectFailureDetail(const std::shared_ptr<grpc::Channel>& channel,
+                                 const ClientOptions& options) {
+  std::string detail =
+      absl::StrCat("no connection within ", options.connect_timeout_seconds, " s");
+  auto stub = pb::SweepService::NewStub(channel);
+  grpc::ClientContext context;
+  context.set_wait_for_ready(false);
+  context.set_deadline(After(1));
+  pb::ListSweepsResponse ignored;
+  grpc::Status status = stub->ListSweeps(&context, pb::ListSweepsRequest(), &ignored);
+  if (!status.ok() && !status.error_message().empty()) {
+    absl::StrAppend(&detail, " (", status.error_message(), ")");
+  }
+  const bool tls = options.tls || !options.tls_ca_file.empty();
+  if (tls) {
+    absl::StrAppend(&detail,
+                    "; if it serves TLS, check that --tls-ca holds the CA that signed its "
+                    "certificate and that the certificate names ",
+                    options.target.substr(0, options.target.rfind(':')));
+  } else {
+    absl::StrAppend(&detail, "; if it serves TLS, pass --tls-ca FILE");
+  }
+  return detail;
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<CoordinatorClient>> ConnectToCoordinator(
@@ -171,8 +200,7 @@ absl::StatusOr<std::unique_ptr<CoordinatorClient>> ConnectToCoordinator(
   // Connect first, so that "nobody listens there" (exit 3) is told apart from
   // an error the coordinator sends (exit 2).
   if (!(*channel)->WaitForConnected(After(options.connect_timeout_seconds))) {
-    return UnreachableError(options.target, absl::StrCat("no connection within ",
-                                                         options.connect_timeout_seconds, " s"));
+    return UnreachableError(options.target, ConnectFailureDetail(*channel, options));
   }
   return std::unique_ptr<CoordinatorClient>(
       new GrpcCoordinatorClient(*std::move(channel), options.call_timeout_seconds));

@@ -4,9 +4,12 @@
 #include <unistd.h>
 
 #include <csignal>
+#include <cstdlib>
 #include <iostream>
 #include <string>
 #include <vector>
+
+#include <grpc/support/log.h>
 
 #include "client/cli.h"
 
@@ -17,6 +20,10 @@ int main(int argc, char** argv) {
   // a failed write instead of a signal in the middle of a line.
   std::signal(SIGPIPE, SIG_IGN);
   std::ios::sync_with_stdio(false);
+  // gRPC's own log lines ("Handshake failed ...") would come before our
+  // message, which already carries gRPC's last connection error. Set
+  // GRPC_VERBOSITY to see them.
+  if (std::getenv("GRPC_VERBOSITY") == nullptr) gpr_set_log_function([](gpr_log_func_args*) {});
 
   switchyard::client::CliIo io;
   io.out = &std::cout;

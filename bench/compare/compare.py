@@ -363,7 +363,20 @@ def main():
     parser.add_argument("--smoke", action="store_true")
     parser.add_argument("--write-docs", action="store_true")
     parser.add_argument("--json", help="also write every raw result here")
+    parser.add_argument("--render-json", metavar="FILE",
+                        help="run nothing: print (and with --write-docs write) the tables of a "
+                             "run saved with --json")
     args = parser.parse_args()
+    if args.render_json:
+        with open(args.render_json) as f:
+            results = json.load(f)
+        write = args.write_docs
+        args = argparse.Namespace(**results["args"])
+        text, _ = render(results, args)
+        print(text)
+        if write:
+            write_docs(text, results["argv"])
+        return 0
     if args.smoke:
         args.reps, args.jobs, args.workers = 1, 8, "2"
         args.streams, args.points, args.optuna_seconds = 4, 4000, 1
@@ -375,7 +388,7 @@ def main():
 
     work = tempfile.mkdtemp(prefix="switchyard-compare-")
     os.chmod(work, 0o755)  # Slurm jobs and munged want to read into it
-    results = {"command": " ".join(sys.argv[1:]), "date": datetime.datetime.utcnow().strftime(
+    results = {"argv": sys.argv[1:], "args": vars(args), "date": datetime.datetime.utcnow().strftime(
         "%Y-%m-%d %H:%M UTC"), "load_before": load_average(), "nproc": os.cpu_count(),
         "dispatch": [], "ingest": [], "export": [], "train": None}
     switchyard = Switchyard(args, work)
@@ -449,7 +462,7 @@ def main():
         with open(args.json, "w") as f:
             json.dump(results, f, indent=1)
     if args.write_docs and not broken:
-        write_docs(text, args)
+        write_docs(text, sys.argv[1:])
     for problem in broken:
         log("FAILED: " + problem)
     return 1 if broken else 0
@@ -616,17 +629,16 @@ def render(results, args):
     if results["train"]:
         rows = results["train"]
         keys = list(rows[0].keys())
-        ratio_key = next((k for k in keys if "/" in k), keys[-1])
-        label_keys = [k for k in keys if k.lower() in ("model", "attention", "path", "kind")]
+        ratio_keys = [k for k in keys if " / " in k] or keys[-1:]  # not "samples/s"
+        label_keys = [k for k in keys if k.lower() in ("model", "attention", "parameters")]
         out.append("")
-        out.append("Training (`%s`, the C++ trainer against the same model in PyTorch):"
-                   % results.get("train_command", "train_throughput"))
+        out.append("Training (`%s`, its own table's ratios; the C++ trainer against the same "
+                   "model in PyTorch):" % results.get("train_command", "train_throughput"))
         out.append("")
-        out.append("| " + " | ".join(label_keys + [ratio_key]) + " |")
-        out.append("|" + " --- |" * len(label_keys) + " ---: |")
+        out.append("| " + " | ".join(label_keys + ratio_keys) + " |")
+        out.append("|" + " --- |" * len(label_keys) + " ---: |" * len(ratio_keys))
         for row in rows:
-            out.append("| " + " | ".join([row.get(k, "") for k in label_keys] +
-                                         [row.get(ratio_key, "")]) + " |")
+            out.append("| " + " | ".join(row.get(k, "") for k in label_keys + ratio_keys) + " |")
     if results.get("slurm_left_out"):
         out.append("")
         out.append("Slurm left out: " + results["slurm_left_out"] + ".")
@@ -652,14 +664,31 @@ and the call retried); Slurm is Debian's slurm-wlm 22.05 as a one-node cluster
 in compare.py (SLURM_TUNING)."""
 
 
-def write_docs(text, args):
+def docs_argv(argv):
+    """The run's flags as the docs show them: build/ as the build folder, no
+    file names of this machine."""
+    shown, skip = [], False
+    for i, a in enumerate(argv):
+        if skip:
+            skip = False
+        elif a in ("--json", "--render-json"):
+            skip = True
+        elif a == "--build-dir":
+            shown += [a, "build"]
+            skip = True
+        elif a != "--write-docs" and not a.startswith(("--json=", "--build-dir=")):
+            shown.append(a)
+    return shown + ["--write-docs"]
+
+
+def write_docs(text, argv):
     path = os.path.join(ROOT, "docs", "benchmarks.md")
     with open(path) as f:
         doc = f.read()
     command = ("    cmake --build build --target compare_switchyard train_throughput "
                "switchyard-train\n"
                "    flock /tmp/switchyard-bench.lock /usr/bin/python3 bench/compare/compare.py "
-               + " ".join(a for a in sys.argv[1:]) + "\n")
+               + " ".join(docs_argv(argv)) + "\n")
     section = "%s\n\n%s\n%s\n\n%s\n" % (DOCS_SECTION, command, NOTES, text)
     pattern = re.compile(re.escape(DOCS_SECTION) + r"\n.*?(?=\n## |\Z)", re.S)
     if pattern.search(doc):

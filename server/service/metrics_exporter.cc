@@ -1,40 +1,15 @@
 #include "server/service/metrics_exporter.h"
 
 #include <filesystem>
+#include <limits>
 #include <map>
 
-#include <prometheus/client_metric.h>
-#include <prometheus/metric_family.h>
-
-#include "absl/strings/str_cat.h"
-#include "common/base/log.h"
 
 namespace switchyard::server {
 namespace {
 
-prometheus::MetricFamily Family(std::string name, std::string help, prometheus::MetricType type) {
-  prometheus::MetricFamily family;
-  family.name = std::move(name);
-  family.help = std::move(help);
-  family.type = type;
-  return family;
-}
-
-void AddGauge(prometheus::MetricFamily* family, std::vector<prometheus::ClientMetric::Label> labels,
-              double value) {
-  prometheus::ClientMetric metric;
-  metric.label = std::move(labels);
-  metric.gauge.value = value;
-  family->metric.push_back(std::move(metric));
-}
-
-void AddCounter(prometheus::MetricFamily* family,
-                std::vector<prometheus::ClientMetric::Label> labels, double value) {
-  prometheus::ClientMetric metric;
-  metric.label = std::move(labels);
-  metric.counter.value = value;
-  family->metric.push_back(std::move(metric));
-}
+using common::AddCounter;
+using common::AddGauge;
 
 int64_t FileBytes(const std::string& path) {
   std::error_code error;
@@ -52,7 +27,7 @@ std::vector<prometheus::MetricFamily> MetricsCollector::Collect() const {
   using prometheus::MetricType;
   std::vector<prometheus::MetricFamily> families;
 
-  auto jobs = Family("switchyard_jobs", "Jobs by sweep and state.", MetricType::Gauge);
+  auto jobs = common::MetricFamily("switchyard_jobs", "Jobs by sweep and state.", MetricType::Gauge);
   if (auto sweeps = coordinator_->ListSweeps(); sweeps.ok()) {
     for (const SweepRecord& sweep : *sweeps) {
       std::string id = std::to_string(sweep.id);
@@ -66,8 +41,8 @@ std::vector<prometheus::MetricFamily> MetricsCollector::Collect() const {
   }
   families.push_back(std::move(jobs));
 
-  auto workers = Family("switchyard_workers", "Registered workers by state.", MetricType::Gauge);
-  auto slots = Family("switchyard_slots", "Slots of alive workers, busy or free.", MetricType::Gauge);
+  auto workers = common::MetricFamily("switchyard_workers", "Registered workers by state.", MetricType::Gauge);
+  auto slots = common::MetricFamily("switchyard_slots", "Slots of alive workers, busy or free.", MetricType::Gauge);
   if (auto listed = coordinator_->ListWorkers(); listed.ok()) {
     std::map<std::string, int64_t> by_state = {{"alive", 0}, {"draining", 0}, {"gone", 0}};
     int64_t busy = 0, total = 0;
@@ -87,12 +62,12 @@ std::vector<prometheus::MetricFamily> MetricsCollector::Collect() const {
   families.push_back(std::move(slots));
 
   CoordinatorStats stats = coordinator_->stats();
-  auto claims = Family("switchyard_claims_total", "ClaimJob calls by result.", MetricType::Counter);
+  auto claims = common::MetricFamily("switchyard_claims_total", "ClaimJob calls by result.", MetricType::Counter);
   AddCounter(&claims, {{"result", "job"}}, static_cast<double>(stats.claims_served));
   AddCounter(&claims, {{"result", "empty"}}, static_cast<double>(stats.claims_empty));
   families.push_back(std::move(claims));
   auto counter = [&](std::string name, std::string help, int64_t value) {
-    auto family = Family(std::move(name), std::move(help), MetricType::Counter);
+    auto family = common::MetricFamily(std::move(name), std::move(help), MetricType::Counter);
     AddCounter(&family, {}, static_cast<double>(value));
     families.push_back(std::move(family));
   };
@@ -105,7 +80,7 @@ std::vector<prometheus::MetricFamily> MetricsCollector::Collect() const {
   counter("switchyard_checkpoints_stored_total", "Checkpoints stored.", stats.checkpoints_stored);
 
   StoreStats store_stats = store_->Stats();
-  auto latency = Family("switchyard_write_transaction_seconds",
+  auto latency = common::MetricFamily("switchyard_write_transaction_seconds",
                         "Latency of the store's group-commit write transactions.",
                         MetricType::Histogram);
   prometheus::ClientMetric histogram;
@@ -124,7 +99,7 @@ std::vector<prometheus::MetricFamily> MetricsCollector::Collect() const {
   latency.metric.push_back(std::move(histogram));
   families.push_back(std::move(latency));
 
-  auto size = Family("switchyard_database_bytes", "Size of the database and its WAL file.",
+  auto size = common::MetricFamily("switchyard_database_bytes", "Size of the database and its WAL file.",
                      MetricType::Gauge);
   AddGauge(&size, {}, static_cast<double>(FileBytes(database_path_) +
                                           FileBytes(database_path_ + "-wal")));
@@ -137,15 +112,12 @@ absl::StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(const std::s
                                                                     Store* store,
                                                                     std::string database_path) {
   auto server = std::unique_ptr<MetricsServer>(new MetricsServer());
-  try {
-    // civetweb throws when it cannot bind; this is the border to that library.
-    server->exposer_ = std::make_unique<prometheus::Exposer>(listen);
-  } catch (const std::exception& e) {
-    return absl::UnavailableError(absl::StrCat("--metrics-listen ", listen, ": ", e.what()));
-  }
-  server->collector_ =
-      std::make_shared<MetricsCollector>(coordinator, store, std::move(database_path));
-  server->exposer_->RegisterCollectable(server->collector_);
+  absl::StatusOr<std::unique_ptr<common::MetricsEndpoint>> endpoint =
+      common::StartMetricsEndpoint(
+          "--metrics-listen", listen,
+          std::make_shared<MetricsCollector>(coordinator, store, std::move(database_path)));
+  if (!endpoint.ok()) return endpoint.status();
+  server->endpoint_ = std::move(*endpoint);
   return server;
 }
 

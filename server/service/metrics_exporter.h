@@ -22,9 +22,9 @@
 #include <vector>
 
 #include <prometheus/collectable.h>
-#include <prometheus/exposer.h>
 
 #include "absl/status/statusor.h"
+#include "common/metrics/prometheus.h"
 #include "server/core/coordinator.h"
 
 namespace switchyard::server {
@@ -50,12 +50,11 @@ class MetricsServer {
                                                               Coordinator* coordinator,
                                                               Store* store,
                                                               std::string database_path);
-  std::vector<int> ports() const { return exposer_->GetListeningPorts(); }
+  std::vector<int> ports() const { return endpoint_->ports(); }
 
  private:
   MetricsServer() = default;
-  std::unique_ptr<prometheus::Exposer> exposer_;
-  std::shared_ptr<MetricsCollector> collector_;
+  std::unique_ptr<common::MetricsEndpoint> endpoint_;
 };
 
 }  // namespace switchyard::server

@@ -50,6 +50,49 @@ int WorkerDaemon::busy_slots() const {
   return busy;
 }
 
+WorkerStats WorkerDaemon::Stats() const {
+  WorkerStats stats;
+  std::vector<std::shared_ptr<JobRunner>> runners;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stats.worker_id = worker_id_;
+    stats.draining = draining_;
+    stats.coordinator_reachable = coordinator_reachable_;
+    stats.slots = static_cast<int>(slots_.size());
+    stats.jobs_claimed = jobs_claimed_;
+    stats.attempts_ended = attempts_ended_;
+    for (const auto& state : slots_) {
+      if (state->runner != nullptr) runners.push_back(state->runner);
+    }
+  }
+  // Outside mutex_: a runner's Progress takes the runner's own lock.
+  stats.busy_slots = static_cast<int>(runners.size());
+  for (const auto& runner : runners) {
+    JobProgress progress = runner->Progress();
+    stats.samples_per_sec += progress.samples_per_sec;
+    stats.unacked_metric_batches += progress.unacked_metric_batches;
+    stats.checkpoints_waiting += progress.checkpoints_waiting;
+  }
+  return stats;
+}
+
+namespace {
+
+// The label of an ended attempt in WorkerStats::attempts_ended.
+std::string AttemptEnding(const JobResult& result) {
+  if (result.abandoned) return "abandoned";
+  if (!result.reported) return "unreported";
+  switch (result.outcome) {
+    case v1::ATTEMPT_OUTCOME_SUCCEEDED: return "succeeded";
+    case v1::ATTEMPT_OUTCOME_FAILED: return "failed";
+    case v1::ATTEMPT_OUTCOME_CANCELLED: return "cancelled";
+    case v1::ATTEMPT_OUTCOME_PREEMPTED: return "preempted";
+    default: return "unreported";
+  }
+}
+
+}  // namespace
+
 std::vector<std::shared_ptr<JobRunner>> WorkerDaemon::Runners() const {
   std::lock_guard<std::mutex> lock(mutex_);
   std::vector<std::shared_ptr<JobRunner>> runners;
@@ -205,6 +248,10 @@ void WorkerDaemon::HeartbeatLoop() {
 
     absl::Duration wait = interval;
     absl::StatusOr<v1::HeartbeatResponse> response = client_->Heartbeat(request);
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      coordinator_reachable_ = response.ok();
+    }
     if (response.ok()) {
       if (lost) {
         SY_LOG(Info) << "reconnected to the coordinator at " << options_.coordinator;
@@ -303,12 +350,14 @@ void WorkerDaemon::SlotLoop(SlotState* state) {
     {
       std::lock_guard<std::mutex> lock(mutex_);
       state->runner = runner;
+      ++jobs_claimed_;
       // Claimed while the drain began: hand it straight back.
       if (draining_) runner->RequestStop(StopReason::kDrain, drain_deadline_);
     }
-    runner->Run();
+    const JobResult result = runner->Run();
     std::lock_guard<std::mutex> lock(mutex_);
     state->runner.reset();
+    ++attempts_ended_[AttemptEnding(result)];
   }
 }
 

@@ -22,6 +22,7 @@
 
 #include <condition_variable>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -59,6 +60,22 @@ struct DaemonOptions {
   JobRunnerOptions runner;        // trainer_path, work_dir, ...
 };
 
+// What the daemon is doing, for its Prometheus endpoint (worker_metrics.h).
+struct WorkerStats {
+  int64_t worker_id = 0;  // 0 until registered
+  bool draining = false;
+  bool coordinator_reachable = false;  // the last heartbeat was answered
+  int slots = 0;
+  int busy_slots = 0;
+  double samples_per_sec = 0;          // summed over the running jobs
+  int64_t unacked_metric_batches = 0;  // summed over the running jobs
+  int64_t checkpoints_waiting = 0;     // summed over the running jobs
+  int64_t jobs_claimed = 0;            // since the daemon started
+  // Attempts that ended, by how: succeeded, failed, cancelled, preempted,
+  // abandoned (the coordinator took the attempt back), unreported.
+  std::map<std::string, int64_t> attempts_ended;
+};
+
 class WorkerDaemon {
  public:
   // `client` and `launcher` must outlive the daemon.
@@ -80,6 +97,7 @@ class WorkerDaemon {
   bool draining() const;
   int64_t worker_id() const;
   int busy_slots() const;
+  WorkerStats Stats() const;  // thread-safe
 
  private:
   struct SlotState {
@@ -109,6 +127,9 @@ class WorkerDaemon {
   absl::Time drain_deadline_ = absl::InfiniteFuture();
   bool stop_heartbeat_ = false;
   bool heartbeat_poke_ = false;  // send the next heartbeat now
+  bool coordinator_reachable_ = false;
+  int64_t jobs_claimed_ = 0;
+  std::map<std::string, int64_t> attempts_ended_;
   std::vector<std::unique_ptr<SlotState>> slots_;
   std::thread heartbeat_;
 };

@@ -125,6 +125,15 @@ JobRunner::~JobRunner() {
 
 std::string JobRunner::Label() const { return absl::StrCat("job ", job_id()); }
 
+JobProgress JobRunner::Progress() const {
+  JobProgress progress;
+  progress.samples_per_sec = samples_per_sec_.load();
+  progress.unacked_metric_batches = uploader_->last_seq() - uploader_->acked_seq();
+  std::lock_guard<std::mutex> lock(mutex_);
+  progress.checkpoints_waiting = static_cast<int64_t>(checkpoints_.size());
+  return progress;
+}
+
 StopReason JobRunner::stop_reason() const {
   std::lock_guard<std::mutex> lock(mutex_);
   return stop_;
@@ -267,6 +276,7 @@ void JobRunner::HandleLine(const std::string& line) {
       std::string loss;
       for (const v1::MetricPoint& p : event->points) {
         if (p.name() == "loss") loss = absl::StrFormat(" (loss %.4g)", p.value());
+        if (p.name() == "samples_per_sec") samples_per_sec_.store(p.value());
       }
       uploader_->Enqueue(std::move(event->points));
       ++metric_batches_;

@@ -31,6 +31,7 @@
 #ifndef SWITCHYARD_WORKER_AGENT_JOB_RUNNER_H_
 #define SWITCHYARD_WORKER_AGENT_JOB_RUNNER_H_
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -88,6 +89,13 @@ struct JobResult {
   int64_t metric_batches = 0;
 };
 
+// A running attempt's figures for the worker's Prometheus endpoint.
+struct JobProgress {
+  double samples_per_sec = 0;          // the trainer's latest report; 0 before the first
+  int64_t unacked_metric_batches = 0;  // enqueued, not yet acknowledged (memory + spill)
+  int64_t checkpoints_waiting = 0;     // written by the trainer, not yet uploaded
+};
+
 class JobRunner {
  public:
   // `client` and `launcher` must outlive the runner.
@@ -112,6 +120,7 @@ class JobRunner {
   int64_t job_id() const { return assignment_.job_id(); }
   int64_t attempt_id() const { return assignment_.attempt().attempt_id(); }
   StopReason stop_reason() const;
+  JobProgress Progress() const;  // thread-safe
 
  private:
   struct PendingCheckpoint {
@@ -158,6 +167,7 @@ class JobRunner {
   std::string trainer_error_;    // runner thread only: the trainer's error line
   int64_t metric_batches_ = 0;   // runner thread only
   int bad_lines_ = 0;            // runner thread only
+  std::atomic<double> samples_per_sec_{0};
 
   mutable std::mutex mutex_;
   std::condition_variable changed_;

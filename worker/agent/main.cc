@@ -24,7 +24,9 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/base/flags.h"
 #include "common/base/log.h"
+#include "common/metrics/prometheus.h"
 #include "common/base/sha256.h"
 #include "common/rpc/auth.h"
 #include "common/rpc/channel.h"
@@ -32,6 +34,7 @@
 #include "worker/agent/devices.h"
 #include "worker/agent/grpc_coordinator_client.h"
 #include "worker/agent/process_launcher.h"
+#include "worker/agent/worker_metrics.h"
 
 #ifndef SWITCHYARD_VERSION
 #define SWITCHYARD_VERSION "unknown"
@@ -55,6 +58,8 @@ ABSL_FLAG(std::string, trainer, "",
           "path of switchyard-train (default: beside this program)");
 ABSL_FLAG(bool, tls, false, "connect with TLS, trusting the system's roots");
 ABSL_FLAG(std::string, tls_ca, "", "connect with TLS, trusting this CA file (PEM)");
+ABSL_FLAG(std::string, metrics_listen, "",
+          "serve Prometheus metrics on HOST:PORT/metrics (default: off)");
 
 namespace switchyard::worker {
 namespace {
@@ -72,6 +77,7 @@ struct Config {
   std::string trainer;
   bool tls = false;
   std::string tls_ca;
+  std::string metrics_listen;
 };
 
 std::string HostName() {
@@ -134,6 +140,10 @@ absl::StatusOr<Config> ConfigFromFlags() {
   }
   config.tls = absl::GetFlag(FLAGS_tls);
   config.tls_ca = absl::GetFlag(FLAGS_tls_ca);
+  config.metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
+  if (!config.metrics_listen.empty() && config.metrics_listen.rfind(':') == std::string::npos) {
+    return absl::InvalidArgumentError("--metrics-listen: expected HOST:PORT");
+  }
   return config;
 }
 
@@ -180,28 +190,6 @@ std::string TrainerVersion(const std::string& trainer) {
     if (in.gcount() > 0) hash.Update(std::string_view(buffer.data(), static_cast<size_t>(in.gcount())));
   }
   return "sha256:" + hash.HexDigest().substr(0, 16);
-}
-
-// absl flags are spelled with underscores; the documented spelling has
-// dashes (--token-file). Accept both by rewriting the names before parsing.
-std::vector<char*> NormalizeFlagNames(int argc, char** argv, std::vector<std::string>* storage) {
-  storage->reserve(static_cast<size_t>(argc));
-  bool flags_done = false;
-  for (int i = 0; i < argc; ++i) {
-    std::string arg = argv[i];
-    if (arg == "--") flags_done = true;
-    if (i > 0 && !flags_done && arg.size() > 2 && arg[0] == '-') {
-      size_t start = arg[1] == '-' ? 2 : 1;
-      size_t end = std::min(arg.find('='), arg.size());
-      std::replace(arg.begin() + static_cast<std::ptrdiff_t>(start),
-                   arg.begin() + static_cast<std::ptrdiff_t>(end), '-', '_');
-    }
-    storage->push_back(std::move(arg));
-  }
-  std::vector<char*> out;
-  for (std::string& s : *storage) out.push_back(s.data());
-  out.push_back(nullptr);
-  return out;
 }
 
 int Run() {
@@ -275,6 +263,19 @@ int Run() {
                << (gpus.source.empty() ? "" : absl::StrCat("; GPUs from ", gpus.source));
 
   WorkerDaemon daemon(options, client->get(), &launcher);
+  std::unique_ptr<common::MetricsEndpoint> metrics;
+  if (!config->metrics_listen.empty()) {
+    auto collector = std::make_shared<WorkerMetricsCollector>(
+        config->name, SWITCHYARD_VERSION, [&daemon] { return daemon.Stats(); });
+    absl::StatusOr<std::unique_ptr<common::MetricsEndpoint>> started =
+        common::StartMetricsEndpoint("--metrics-listen", config->metrics_listen, collector);
+    if (!started.ok()) {
+      std::cerr << "switchyard-worker: " << started.status().message() << "\n";
+      return 1;
+    }
+    metrics = std::move(*started);
+    SY_LOG(Info) << "Prometheus metrics on http://" << config->metrics_listen << "/metrics";
+  }
   const absl::Duration drain_timeout = config->drain_timeout;
   std::thread([&daemon, signals, drain_timeout]() mutable {
     int signal_number = 0;
@@ -312,12 +313,11 @@ int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "switchyard-worker --coordinator HOST:PORT [--token-file F] [--devices auto|cpu|cuda:0,...]\n"
       "  [--slots-per-device K] [--threads-per-slot N] [--work-dir DIR] [--name NAME]\n"
-      "  [--drain-timeout S] [--trainer PATH]\n"
+      "  [--drain-timeout S] [--trainer PATH] [--metrics-listen HOST:PORT]\n"
       "Runs the coordinator's jobs on this machine, each in its own switchyard-train process.\n"
       "The token comes from --token-file or SWITCHYARD_TOKEN. SIGTERM or SIGINT drains: running\n"
       "jobs checkpoint and are handed back; a second signal exits at once. See docs/worker.md.");
-  std::vector<std::string> storage;
-  std::vector<char*> args = switchyard::worker::NormalizeFlagNames(argc, argv, &storage);
-  absl::ParseCommandLine(argc, args.data());
+  switchyard::common::NormalizedArgs args(argc, argv);
+  absl::ParseCommandLine(args.argc(), args.argv());
   return switchyard::worker::Run();
 }

@@ -125,6 +125,41 @@ TEST_F(WorkerDaemonTest, EachFreeSlotClaimsAJob) {
   EXPECT_TRUE(run.get().ok());
 }
 
+TEST_F(WorkerDaemonTest, StatsSumTheRunningJobsAndCountHowAttemptsEnded) {
+  coordinator_.PushClaim(MakeAssignment(1, 10));
+  coordinator_.PushClaim(MakeAssignment(2, 20));
+  WorkerDaemon daemon(options_, &coordinator_, &launcher_);
+  auto run = std::async(std::launch::async, [&] { return daemon.Run(); });
+  DrainOnExit guard(&daemon);  // a failed ASSERT must not leave Run() waiting
+  auto first = launcher_.WaitForProcess(0);
+  auto second = launcher_.WaitForProcess(1);
+  ASSERT_NE(first, nullptr);
+  ASSERT_NE(second, nullptr);
+  first->Emit(R"({"epoch":0,"step":5,"loss":1.5,"samples_per_sec":100})");
+  second->Emit(R"({"epoch":0,"step":5,"loss":1.5,"samples_per_sec":250})");
+  ASSERT_TRUE(coordinator_.WaitUntil([&] { return daemon.Stats().samples_per_sec == 350; }));
+  ASSERT_TRUE(coordinator_.WaitUntil([&] { return daemon.Stats().coordinator_reachable; }));
+  WorkerStats running = daemon.Stats();
+  EXPECT_EQ(running.worker_id, 7);
+  EXPECT_EQ(running.slots, 2);
+  EXPECT_EQ(running.busy_slots, 2);
+  EXPECT_EQ(running.jobs_claimed, 2);
+  EXPECT_TRUE(running.attempts_ended.empty());
+
+  first->Exit(0);
+  second->Exit(3);  // a training failure
+  ASSERT_TRUE(coordinator_.WaitUntil([&] { return coordinator_.finishes().size() == 2; }));
+  ASSERT_TRUE(coordinator_.WaitUntil([&] { return daemon.Stats().busy_slots == 0; }));
+  WorkerStats ended = daemon.Stats();
+  EXPECT_EQ(ended.samples_per_sec, 0);
+  EXPECT_EQ(ended.unacked_metric_batches, 0);
+  EXPECT_EQ(ended.attempts_ended["succeeded"], 1);
+  EXPECT_EQ(ended.attempts_ended["failed"], 1);
+  daemon.Drain();
+  EXPECT_TRUE(run.get().ok());
+  EXPECT_TRUE(daemon.Stats().draining);
+}
+
 TEST_F(WorkerDaemonTest, HeartbeatsCarryTheRunningAttemptsAndDeliverCancelOrders) {
   coordinator_.PushClaim(MakeAssignment(1, 10));
   std::atomic<bool> cancel{false};

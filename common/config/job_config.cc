@@ -336,8 +336,11 @@ const std::string& JobConfig::Str(std::string_view key) const {
 
 std::string JobConfig::ToJson() const {
   nlohmann::ordered_json object = nlohmann::ordered_json::object();
-  for (const auto& [key, value] : values_) {  // std::map: sorted keys
-    std::visit([&](const auto& v) { object[key] = v; }, value);
+  // std::map: sorted keys. No structured binding: clang 14 (the fuzz build)
+  // cannot capture one in a lambda.
+  for (const auto& entry : values_) {
+    const std::string& key = entry.first;
+    std::visit([&](const auto& v) { object[key] = v; }, entry.second);
   }
   return object.dump();
 }

@@ -26,7 +26,7 @@
 #include <thread>
 #include <vector>
 
-#include "common/rpc/auth.h"
+#include "bench/sim/sim_workers.h"
 #include "common/rpc/channel.h"
 #include "server/store/sqlite_store.h"
 #include "switchyard/v1/switchyard.grpc.pb.h"
@@ -46,87 +46,51 @@ struct Options {
   std::string sync = "full";
 };
 
-double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
+double Seconds(Clock::duration d) {
+  return std::chrono::duration<double>(d).count();
+}
 
-struct Coordinator {
-  pid_t pid = 0;
-  std::string address;
-  std::string client_token, worker_token;
-};
+using switchyard::sim::CoordinatorProcess;
+using switchyard::sim::Percentile;
 
-Coordinator StartCoordinator(const std::string& data_dir, const std::string& sync) {
-  int pipe_fds[2];
-  if (pipe(pipe_fds) != 0) std::abort();
-  pid_t pid = fork();
-  if (pid == 0) {
-    dup2(pipe_fds[1], STDOUT_FILENO);
-    close(pipe_fds[0]);
-    std::string data_flag = "--data-dir=" + data_dir;
-    std::string sync_flag = "--sync=" + sync;
-    execl(SWITCHYARD_COORDINATOR_BIN, "switchyard-coordinator", data_flag.c_str(),
-          "--listen=127.0.0.1:0", sync_flag.c_str(), "--lease-seconds=600",
-          "--heartbeat-seconds=60", static_cast<char*>(nullptr));
-    std::perror("exec switchyard-coordinator");
-    _exit(127);
-  }
-  close(pipe_fds[1]);
-  std::string line;
-  char c;
-  while (read(pipe_fds[0], &c, 1) == 1 && c != '\n') line.push_back(c);
-  close(pipe_fds[0]);
-  const std::string prefix = "listening on ";
-  if (line.rfind(prefix, 0) != 0) {
-    std::cerr << "coordinator did not start: '" << line << "'\n";
+std::unique_ptr<CoordinatorProcess> StartCoordinator(
+    const std::string& data_dir, const std::string& sync) {
+  switchyard::sim::CoordinatorFlags flags;
+  flags.binary = SWITCHYARD_COORDINATOR_BIN;
+  flags.data_dir = data_dir;
+  flags.sync = sync;
+  flags.lease_seconds = 600;
+  flags.heartbeat_seconds = 60;
+  auto coordinator = CoordinatorProcess::Start(flags);
+  if (!coordinator.ok()) {
+    std::cerr << coordinator.status().message() << "\n";
     std::exit(1);
   }
-  Coordinator coordinator;
-  coordinator.pid = pid;
-  coordinator.address = line.substr(prefix.size());
-  coordinator.client_token = *switchyard::common::ReadTokenFile(data_dir + "/client.token");
-  coordinator.worker_token = *switchyard::common::ReadTokenFile(data_dir + "/worker.token");
-  return coordinator;
+  return *std::move(coordinator);
 }
 
-void StopCoordinator(const Coordinator& coordinator) {
-  kill(coordinator.pid, SIGTERM);
-  int status = 0;
-  waitpid(coordinator.pid, &status, 0);
-}
-
-std::shared_ptr<grpc::Channel> Channel(const Coordinator& c, const std::string& token) {
+// Channels carry the token themselves, so the helpers below get none.
+std::shared_ptr<grpc::Channel> Channel(const CoordinatorProcess& c,
+                                       const std::string& token) {
   switchyard::common::ChannelOptions options;
-  options.target = c.address;
+  options.target = c.address();
   options.token = token;
   return *switchyard::common::MakeChannel(options);
 }
 
 int64_t SubmitSeeds(pb::SweepService::Stub* stub, int64_t jobs) {
-  pb::SubmitSweepRequest request;
-  request.mutable_spec()->set_name("bench");
-  pb::Axis* axis = request.mutable_spec()->add_axes();
-  axis->set_key("seed");
-  for (int64_t i = 0; i < jobs; ++i) axis->add_values()->set_int_value(i);
-  grpc::ClientContext context;
-  pb::SubmitSweepResponse response;
-  grpc::Status status = stub->SubmitSweep(&context, request, &response);
-  if (!status.ok()) {
-    std::cerr << "submit: " << status.error_message() << "\n";
+  auto id = switchyard::sim::SubmitSeeds(stub, "", "bench", jobs);
+  if (!id.ok()) {
+    std::cerr << "submit: " << id.status().message() << "\n";
     std::exit(1);
   }
-  return response.sweep_id();
+  return *id;
 }
 
 int64_t Register(pb::WorkerService::Stub* stub, const std::string& name) {
-  pb::RegisterWorkerRequest request;
-  request.set_name(name);
-  pb::Device* device = request.add_devices();
-  device->set_name("cpu");
-  device->set_kind("cpu");
-  device->set_slots(1);
-  grpc::ClientContext context;
-  pb::RegisterWorkerResponse response;
-  if (!stub->RegisterWorker(&context, request, &response).ok()) std::exit(1);
-  return response.worker_id();
+  auto response = switchyard::sim::RegisterCpuWorker(stub, "", name);
+  if (!response.ok()) std::exit(1);
+  return response->worker_id();
 }
 
 // ---------------------------------------------------------------- ingest
@@ -137,11 +101,11 @@ struct IngestResult {
   int64_t failures = 0;
 };
 
-IngestResult BenchIngest(const Coordinator& c, const Options& options) {
-  auto client = pb::SweepService::NewStub(Channel(c, c.client_token));
+IngestResult BenchIngest(const CoordinatorProcess& c, const Options& options) {
+  auto client = pb::SweepService::NewStub(Channel(c, c.client_token()));
   SubmitSeeds(client.get(), options.streams);
   std::vector<pb::Assignment> assignments;
-  auto worker_channel = Channel(c, c.worker_token);
+  auto worker_channel = Channel(c, c.worker_token());
   auto worker = pb::WorkerService::NewStub(worker_channel);
   int64_t worker_id = Register(worker.get(), "ingest");
   for (int i = 0; i < options.streams; ++i) {
@@ -158,7 +122,7 @@ IngestResult BenchIngest(const Coordinator& c, const Options& options) {
   std::atomic<int64_t> stored{0}, failures{0};
   auto run_stream = [&](int index, int64_t points, int64_t first_step) {
     // Each stream gets its own channel, as each worker daemon would.
-    auto stub = pb::WorkerService::NewStub(Channel(c, c.worker_token));
+    auto stub = pb::WorkerService::NewStub(Channel(c, c.worker_token()));
     grpc::ClientContext context;
     auto stream = stub->ReportMetrics(&context);
     int64_t sent = 0, seq = 0, step = first_step;
@@ -213,20 +177,14 @@ struct ClaimResult {
   int64_t claims = 0, failures = 0;
 };
 
-double Percentile(std::vector<double> values, double q) {
-  if (values.empty()) return 0;
-  std::sort(values.begin(), values.end());
-  return values[std::min(values.size() - 1, static_cast<size_t>(q * values.size()))];
-}
-
-ClaimResult BenchClaims(const Coordinator& c, const Options& options) {
-  auto client = pb::SweepService::NewStub(Channel(c, c.client_token));
+ClaimResult BenchClaims(const CoordinatorProcess& c, const Options& options) {
+  auto client = pb::SweepService::NewStub(Channel(c, c.client_token()));
   SubmitSeeds(client.get(), options.claims + options.workers * 2 +
                                 static_cast<int64_t>(options.paced_rate * 3) + options.workers);
   std::vector<std::vector<double>> latencies(options.workers);
   std::atomic<int64_t> remaining{options.claims}, failures{0};
   std::vector<std::shared_ptr<grpc::Channel>> channels;
-  for (int i = 0; i < 8; ++i) channels.push_back(Channel(c, c.worker_token));
+  for (int i = 0; i < 8; ++i) channels.push_back(Channel(c, c.worker_token()));
   std::vector<int64_t> ids;
   {
     auto stub = pb::WorkerService::NewStub(channels[0]);
@@ -426,13 +384,13 @@ int main(int argc, char** argv) {
               std::thread::hardware_concurrency());
   std::fflush(stdout);
 
-  Coordinator coordinator = StartCoordinator(dir + "/ingest", options.sync);
-  IngestResult ingest = BenchIngest(coordinator, options);
-  StopCoordinator(coordinator);
+  auto coordinator = StartCoordinator(dir + "/ingest", options.sync);
+  IngestResult ingest = BenchIngest(*coordinator, options);
+  coordinator->Stop();
 
   coordinator = StartCoordinator(dir + "/claims", options.sync);
-  ClaimResult claims = BenchClaims(coordinator, options);
-  StopCoordinator(coordinator);
+  ClaimResult claims = BenchClaims(*coordinator, options);
+  coordinator->Stop();
 
   double raw_per_batch = BenchRawSqlite(dir, options, options.batch);
   double ceiling = BenchRawSqlite(dir, options, 50'000);

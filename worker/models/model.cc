@@ -56,6 +56,10 @@ std::string ResolveSpec(const ModelSpec& spec, ResolvedSpec* out) {
     return std::string("attention: model ") + ModelKindName(r.kind) +
            " needs softmax or expressive attention (got 'none')";
   }
+  if (!ParseAttentionImpl(spec.attention_impl, &r.attention_impl)) {
+    return "attention_impl: unknown attention implementation '" +
+           spec.attention_impl + "'; known: fused, reference";
+  }
   const Preset* preset = FindPreset(spec.preset, r.kind);
   if (preset == nullptr) {
     return "preset: unknown preset '" + spec.preset + "'; known: paper, small";

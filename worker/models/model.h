@@ -34,6 +34,10 @@ struct ModelSpec {
   std::string model;               // "mlp", "lstm", "transformer", "cisformer"
   std::string attention = "auto";  // "auto", "none", "softmax", "expressive"
   std::string preset = "small";    // "small" or "paper"
+  // "fused" (default) or "reference": how attention is computed; not a size
+  // and not part of the job config (the results are the same up to float
+  // rounding; docs/models.md).
+  std::string attention_impl = "fused";
   std::optional<int> layers;
   std::optional<int> width;
   std::optional<int> heads;
@@ -49,6 +53,7 @@ struct ModelSpec {
 struct ResolvedSpec {
   ModelKind kind = ModelKind::kMlp;
   AttentionKind attention = AttentionKind::kNone;
+  AttentionImpl attention_impl = AttentionImpl::kFused;
   ModelSizes sizes;
   int vocab = 0;
   int numbers = 0;

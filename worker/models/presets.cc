@@ -55,6 +55,17 @@ bool ParseAttentionKind(std::string_view name, AttentionKind* out) {
   return true;
 }
 
+bool ParseAttentionImpl(std::string_view name, AttentionImpl* out) {
+  if (name == "fused") {
+    *out = AttentionImpl::kFused;
+  } else if (name == "reference") {
+    *out = AttentionImpl::kReference;
+  } else {
+    return false;
+  }
+  return true;
+}
+
 const char* ModelKindName(ModelKind kind) {
   switch (kind) {
     case ModelKind::kMlp:
@@ -79,6 +90,10 @@ const char* AttentionKindName(AttentionKind kind) {
       return "expressive";
   }
   return "?";
+}
+
+const char* AttentionImplName(AttentionImpl impl) {
+  return impl == AttentionImpl::kFused ? "fused" : "reference";
 }
 
 bool UsesAttention(ModelKind kind) {

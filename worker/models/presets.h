@@ -16,6 +16,11 @@ namespace switchyard::worker::models {
 
 enum class ModelKind { kMlp, kLstm, kTransformer, kCisformer };
 enum class AttentionKind { kNone, kSoftmax, kExpressive };
+// How the transformer and the cisformer compute attention: the same function
+// either way (docs/models.md). kFused: one custom operation per block
+// (fused_attention.h), CPU only; on other devices the model uses the
+// reference. kReference: plain LibTorch ops (attention.h).
+enum class AttentionImpl { kFused, kReference };
 
 // Sizes of one model. Meaning per family:
 //   mlp:         layers = hidden layers, width = hidden width;
@@ -46,8 +51,10 @@ const Preset* FindPreset(std::string_view name, ModelKind kind);
 // Name <-> enum. Parse* return false on an unknown name.
 bool ParseModelKind(std::string_view name, ModelKind* out);
 bool ParseAttentionKind(std::string_view name, AttentionKind* out);
+bool ParseAttentionImpl(std::string_view name, AttentionImpl* out);
 const char* ModelKindName(ModelKind kind);
 const char* AttentionKindName(AttentionKind kind);
+const char* AttentionImplName(AttentionImpl impl);
 bool UsesAttention(ModelKind kind);  // transformer and cisformer
 
 }  // namespace switchyard::worker::models

@@ -3,6 +3,7 @@
 #include <string>
 
 #include "worker/models/attention.h"
+#include "worker/models/fused_attention.h"
 
 namespace switchyard::worker::models {
 
@@ -29,19 +30,25 @@ TransformerBlock::TransformerBlock(const ResolvedSpec& spec,
 }
 
 torch::Tensor TransformerBlock::forward(const torch::Tensor& x,
-                                        const torch::Tensor& prior) {
+                                        const torch::Tensor& prior,
+                                        const torch::Tensor& slopes) {
   const int64_t batch = x.size(0);
   const int64_t length = x.size(1);
   const int64_t width = x.size(2);
   const int64_t head_dim = width / heads_;
-  std::vector<torch::Tensor> qkv =
-      qkv_->forward(norm1_->forward(x)).chunk(3, -1);  // 3 x [B, T, width]
-  auto split = [&](const torch::Tensor& t) {
-    return t.reshape({batch, length, heads_, head_dim}).transpose(1, 2);
-  };  // -> [B, H, T, hd]
-  torch::Tensor a = Attend(split(qkv[0]), split(qkv[1]), split(qkv[2]),
-                           attention_, prior);            // [B, H, T, hd]
-  a = a.transpose(1, 2).reshape({batch, length, width});  // [B, T, width]
+  torch::Tensor qkv = qkv_->forward(norm1_->forward(x));  // [B, T, 3 width]
+  torch::Tensor a;                                        // [B, T, width]
+  if (!prior.defined()) {
+    a = FusedAttention(qkv, heads_, attention_, slopes);
+  } else {
+    std::vector<torch::Tensor> parts = qkv.chunk(3, -1);  // 3 x [B, T, width]
+    auto split = [&](const torch::Tensor& t) {
+      return t.reshape({batch, length, heads_, head_dim}).transpose(1, 2);
+    };  // -> [B, H, T, hd]
+    a = Attend(split(parts[0]), split(parts[1]), split(parts[2]), attention_,
+               prior);                                      // [B, H, T, hd]
+    a = a.transpose(1, 2).reshape({batch, length, width});  // [B, T, width]
+  }
   torch::Tensor y = x + out_->forward(a);
   return y + ffn2_->forward(torch::relu(ffn1_->forward(norm2_->forward(y))));
 }
@@ -72,10 +79,13 @@ TransformerModel::TransformerModel(const ResolvedSpec& spec,
 torch::Tensor TransformerModel::Forward(const torch::Tensor& ids,
                                         const torch::Tensor& control_ids) {
   torch::Tensor x = input_->forward(ids, control_ids);  // [B, T, width]
-  // One prior for all blocks: it depends only on T and the slopes.
-  torch::Tensor prior =
-      AttentionPrior(spec().attention, slopes_, ids.size(1));  // [H, T, T]
-  for (auto& block : blocks_) x = block->forward(x, prior);
+  // The reference path: one prior for all blocks (it depends only on T and
+  // the slopes). The fused path reads the slopes and builds no prior.
+  torch::Tensor prior;
+  if (spec().attention_impl != AttentionImpl::kFused || !x.is_cpu()) {
+    prior = AttentionPrior(spec().attention, slopes_, ids.size(1));  // [H,T,T]
+  }
+  for (auto& block : blocks_) x = block->forward(x, prior, slopes_);
   return head_->forward(final_norm_->forward(x));  // [B, T, N]
 }
 

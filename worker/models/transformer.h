@@ -43,8 +43,11 @@ using TokenMapFactory =
 class TransformerBlock : public torch::nn::Module {
  public:
   TransformerBlock(const ResolvedSpec& spec, const TokenMapFactory& make_map);
-  // x [B, T, width]; prior [H, T, T] from AttentionPrior.
-  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& prior);
+  // x [B, T, width]. With `prior` ([H, T, T] from AttentionPrior) defined,
+  // attention takes the reference path (Attend); otherwise the fused one
+  // (FusedAttention) with the ALiBi `slopes` [H] (CPU only).
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& prior,
+                        const torch::Tensor& slopes);
 
  private:
   int heads_;
@@ -62,6 +65,8 @@ class TransformerModel : public SequenceModel {
   // Shared (translation-invariant) maps.
   explicit TransformerModel(const ResolvedSpec& spec);
   // Maps made by `make_map` (the cisformer passes position-dependent ones).
+  // spec.attention_impl picks the attention path; kFused on a non-CPU device
+  // takes the reference path.
   TransformerModel(const ResolvedSpec& spec, const TokenMapFactory& make_map);
 
   torch::Tensor Forward(const torch::Tensor& ids,

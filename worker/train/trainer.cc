@@ -77,7 +77,8 @@ std::string ParseDevice(const std::string& text, torch::Device* device) {
 }
 
 models::ModelSpec SpecOf(const config::JobConfig& job,
-                         const tasks::IarcOptions& task) {
+                         const tasks::IarcOptions& task,
+                         const std::string& attention_impl) {
   auto size = [&](const char* key) -> std::optional<int> {
     const int64_t v = job.Int(key);
     if (v == 0) return std::nullopt;  // 0 = the preset's value
@@ -87,6 +88,7 @@ models::ModelSpec SpecOf(const config::JobConfig& job,
   spec.model = job.Str("model");
   spec.attention = job.Str("attention");
   spec.preset = job.Str("preset");
+  spec.attention_impl = attention_impl;
   spec.layers = size("layers");
   spec.width = size("width");
   spec.heads = size("heads");
@@ -245,7 +247,8 @@ int Run::Setup() {
   // seed. Nothing draws from LibTorch's generator after this (no dropout).
   torch::manual_seed(static_cast<uint64_t>(job_.Int("seed")));
   std::string error;
-  model_ = models::MakeModel(SpecOf(job_, task_), &error);
+  model_ =
+      models::MakeModel(SpecOf(job_, task_, options_.attention_impl), &error);
   if (model_ == nullptr) {
     log_ << "switchyard-train: bad config: " << error << "\n";
     return kExitBadConfig;
@@ -260,7 +263,8 @@ int Run::Setup() {
   const models::ResolvedSpec& spec = model_->spec();
   log_ << "switchyard-train: " << models::ModelKindName(spec.kind);
   if (models::UsesAttention(spec.kind)) {
-    log_ << " (" << models::AttentionKindName(spec.attention) << " attention)";
+    log_ << " (" << models::AttentionKindName(spec.attention) << " attention, "
+         << models::AttentionImplName(spec.attention_impl) << ")";
   }
   log_ << ", preset " << job_.Str("preset") << ": layers " << spec.sizes.layers
        << ", width " << spec.sizes.width;

@@ -153,6 +153,7 @@ absl::Status WorkerDaemon::Register(bool first) {
     d->set_description(device.description);
   }
   Backoff backoff(options_.backoff, options_.seed);
+  bool hinted = false;
   while (true) {
     absl::StatusOr<v1::RegisterWorkerResponse> response = client_->RegisterWorker(request);
     if (response.ok()) {
@@ -180,7 +181,11 @@ absl::Status WorkerDaemon::Register(bool first) {
     }
     absl::Duration delay = backoff.NextDelay();
     SY_LOG(Warning) << "cannot reach the coordinator at " << options_.coordinator << " ("
-                    << response.status() << "); retrying in " << Seconds(delay);
+                    << response.status() << "); retrying in " << Seconds(delay)
+                    << (hinted || options_.unreachable_hint.empty()
+                            ? std::string()
+                            : absl::StrCat(" (", options_.unreachable_hint, ")"));
+    hinted = true;
     WaitOrDrain(delay, /*heartbeat=*/!first);
     std::lock_guard<std::mutex> lock(mutex_);
     if (first ? draining_ : stop_heartbeat_) {

@@ -42,6 +42,9 @@ namespace switchyard::worker {
 
 struct DaemonOptions {
   std::string coordinator;        // HOST:PORT, for log lines
+  // Appended to the first "cannot reach the coordinator" line: what to check
+  // (a TLS mix-up looks like an unreachable coordinator).
+  std::string unreachable_hint;
   std::string name;               // the worker's name
   std::string hostname;
   std::vector<DeviceInfo> devices;

@@ -241,6 +241,11 @@ int Run() {
 
   DaemonOptions options;
   options.coordinator = config->coordinator;
+  options.unreachable_hint =
+      config->tls || !config->tls_ca.empty()
+          ? "if it serves TLS, check that --tls-ca holds the CA that signed its certificate and "
+            "that the certificate names the host in --coordinator"
+          : "if it serves TLS, pass --tls-ca FILE";
   options.name = config->name;
   options.hostname = config->hostname;
   options.devices = *devices;

@@ -112,6 +112,8 @@ kill -0 "$PLAIN_PID" 2>/dev/null || fail "the plaintext worker exited instead of
 [ "$(db "SELECT COUNT(*) FROM workers WHERE name = 'plain-worker'")" = 0 ] ||
   fail "a plaintext worker registered with a TLS coordinator"
 [ -s "$WORK/plain-worker.log" ] || fail "the plaintext worker logged nothing about its failure"
+grep -qF -- "if it serves TLS, pass --tls-ca FILE" "$WORK/plain-worker.log" ||
+  fail "the plaintext worker's log does not suggest --tls-ca: $(tail -n 3 "$WORK/plain-worker.log")"
 echo "  plaintext worker logs: $(grep -v '^E' "$WORK/plain-worker.log" | tail -n 1)"
 pass "a plaintext worker is not let in"
 

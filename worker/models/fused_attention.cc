@@ -284,7 +284,10 @@ void BackwardHeads(const Layout& l, bool softmax, const S* reversed_prior,
 // clone (8 floats per instruction; T = 24 is three vectors) is chosen at
 // load time where the CPU has it, the baseline x86-64 (SSE2) elsewhere.
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define SWITCHYARD_KERNEL __attribute__((target_clones("avx2", "default")))
+// flatten: the kernels are inlined into each clone (a clone that only calls
+// the baseline template would gain nothing).
+#define SWITCHYARD_KERNEL \
+  __attribute__((target_clones("avx2", "default"), flatten))
 #else
 #define SWITCHYARD_KERNEL
 #endif

@@ -37,6 +37,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import textwrap
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -562,9 +563,9 @@ def render(results, args):
                 line += "%d | " % sum(r["slurm"]["not_run"] for r in rows)
             line += "|" + (" |" if have_slurm else "")
             out.append(line)
-            targets.append(("dispatch with %d workers: Switchyard >= 50x Optuna" % p,
+            targets.append(("dispatch, %d worker(s): Switchyard >= 50x Optuna" % p,
                             m_op is not None and m_op >= 50, r_op))
-            targets.append(("dispatch with %d workers: no failed or lost Switchyard op" % p,
+            targets.append(("dispatch, %d worker(s): no failed or lost Switchyard op" % p,
                             sy_fail == 0, "%d" % sy_fail))
     if results["ingest"]:
         rows = results["ingest"]
@@ -648,6 +649,9 @@ def render(results, args):
         out.append("")
         for name, met, value in targets:
             out.append("- %s: %s (%s)" % (name, "met" if met else "**NOT met**", value))
+    # Prose paragraphs wrapped as the rest of docs/, tables and lists as they are.
+    out = [textwrap.fill(line, 78, break_on_hyphens=False)
+           if line and not line.startswith(("|", "-")) else line for line in out]
     return "\n".join(out), targets
 
 
@@ -655,13 +659,50 @@ DOCS_SECTION = "## Against the alternatives"
 # What the docs section says before the generated tables.
 NOTES = """\
 Switchyard against what its users would run instead, on this machine, each
-pair measured in the same run with the same number of processes
-(bench/compare/compare.py; Switchyard's side is compare_switchyard, Optuna's
-bench/compare/optuna_side.py). Optuna is Debian's python3-optuna 3.1 on one
-SQLite file (RandomSampler, a 30 s busy timeout, every storage error counted
-and the call retried); Slurm is Debian's slurm-wlm 22.05 as a one-node cluster
-(tests/e2e/slurm/slurm_cluster.sh) with the high-throughput settings listed
-in compare.py (SLURM_TUNING)."""
+pair measured in the same run with the same number of processes, the systems
+taking turns within each repetition (bench/compare/compare.py; Switchyard's
+side is `compare_switchyard`, Optuna's `bench/compare/optuna_side.py`). The
+machine is shared with other engineers' builds, so absolute figures move a
+lot between runs (the load average is given); the ratios are the result.
+
+- **Switchyard**: a real `switchyard-coordinator` (`--sync full`, the
+  default) on loopback. Dispatch uses *simulated* workers, each a separate
+  process with its own gRPC connection, doing the real worker RPC path:
+  `ClaimJob`, then `FinishJob(SUCCEEDED)` at once, until a claim comes back
+  empty; the sweep is `seed` x `epochs: 0` (the trainer's no-op config), but
+  no `switchyard-worker` or `switchyard-train` process runs. Time 0 is just
+  before `SubmitSweep`; a job starts when its claim answers. Ingestion: one
+  process per writer, one `ReportMetrics` stream each, batches of 500
+  points, one batch in flight (the worker keeps up to 64).
+- **Optuna**: Debian's python3-optuna 3.1 on one SQLite file (its default
+  rollback journal), `RandomSampler`, a 30 s busy timeout, one process per
+  worker. A no-op trial is `ask()`, `suggest_int("seed")`, `tell(0.0)`; time
+  0 is the go signal to processes that have imported Optuna, connected and
+  run two warm-up trials. Every storage error is counted ("database is
+  locked" apart) and the call retried. Optuna keeps one intermediate value
+  per step, so the 10 metrics of step s are `report()`ed at steps 10s..10s+9.
+  For the export, the 1,000 trials are made with `add_trials` and their
+  intermediate values inserted in bulk into Optuna's own table (the rows
+  `report()` writes; a million `report()` calls would take about an hour).
+- **Slurm**: Debian's slurm-wlm 22.05, a one-node cluster in a temporary
+  folder (tests/e2e/slurm/slurm_cluster.sh), the node declaring 32 CPUs;
+  `sbatch --array=0-(N-1)%P -c 1` of a bash script that records its start
+  and end with `$EPOCHREALTIME`. Settings (compare.py, `SLURM_TUNING`):
+  `sched/builtin`, `SchedulerParameters=sched_min_interval=0,
+  batch_sched_delay=0,default_queue_depth=1000`, `MinJobAge=2`, debug
+  logging at `error`: the high-throughput advice, to give the baseline its
+  best case. With the test cluster's plain settings (sched/backfill, info
+  logging) a 100-task array at 8 at once ran at 4.1 jobs/s against 9.7 with
+  these (one hand run, 2026-12-01). With one task at a time Slurm starts
+  about one per second whatever the settings (with or without the `%1`
+  throttle).
+- **Raw SQLite**: one C++ writer (bench/compare/raw_sqlite.cc), the
+  coordinator's schema and pragmas (WAL, synchronous FULL), the same rows
+  as the Switchyard streams, jobs taking turns: a commit per 500 rows, and
+  50,000 rows per commit (the ceiling).
+- **Export**: `switchyard export` writes one row per point (long format),
+  `trials_dataframe()` one row per trial with a column per step (wide), so
+  the files differ in size; both hold every value."""
 
 
 def docs_argv(argv):

@@ -142,7 +142,7 @@ void StopChildren(std::vector<Child>& children) {
 // `worker` mode: registers one worker (one slot), then serves commands:
 //   go                        claims and finishes until a claim comes back
 //                             empty; answers "done N FAILURES LAST_END_NS"
-//                             then N lines "JOB START_NS CLAIM_NS"
+//                             then N lines "JOB START_NS CLAIM_NS FINISH_NS"
 //   stream ATTEMPT TOKEN POINTS FIRST_STEP BATCH METRICS
 //                             one ReportMetrics stream; answers
 //                             "streamed POINTS FAILURES END_NS" then a line
@@ -168,7 +168,7 @@ int WorkerMain(const std::string& address) {
         worker_id = registered->worker_id();
       }
       struct Started {
-        int64_t job, start_ns, claim_ns;
+        int64_t job, start_ns, claim_ns, finish_ns;
       };
       std::vector<Started> started;
       int64_t failures = 0, last_end = NowNs();
@@ -187,7 +187,7 @@ int WorkerMain(const std::string& address) {
           continue;
         }
         if (!response.has_job()) break;
-        started.push_back({response.assignment().job_id(), answered, answered - asked});
+        started.push_back({response.assignment().job_id(), answered, answered - asked, 0});
         v1::FinishJobRequest finish;
         *finish.mutable_attempt() = response.assignment().attempt();
         finish.set_outcome(v1::ATTEMPT_OUTCOME_SUCCEEDED);
@@ -197,12 +197,14 @@ int WorkerMain(const std::string& address) {
         sim::Authorize(&finish_context, token);
         if (!stub->FinishJob(&finish_context, finish, &finished).ok()) ++failures;
         last_end = NowNs();
+        started.back().finish_ns = last_end - answered;
       }
       std::printf("done %zu %lld %lld\n", started.size(), static_cast<long long>(failures),
                   static_cast<long long>(last_end));
       for (const Started& s : started) {
-        std::printf("%lld %lld %lld\n", static_cast<long long>(s.job),
-                    static_cast<long long>(s.start_ns), static_cast<long long>(s.claim_ns));
+        std::printf("%lld %lld %lld %lld\n", static_cast<long long>(s.job),
+                    static_cast<long long>(s.start_ns), static_cast<long long>(s.claim_ns),
+                    static_cast<long long>(s.finish_ns));
       }
       std::fflush(stdout);
     } else if (command == "stream") {
@@ -395,7 +397,7 @@ int Dispatch(const Options& options) {
     const int64_t sweep_id = SubmitNoOps(cluster, jobs, "dispatch-" + std::to_string(rep));
     const int64_t submitted = NowNs();
     for (Child& child : children) Send(child, "go");
-    std::vector<double> submit_to_start, claim_ms;
+    std::vector<double> submit_to_start, claim_ms, finish_ms;
     int64_t failures = 0, last_end = t0, started = 0;
     for (Child& child : children) {
       std::istringstream head(ReadLine(child));
@@ -406,10 +408,11 @@ int Dispatch(const Options& options) {
       last_end = std::max(last_end, end);
       for (int64_t i = 0; i < n; ++i) {
         std::istringstream row(ReadLine(child));
-        int64_t job = 0, start = 0, claim = 0;
-        row >> job >> start >> claim;
+        int64_t job = 0, start = 0, claim = 0, finish = 0;
+        row >> job >> start >> claim >> finish;
         submit_to_start.push_back(Ms(start - t0));
         claim_ms.push_back(Ms(claim));
+        finish_ms.push_back(Ms(finish));
       }
       started += n;
     }
@@ -429,6 +432,8 @@ int Dispatch(const Options& options) {
                       {"p99_ms", sim::Percentile(submit_to_start, 0.99)},
                       {"claim_p50_ms", sim::Percentile(claim_ms, 0.5)},
                       {"claim_p99_ms", sim::Percentile(claim_ms, 0.99)},
+                      {"finish_p50_ms", sim::Percentile(finish_ms, 0.5)},
+                      {"finish_p99_ms", sim::Percentile(finish_ms, 0.99)},
                       {"failures", static_cast<double>(failures)},
                       {"not_succeeded", static_cast<double>(lost)}},
                      {{"system", "switchyard"}, {"test", "dispatch"}})

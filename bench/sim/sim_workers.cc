@@ -178,11 +178,13 @@ int CoordinatorProcess::Stop() {
   return status;
 }
 
-int64_t CoordinatorProcess::RssKib() const {
+int64_t CoordinatorProcess::StatusField(const std::string& name) const {
   std::ifstream in(absl::StrCat("/proc/", pid_, "/status"));
   std::string line;
+  const std::string prefix = name + ":";
   while (std::getline(in, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::stoll(line.substr(6));
+    if (line.rfind(prefix, 0) == 0)
+      return std::stoll(line.substr(prefix.size()));
   }
   return -1;
 }
@@ -307,8 +309,7 @@ struct SimWorker::Job {
   int64_t batches = 0;                  // this job's length
   int64_t produced = 0;                 // batches made so far (= last seq)
   std::deque<v1::MetricBatch> unacked;  // oldest first
-  size_t sent_on_stream = 0;            // of `unacked`, written on this stream
-  bool ever_broken = false;             // a stream of this attempt broke
+  int64_t highest_sent = 0;             // the highest seq ever written
   std::unique_ptr<grpc::ClientContext> context;
   std::unique_ptr<grpc::ClientReaderWriter<v1::MetricBatch, v1::MetricAck>>
       stream;
@@ -470,7 +471,6 @@ void SimWorker::CloseStream(Job* job) {
   (void)job->stream->Finish();
   job->stream.reset();
   job->context.reset();
-  job->sent_on_stream = 0;
 }
 
 SimWorker::Outcome SimWorker::Flush(Job* job) {
@@ -479,29 +479,36 @@ SimWorker::Outcome SimWorker::Flush(Job* job) {
     job->context = std::make_unique<grpc::ClientContext>();
     Authorize(job->context.get(), options_.token);
     job->stream = stub_->ReportMetrics(job->context.get());
-    job->sent_on_stream = 0;
+    int64_t again = 0;  // batches written on an earlier stream, unacknowledged
+    for (const v1::MetricBatch& batch : job->unacked) {
+      if (batch.seq() <= job->highest_sent) ++again;
+    }
     std::lock_guard<std::mutex> lock(mutex_);
     ++stats_.streams_opened;
-    if (job->ever_broken)
-      stats_.batches_replayed += static_cast<int64_t>(job->unacked.size());
+    stats_.batches_replayed += again;
   }
-  // One batch in flight at a time: write, then wait for its acknowledgement.
+  // One batch in flight at a time: write it, then read acknowledgements
+  // until one covers it.
   while (!job->unacked.empty()) {
     const v1::MetricBatch& batch = job->unacked.front();
+    bool ok = job->stream->Write(batch);
+    job->highest_sent = std::max(job->highest_sent, batch.seq());
     v1::MetricAck ack;
-    if (!job->stream->Write(batch) || !job->stream->Read(&ack)) {
+    while (ok && (ok = job->stream->Read(&ack)) &&
+           ack.acked_seq() < batch.seq()) {
+    }
+    if (!ok) {
       job->stream->WritesDone();
       grpc::Status status = job->stream->Finish();
       job->stream.reset();
       job->context.reset();
-      job->ever_broken = true;
-      if (status.ok())
+      if (status.ok()) {
         status =
             grpc::Status(grpc::StatusCode::UNAVAILABLE, "stream ended early");
+      }
       Failed("ReportMetrics", status);
       return IsFenced(status) ? Outcome::kFenced : Outcome::kRetry;
     }
-    if (ack.acked_seq() < batch.seq()) continue;  // an older ack: keep reading
     if (options_.observer != nullptr) {
       options_.observer->Acked(job->assignment.job_id(),
                                job->assignment.attempt().attempt_id(), batch);
@@ -624,8 +631,12 @@ void SimWorker::Run() {
     }
     absl::Time wake = next_heartbeat;
     if (job == nullptr) wake = std::min(wake, next_claim);
-    if (job != nullptr && job->produced < job->batches)
+    // The next batch, unless the window is full (then an ack or a retry
+    // comes first).
+    if (job != nullptr && job->produced < job->batches &&
+        static_cast<int>(job->unacked.size()) < options_.max_ahead) {
       wake = std::min(wake, next_batch);
+    }
     if (job != nullptr && retry_at > absl::Now())
       wake = std::min(wake, retry_at);
     if (worker_id_ == 0) wake = absl::Now();

@@ -77,10 +77,13 @@ class CoordinatorProcess {
   // SIGTERM and wait (SIGKILL after 30 s); the wait status.
   int Stop();
   // VmRSS from /proc/PID/status in KiB; -1 when it cannot be read.
-  int64_t RssKib() const;
+  int64_t RssKib() const { return StatusField("VmRSS"); }
+  // Its threads (Threads from /proc/PID/status); -1 when unreadable.
+  int64_t Threads() const { return StatusField("Threads"); }
 
  private:
   CoordinatorProcess() = default;
+  int64_t StatusField(const std::string& name) const;
   pid_t pid_ = 0;
   bool reaped_ = false;
   std::string address_, client_token_, worker_token_;

@@ -156,6 +156,7 @@ TEST(CrashLoopTest,
   int kills = 0;
   bool finished_early = false;
   std::vector<int64_t> acked_at_kill;
+  std::vector<double> restart_ms;  // from the SIGKILL to "listening on"
   for (; kills < kKills; ++kills) {
     absl::SleepFor(absl::Seconds(life(random)));
     absl::StatusOr<v1::Sweep> sweep = GetSweep(*coordinator, sweep_id);
@@ -164,12 +165,14 @@ TEST(CrashLoopTest,
       break;
     }
     acked_at_kill.push_back(acks.batches());
+    const absl::Time killed = absl::Now();
     coordinator->Kill(SIGKILL);
     coordinator.reset();
     auto restarted = sim::CoordinatorProcess::Start(flags);
     ASSERT_TRUE(restarted.ok())
         << "restart " << kills + 1 << ": " << restarted.status();
     coordinator = *std::move(restarted);
+    restart_ms.push_back(absl::ToDoubleMilliseconds(absl::Now() - killed));
   }
   EXPECT_FALSE(finished_early) << "the sweep ended after " << kills << " kills";
   EXPECT_EQ(kills, kKills);
@@ -256,6 +259,9 @@ TEST(CrashLoopTest,
   auto lost_attempts =
       (*db)->QueryInt64("SELECT COUNT(*) FROM attempts WHERE outcome = 4");
 
+  std::cout << "restart after SIGKILL: median "
+            << sim::Percentile(restart_ms, 0.5) << " ms, max "
+            << sim::Percentile(restart_ms, 1.0) << " ms\n";
   std::cout << "crash loop: " << kills << " SIGKILLs, " << kJobs
             << " jobs succeeded, " << (all_attempts.ok() ? *all_attempts : -1)
             << " attempts (" << (lost_attempts.ok() ? *lost_attempts : -1)

@@ -11,6 +11,7 @@
 // except under CI=true, where that is a failure.
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <sys/mount.h>
 #include <unistd.h>
 
@@ -48,7 +49,10 @@ const std::vector<std::string> kAlwaysThere = {"epoch", "loss", "eval_loss",
                                                "accuracy", "accuracy_last"};
 
 // A tmpfs of its own at `path`, unmounted on destruction (lazily if still
-// busy).
+// busy). It is mounted in a mount namespace of the calling thread's own (the
+// test's main thread, which starts every process of the test), so the host
+// never sees it and it goes away with the last of those processes even when
+// the test is killed before the destructor runs.
 class TmpfsMount {
  public:
   static absl::StatusOr<std::unique_ptr<TmpfsMount>> Mount(
@@ -56,6 +60,11 @@ class TmpfsMount {
     if (geteuid() != 0)
       return absl::PermissionDeniedError("not root: mount(2) needs root");
     std::filesystem::create_directories(path);
+    if (unshare(CLONE_NEWNS) != 0 ||
+        mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
+      return absl::PermissionDeniedError(
+          absl::StrCat("a private mount namespace: ", std::strerror(errno)));
+    }
     const std::string data = absl::StrCat("size=", mib, "m,mode=0700");
     if (mount("switchyard-full-disk", path.c_str(), "tmpfs",
               MS_NOSUID | MS_NODEV, data.c_str()) != 0) {

@@ -1,6 +1,9 @@
 // Training throughput: samples/s of the C++ trainer (the switchyard-train
-// binary, one process per case) against the same model and step in PyTorch
-// (bench/reference/train_reference.py), for every model at a preset.
+// binary, one process per case) with the fused attention (the default) and
+// with the reference attention path, against the same model and step in
+// PyTorch (bench/reference/train_reference.py), for every model at a preset.
+// The models without attention run the same code on both paths (their two
+// figures show the run-to-run noise).
 //
 //   build/bin/train_throughput [--threads 2] [--steps 3] [--batch-size 500]
 //       [--preset paper] [--only mlp,lstm,...] [--python /usr/bin/python3]
@@ -60,10 +63,11 @@ std::string Capture(const std::string& command, int* status) {
 
 // One switchyard-train process per case, as the worker runs jobs: a case
 // never inherits another's heap or thread pools.
-Figures RunCpp(const Options& o, const Case& c) {
+Figures RunCpp(const Options& o, const Case& c, const std::string& impl) {
   std::ostringstream command;
   command << SWITCHYARD_TRAIN_BINARY << " --model " << c.model
-          << " --attention " << c.attention << " --preset " << o.preset
+          << " --attention " << c.attention << " --attention-impl " << impl
+          << " --preset " << o.preset
           << " --tasks IARC --epochs 2 --steps-per-epoch " << o.steps
           << " --batch-size " << o.batch_size
           << " --eval-windows 1 --checkpoint-every 0 --threads " << o.threads
@@ -154,9 +158,11 @@ int main(int argc, char** argv) {
   std::cout << "preset " << o.preset << ", batch " << o.batch_size << ", "
             << o.threads << " thread(s), " << o.steps << " warm-up + "
             << o.steps << " timed steps\n\n"
-            << "| model | attention | parameters | C++ samples/s | PyTorch "
-               "samples/s | C++ / PyTorch |\n"
-            << "| --- | --- | ---: | ---: | ---: | ---: |\n"
+            << "| model | attention | parameters | fused samples/s | "
+               "reference samples/s | PyTorch samples/s | fused / PyTorch | "
+               "reference / PyTorch | fused / reference |\n"
+            << "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
+               "|\n"
             << std::flush;
   int failures = 0;
   for (const Case& c : cases) {
@@ -164,10 +170,11 @@ int main(int argc, char** argv) {
         o.only.find("," + c.model + ",") == std::string::npos) {
       continue;
     }
-    Figures cpp = RunCpp(o, c);
+    Figures cpp = RunCpp(o, c, "fused");
+    Figures ref = RunCpp(o, c, "reference");
     Figures py;
     if (o.run_python && cpp.error.empty()) py = RunPython(o, c);
-    for (const Figures* f : {&cpp, &py}) {
+    for (const Figures* f : {&cpp, &ref, &py}) {
       if (!f->error.empty()) {
         std::cerr << c.model << "/" << c.attention << ": " << f->error << "\n";
         ++failures;
@@ -180,16 +187,28 @@ int main(int argc, char** argv) {
                 << py.parameters << ")\n";
       ++failures;
     }
+    auto ratio = [](double a, double b) {
+      std::ostringstream text;
+      if (a > 0 && b > 0) {
+        text << std::fixed << std::setprecision(2) << a / b;
+      } else {
+        text << "-";
+      }
+      return text.str();
+    };
     std::cout << std::fixed << std::setprecision(0) << "| " << c.model << " | "
               << c.attention << " | " << cpp.parameters << " | "
-              << cpp.samples_per_sec << " | ";
+              << cpp.samples_per_sec << " | " << ref.samples_per_sec << " | ";
     if (py.samples_per_sec > 0) {
-      std::cout << py.samples_per_sec << " | " << std::setprecision(2)
-                << cpp.samples_per_sec / py.samples_per_sec << " |\n";
+      std::cout << py.samples_per_sec;
     } else {
-      std::cout << "- | - |\n";
+      std::cout << "-";
     }
-    std::cout << std::flush;
+    std::cout << " | " << ratio(cpp.samples_per_sec, py.samples_per_sec)
+              << " | " << ratio(ref.samples_per_sec, py.samples_per_sec)
+              << " | " << ratio(cpp.samples_per_sec, ref.samples_per_sec)
+              << " |\n"
+              << std::flush;
   }
   return failures == 0 ? 0 : 1;
 }

@@ -696,7 +696,7 @@ lot between runs (the load average is given); the ratios are the result.
   these (one hand run, 2026-12-01). With one task at a time Slurm starts
   about one per second whatever the settings (with or without the `%1`
   throttle).
-- **Raw SQLite**: one C++ writer (bench/compare/raw_sqlite.cc), the
+- **Raw SQLite**: one C++ writer (bench/coordinator/raw_sqlite.cc), the
   coordinator's schema and pragmas (WAL, synchronous FULL), the same rows
   as the Switchyard streams, jobs taking turns: a commit per 500 rows, and
   50,000 rows per commit (the ceiling).

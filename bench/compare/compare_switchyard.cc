@@ -42,7 +42,7 @@
 #include <thread>
 #include <vector>
 
-#include "bench/compare/raw_sqlite.h"
+#include "bench/coordinator/raw_sqlite.h"
 #include "bench/sim/sim_workers.h"
 #include "switchyard/v1/switchyard.grpc.pb.h"
 

@@ -9,7 +9,6 @@
 // streams, claims per second with --workers concurrent claimers, p50/p99
 // claim latency, and the ceiling with the ratio against it.
 #include <signal.h>
-#include <sqlite3.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -26,9 +25,9 @@
 #include <thread>
 #include <vector>
 
+#include "bench/coordinator/raw_sqlite.h"
 #include "bench/sim/sim_workers.h"
 #include "common/rpc/channel.h"
-#include "server/store/sqlite_store.h"
 #include "switchyard/v1/switchyard.grpc.pb.h"
 
 namespace {
@@ -267,80 +266,6 @@ ClaimResult BenchClaims(const CoordinatorProcess& c, const Options& options) {
   return result;
 }
 
-// ---------------------------------------------------------------- ceiling
-
-// The same points inserted by one writer straight into a database with the
-// coordinator's schema and pragmas: prepared INSERT OR IGNORE, in
-// transactions of `rows_per_transaction` rows (the stream batch size models a
-// writer that commits each batch; a large size is the ceiling).
-double BenchRawSqlite(const std::string& dir, const Options& options, int rows_per_transaction) {
-  std::string path = dir + "/raw-" + std::to_string(rows_per_transaction) + ".db";
-  {
-    switchyard::server::SqliteStore::Options store_options;
-    store_options.path = path;
-    store_options.synchronous = options.sync == "full" ? switchyard::server::sqlite::Synchronous::kFull
-                                                       : switchyard::server::sqlite::Synchronous::kNormal;
-    auto store = switchyard::server::SqliteStore::Open(store_options);  // applies the migrations
-    if (!store.ok()) std::exit(1);
-  }
-  sqlite3* db = nullptr;
-  sqlite3_open(path.c_str(), &db);
-  std::string sync_pragma = "PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON; PRAGMA synchronous=" +
-                            std::string(options.sync == "full" ? "FULL" : "NORMAL") + ";";
-  sqlite3_exec(db, sync_pragma.c_str(), nullptr, nullptr, nullptr);
-  sqlite3_exec(db,
-               "INSERT INTO sweeps (id, name, max_attempts, created_at) VALUES (1, 'c', 3, 0);",
-               nullptr, nullptr, nullptr);
-  sqlite3_exec(db, "BEGIN", nullptr, nullptr, nullptr);
-  for (int j = 1; j <= options.streams; ++j) {
-    std::string sql = "INSERT INTO jobs (id, sweep_id, cell_index, cell_key, config_json, priority, "
-                      "created_at, updated_at) VALUES (" + std::to_string(j) + ", 1, " +
-                      std::to_string(j) + ", 'k" + std::to_string(j) + "', '{}', 0, 0, 0);";
-    sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr);
-  }
-  for (int m = 0; m < 10; ++m) {
-    std::string sql = "INSERT INTO metric_names (id, name) VALUES (" + std::to_string(m + 1) +
-                      ", 'metric_" + std::to_string(m) + "');";
-    sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr);
-  }
-  sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr);
-  sqlite3_stmt* insert = nullptr;
-  sqlite3_prepare_v2(db,
-                     "INSERT OR IGNORE INTO metrics (job_id, name_id, step, value, wall_time) "
-                     "VALUES (?, ?, ?, ?, ?)",
-                     -1, &insert, nullptr);
-  const int64_t per_job = options.points / options.streams;
-  auto start = Clock::now();
-  int64_t written = 0;
-  // Interleave jobs batch by batch, as concurrent streams arrive.
-  std::vector<int64_t> step(options.streams + 1, 0), done(options.streams + 1, 0);
-  bool more = true;
-  while (more) {
-    more = false;
-    for (int j = 1; j <= options.streams; ++j) {
-      if (done[j] >= per_job) continue;
-      more = true;
-      sqlite3_exec(db, "BEGIN", nullptr, nullptr, nullptr);
-      for (int n = 0; n < rows_per_transaction && done[j] < per_job; ++step[j]) {
-        for (int m = 1; m <= 10 && done[j] < per_job; ++m, ++n, ++done[j], ++written) {
-          sqlite3_bind_int64(insert, 1, j);
-          sqlite3_bind_int64(insert, 2, m);
-          sqlite3_bind_int64(insert, 3, step[j]);
-          sqlite3_bind_double(insert, 4, 0.001 * static_cast<double>(step[j]));
-          sqlite3_bind_double(insert, 5, 1.7e9);
-          sqlite3_step(insert);
-          sqlite3_reset(insert);
-        }
-      }
-      sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr);
-    }
-  }
-  double seconds = Seconds(Clock::now() - start);
-  sqlite3_finalize(insert);
-  sqlite3_close(db);
-  return static_cast<double>(written) / seconds;
-}
-
 int ParseArgs(int argc, char** argv, Options* options) {
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
@@ -392,8 +317,15 @@ int main(int argc, char** argv) {
   ClaimResult claims = BenchClaims(*coordinator, options);
   coordinator->Stop();
 
-  double raw_per_batch = BenchRawSqlite(dir, options, options.batch);
-  double ceiling = BenchRawSqlite(dir, options, 50'000);
+  // The same points inserted by one writer straight into SQLite
+  // (raw_sqlite.h): committing every batch, then 50,000 rows per commit.
+  const int64_t per_stream = options.points / options.streams;
+  double raw_per_batch = switchyard::bench::InsertRaw(dir + "/raw-batch.db", options.sync,
+                                                      options.streams, per_stream, options.batch)
+                             .points_per_second;
+  double ceiling = switchyard::bench::InsertRaw(dir + "/raw-bulk.db", options.sync,
+                                                options.streams, per_stream, 50'000)
+                       .points_per_second;
   std::filesystem::remove_all(dir);
 
   std::printf("\n%-44s %14s %10s\n", "measure", "value", "target");

@@ -1,6 +1,7 @@
 // The ceiling of metric ingestion: one C++ writer inserting the rows that the
 // metric streams carry straight into a database with the coordinator's
-// schema (its migrations) and pragmas, with the sqlite3 C API.
+// schema (its migrations) and pragmas, with the sqlite3 C API. Used by
+// bench/coordinator and bench/compare.
 #pragma once
 
 #include <cstdint>

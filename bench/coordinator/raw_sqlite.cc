@@ -1,4 +1,4 @@
-#include "bench/compare/raw_sqlite.h"
+#include "bench/coordinator/raw_sqlite.h"
 
 #include <sqlite3.h>
 

@@ -52,7 +52,12 @@ done
 if [ "$seen_running" = 1 ]; then
   expect_value "worker while running" "$WORK/worker.prom" 'switchyard_worker_slots{state="busy"}' -ge 1
   expect_value "worker while running" "$WORK/worker.prom" switchyard_worker_coordinator_reachable -eq 1
-  scrape "$COORD_METRICS" "$WORK/coord.prom" || fail "coordinator scrape: $(cat "$WORK/scrape.err")"
+  # The coordinator learns of busy slots from the next heartbeat (every 1 s).
+  for _ in $(seq 1 50); do
+    scrape "$COORD_METRICS" "$WORK/coord.prom" &&
+      [ "$(value "$WORK/coord.prom" 'switchyard_slots{state="busy"}')" != 0 ] && break
+    sleep 0.1
+  done
   expect_value "coordinator while running" "$WORK/coord.prom" \
     "switchyard_jobs{sweep=\"$SWEEP\",state=\"running\"}" -ge 1
   expect_value "coordinator while running" "$WORK/coord.prom" 'switchyard_slots{state="busy"}' -ge 1

@@ -236,16 +236,26 @@ TEST_F(WorkerDaemonTest, DrainHandsRunningJobsBackAsPreemptedAndStopsClaiming) {
   ASSERT_TRUE(run.get().ok());
   EXPECT_LT(absl::Now() - start, options_.drain_timeout);
   EXPECT_EQ(trainer->terminates(), 1);
+  // Job 2 is claimed only when the free slot's claim races the drain; it is
+  // then handed straight back, preempted like job 1 (its trainer may or may
+  // not have started), and nothing is claimed after the drain began.
   auto finishes = coordinator_.finishes();
-  ASSERT_EQ(finishes.size(), 1u);
-  EXPECT_EQ(finishes[0].request.outcome(), v1::ATTEMPT_OUTCOME_PREEMPTED);
-  ASSERT_EQ(coordinator_.puts().size(), 1u);
-  EXPECT_EQ(coordinator_.puts()[0].step, 6);
-  EXPECT_LE(launcher_.launches(), 2u);
-  if (launcher_.launches() == 2u) {
-    // Claimed as the drain began: handed straight back, never trained.
-    EXPECT_EQ(finishes.size(), 2u);
+  ASSERT_GE(finishes.size(), 1u);
+  ASSERT_LE(finishes.size(), 2u);
+  bool job1_finished = false;
+  for (const auto& finish : finishes) {
+    EXPECT_EQ(finish.request.outcome(), v1::ATTEMPT_OUTCOME_PREEMPTED);
+    job1_finished |= finish.request.attempt().attempt_id() == 10;
   }
+  EXPECT_TRUE(job1_finished);
+  EXPECT_LE(launcher_.launches(), finishes.size());
+  int job1_puts = 0;
+  for (const auto& put : coordinator_.puts()) {
+    if (put.attempt.attempt_id() != 10) continue;
+    ++job1_puts;
+    EXPECT_EQ(put.step, 6) << "the checkpoint the drain asked for";
+  }
+  EXPECT_EQ(job1_puts, 1);
 }
 
 TEST_F(WorkerDaemonTest, DrainMeetsItsDeadlineWhenTheTrainerIgnoresSigterm) {

@@ -11,6 +11,7 @@
 
 #include "common/base/sha256.h"
 #include "server/store/sqlite_store.h"
+#include "tests/server/test_store.h"
 
 namespace switchyard::server {
 namespace {
@@ -18,15 +19,8 @@ namespace {
 class CoordinatorTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("coordinator_test_" + std::to_string(getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
-    SqliteStore::Options options;
-    options.path = (dir_ / "switchyard.db").string();
-    options.synchronous = sqlite::Synchronous::kNormal;
-    auto store = SqliteStore::Open(options);
+    dir_ = FreshTestDir("coordinator_test_");
+    auto store = OpenTestStore(dir_);
     ASSERT_TRUE(store.ok()) << store.status();
     store_ = *std::move(store);
     files_ = std::make_unique<CheckpointFiles>(dir_.string());

@@ -22,6 +22,7 @@
 #include "server/store/sqlite/database.h"
 #include "server/store/sqlite_store.h"
 #include "switchyard/v1/switchyard.grpc.pb.h"
+#include "tests/server/test_store.h"
 
 namespace switchyard::server {
 
@@ -33,15 +34,8 @@ constexpr char kWorkerToken[] = "worker-token-9876543210";
 class GrpcTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("grpc_test_" + std::to_string(getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
-    SqliteStore::Options options;
-    options.path = (dir_ / "switchyard.db").string();
-    options.synchronous = sqlite::Synchronous::kNormal;
-    auto store = SqliteStore::Open(options);
+    dir_ = FreshTestDir("grpc_test_");
+    auto store = OpenTestStore(dir_);
     ASSERT_TRUE(store.ok()) << store.status();
     store_ = *std::move(store);
     files_ = std::make_unique<CheckpointFiles>(dir_.string());

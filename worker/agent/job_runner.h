@@ -93,7 +93,9 @@ struct JobResult {
 struct JobProgress {
   double samples_per_sec = 0;          // the trainer's latest report; 0 before the first
   int64_t unacked_metric_batches = 0;  // enqueued, not yet acknowledged (memory + spill)
-  int64_t checkpoints_waiting = 0;     // written by the trainer, not yet uploaded
+  // Queued for upload; the one being uploaded is no longer counted, and a
+  // newer one supersedes the queued ones, so this is 0 or 1 in practice.
+  int64_t checkpoints_waiting = 0;
 };
 
 class JobRunner {

@@ -9,6 +9,7 @@ PACKAGES=(
   libabsl-dev libsqlite3-dev sqlite3 libyaml-cpp-dev nlohmann-json3-dev
   prometheus-cpp-dev libgtest-dev libgmock-dev libbenchmark-dev
   libtorch-dev libopenblas0-openmp
+  libdnnl-dev  # oneDNN sgemm header for the fused CPU kernels (worker/models/cpu_gemm.h)
   python3 python3-torch python3-yaml python3-optuna python3-pandas  # optuna, pandas: bench/compare
   slurm-wlm munge systemd python3-grpcio  # tests/e2e/slurm, tests/e2e/deploy
   procps psmisc openssl

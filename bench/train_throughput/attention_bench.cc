@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/train_throughput/median_ms.h"
 #include "worker/models/attention.h"
 #include "worker/models/fused_attention.h"
 #include "worker/train/trainer.h"
@@ -42,21 +43,6 @@ torch::Tensor ReferenceAttention(const torch::Tensor& qkv,
       models::Attend(split(parts[0]), split(parts[1]), split(parts[2]), kind,
                      models::AttentionPrior(kind, slopes, kLength));
   return a.transpose(1, 2).reshape({b, kLength, kWidth});
-}
-
-template <typename F>
-double MedianMs(int iterations, F&& body) {
-  for (int i = 0; i < 3; ++i) body();
-  std::vector<double> ms;
-  for (int i = 0; i < iterations; ++i) {
-    auto start = std::chrono::steady_clock::now();
-    body();
-    ms.push_back(std::chrono::duration<double, std::milli>(
-                     std::chrono::steady_clock::now() - start)
-                     .count());
-  }
-  std::sort(ms.begin(), ms.end());
-  return ms[ms.size() / 2];
 }
 
 }  // namespace
@@ -102,7 +88,7 @@ int main(int argc, char** argv) {
       qkv.requires_grad_();
       torch::Tensor grad = torch::randn({batch, kLength, kWidth});
       auto run = [&](bool fused) {
-        return MedianMs(iterations, [&] {
+        return switchyard::bench::MedianMs(3, iterations, [&] {
           torch::Tensor out =
               fused ? models::FusedAttention(qkv, kHeads, kind, slopes)
                     : ReferenceAttention(qkv, kind, slopes);

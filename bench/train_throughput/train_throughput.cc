@@ -66,7 +66,7 @@ std::string Capture(const std::string& command, int* status) {
 Figures RunCpp(const Options& o, const Case& c, const std::string& impl) {
   std::ostringstream command;
   command << SWITCHYARD_TRAIN_BINARY << " --model " << c.model
-          << " --attention " << c.attention << " --attention-impl " << impl
+          << " --attention " << c.attention << " --kernels " << impl
           << " --preset " << o.preset
           << " --tasks IARC --epochs 2 --steps-per-epoch " << o.steps
           << " --batch-size " << o.batch_size

@@ -22,6 +22,10 @@ torch::Tensor PositionwiseLinear::forward(const torch::Tensor& x) {
   return y.transpose(0, 1);  // [B, T, out] (a view; elementwise ops keep it)
 }
 
+AffineWeights PositionwiseLinear::Weights(int64_t length) const {
+  return {weight_.narrow(0, 0, length), bias_.narrow(0, 0, length)};
+}
+
 CisformerModel::CisformerModel(const ResolvedSpec& spec)
     : TransformerModel(
           spec, [positions = spec.context_length](int in, int out) {

@@ -20,6 +20,7 @@ class PositionwiseLinear : public TokenMap {
   PositionwiseLinear(int positions, int in, int out);
   // x [B, T, in] with T <= positions -> [B, T, out]; position t uses W[t].
   torch::Tensor forward(const torch::Tensor& x) override;
+  AffineWeights Weights(int64_t length) const override;  // P = length
 
  private:
   torch::Tensor weight_;  // [positions, in, out]

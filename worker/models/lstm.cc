@@ -18,7 +18,7 @@ torch::Tensor LstmModel::Forward(const torch::Tensor& ids,
                                  const torch::Tensor& control_ids) {
   torch::Tensor x = input_->forward(ids, control_ids);  // [B, T, input_width]
   torch::Tensor h = std::get<0>(lstm_->forward(x));     // [B, T, width]
-  return head_->forward(h);                             // [B, T, N]
+  return ApplyLinear(head_, h);                         // [B, T, N]
 }
 
 }  // namespace switchyard::worker::models

@@ -64,8 +64,8 @@ torch::Tensor MlpModel::Forward(const torch::Tensor& ids,
           .per_sample_weights(
               weights.reshape({batch * length, slot_count})));  // [B*T, width]
   x = torch::relu(x + input_bias_);
-  for (auto& layer : hidden_) x = x + torch::relu(layer->forward(x));
-  return head_->forward(x).view({batch, length, -1});  // [B, T, N]
+  for (auto& layer : hidden_) x = x + torch::relu(ApplyLinear(layer, x));
+  return ApplyLinear(head_, x).view({batch, length, -1});  // [B, T, N]
 }
 
 }  // namespace switchyard::worker::models

@@ -1,5 +1,7 @@
 #include "worker/models/model.h"
 
+#include "worker/models/cpu_gemm.h"
+
 #include <sstream>
 
 #include "worker/models/cisformer.h"
@@ -56,9 +58,9 @@ std::string ResolveSpec(const ModelSpec& spec, ResolvedSpec* out) {
     return std::string("attention: model ") + ModelKindName(r.kind) +
            " needs softmax or expressive attention (got 'none')";
   }
-  if (!ParseAttentionImpl(spec.attention_impl, &r.attention_impl)) {
-    return "attention_impl: unknown attention implementation '" +
-           spec.attention_impl + "'; known: fused, reference";
+  if (!ParseKernelPath(spec.kernels, &r.kernels)) {
+    return "kernels: unknown kernel path '" +
+           spec.kernels + "'; known: fused, reference";
   }
   const Preset* preset = FindPreset(spec.preset, r.kind);
   if (preset == nullptr) {
@@ -127,6 +129,12 @@ std::shared_ptr<SequenceModel> MakeModel(const ModelSpec& spec,
     return nullptr;
   }
   return MakeModel(resolved);
+}
+
+torch::Tensor SequenceModel::ApplyLinear(torch::nn::Linear& layer,
+                                         const torch::Tensor& x) {
+  if (UseFused(x)) return FastLinear(x, layer->weight, layer->bias);
+  return layer->forward(x);
 }
 
 int64_t CountParameters(const torch::nn::Module& module) {

@@ -34,10 +34,10 @@ struct ModelSpec {
   std::string model;               // "mlp", "lstm", "transformer", "cisformer"
   std::string attention = "auto";  // "auto", "none", "softmax", "expressive"
   std::string preset = "small";    // "small" or "paper"
-  // "fused" (default) or "reference": how attention is computed; not a size
-  // and not part of the job config (the results are the same up to float
-  // rounding; docs/models.md).
-  std::string attention_impl = "fused";
+  // "fused" (default) or "reference": which kernels compute the model
+  // (KernelPath); not a size and not part of the job config (the results are
+  // the same up to float rounding; docs/models.md).
+  std::string kernels = "fused";
   std::optional<int> layers;
   std::optional<int> width;
   std::optional<int> heads;
@@ -53,7 +53,7 @@ struct ModelSpec {
 struct ResolvedSpec {
   ModelKind kind = ModelKind::kMlp;
   AttentionKind attention = AttentionKind::kNone;
-  AttentionImpl attention_impl = AttentionImpl::kFused;
+  KernelPath kernels = KernelPath::kFused;
   ModelSizes sizes;
   int vocab = 0;
   int numbers = 0;
@@ -79,6 +79,15 @@ class SequenceModel : public torch::nn::Module {
                                 const torch::Tensor& control_ids) = 0;
 
   const ResolvedSpec& spec() const { return spec_; }
+
+ protected:
+  // True when the fused kernels apply to `x`: spec().kernels is kFused and
+  // x is on the CPU.
+  bool UseFused(const torch::Tensor& x) const {
+    return spec_.kernels == KernelPath::kFused && x.is_cpu();
+  }
+  // layer(x) on the path UseFused(x) picks (FastLinear or the module).
+  torch::Tensor ApplyLinear(torch::nn::Linear& layer, const torch::Tensor& x);
 
  private:
   ResolvedSpec spec_;

@@ -55,11 +55,11 @@ bool ParseAttentionKind(std::string_view name, AttentionKind* out) {
   return true;
 }
 
-bool ParseAttentionImpl(std::string_view name, AttentionImpl* out) {
+bool ParseKernelPath(std::string_view name, KernelPath* out) {
   if (name == "fused") {
-    *out = AttentionImpl::kFused;
+    *out = KernelPath::kFused;
   } else if (name == "reference") {
-    *out = AttentionImpl::kReference;
+    *out = KernelPath::kReference;
   } else {
     return false;
   }
@@ -92,8 +92,8 @@ const char* AttentionKindName(AttentionKind kind) {
   return "?";
 }
 
-const char* AttentionImplName(AttentionImpl impl) {
-  return impl == AttentionImpl::kFused ? "fused" : "reference";
+const char* KernelPathName(KernelPath impl) {
+  return impl == KernelPath::kFused ? "fused" : "reference";
 }
 
 bool UsesAttention(ModelKind kind) {

@@ -17,10 +17,11 @@ namespace switchyard::worker::models {
 enum class ModelKind { kMlp, kLstm, kTransformer, kCisformer };
 enum class AttentionKind { kNone, kSoftmax, kExpressive };
 // How the transformer and the cisformer compute attention: the same function
-// either way (docs/models.md). kFused: one custom operation per block
-// (fused_attention.h), CPU only; on other devices the model uses the
-// reference. kReference: plain LibTorch ops (attention.h).
-enum class AttentionImpl { kFused, kReference };
+// either way (docs/models.md). kFused: custom operations (fused_attention.h,
+// fused_feed_forward.h) and matrix products through oneDNN (cpu_gemm.h), CPU
+// only; on other devices the model uses the reference. kReference: plain
+// LibTorch ops (attention.h, torch::nn::Linear).
+enum class KernelPath { kFused, kReference };
 
 // Sizes of one model. Meaning per family:
 //   mlp:         layers = hidden layers, width = hidden width;
@@ -51,10 +52,10 @@ const Preset* FindPreset(std::string_view name, ModelKind kind);
 // Name <-> enum. Parse* return false on an unknown name.
 bool ParseModelKind(std::string_view name, ModelKind* out);
 bool ParseAttentionKind(std::string_view name, AttentionKind* out);
-bool ParseAttentionImpl(std::string_view name, AttentionImpl* out);
+bool ParseKernelPath(std::string_view name, KernelPath* out);
 const char* ModelKindName(ModelKind kind);
 const char* AttentionKindName(AttentionKind kind);
-const char* AttentionImplName(AttentionImpl impl);
+const char* KernelPathName(KernelPath impl);
 bool UsesAttention(ModelKind kind);  // transformer and cisformer
 
 }  // namespace switchyard::worker::models

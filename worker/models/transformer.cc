@@ -3,16 +3,24 @@
 #include <string>
 
 #include "worker/models/attention.h"
+#include "worker/models/cpu_gemm.h"
 #include "worker/models/fused_attention.h"
 
 namespace switchyard::worker::models {
 
-SharedLinear::SharedLinear(int in, int out) {
+SharedLinear::SharedLinear(int in, int out, bool fused) : fused_(fused) {
   linear_ = register_module("linear", torch::nn::Linear(in, out));
 }
 
 torch::Tensor SharedLinear::forward(const torch::Tensor& x) {
+  if (fused_ && x.is_cpu()) {
+    return FastLinear(x, linear_->weight, linear_->bias);
+  }
   return linear_->forward(x);
+}
+
+AffineWeights SharedLinear::Weights(int64_t /*length*/) const {
+  return {linear_->weight.t().unsqueeze(0), linear_->bias.unsqueeze(0)};
 }
 
 TransformerBlock::TransformerBlock(const ResolvedSpec& spec,
@@ -50,13 +58,18 @@ torch::Tensor TransformerBlock::forward(const torch::Tensor& x,
     a = a.transpose(1, 2).reshape({batch, length, width});  // [B, T, width]
   }
   torch::Tensor y = x + out_->forward(a);
+  if (!prior.defined()) {
+    return y + FusedFeedForward(norm2_->forward(y), ffn1_->Weights(length),
+                                ffn2_->Weights(length));
+  }
   return y + ffn2_->forward(torch::relu(ffn1_->forward(norm2_->forward(y))));
 }
 
 TransformerModel::TransformerModel(const ResolvedSpec& spec)
-    : TransformerModel(spec, [](int in, int out) {
-        return std::make_shared<SharedLinear>(in, out);
-      }) {}
+    : TransformerModel(
+          spec, [fused = spec.kernels == KernelPath::kFused](int in, int out) {
+            return std::make_shared<SharedLinear>(in, out, fused);
+          }) {}
 
 TransformerModel::TransformerModel(const ResolvedSpec& spec,
                                    const TokenMapFactory& make_map)
@@ -82,11 +95,11 @@ torch::Tensor TransformerModel::Forward(const torch::Tensor& ids,
   // The reference path: one prior for all blocks (it depends only on T and
   // the slopes). The fused path reads the slopes and builds no prior.
   torch::Tensor prior;
-  if (spec().attention_impl != AttentionImpl::kFused || !x.is_cpu()) {
+  if (spec().kernels != KernelPath::kFused || !x.is_cpu()) {
     prior = AttentionPrior(spec().attention, slopes_, ids.size(1));  // [H,T,T]
   }
   for (auto& block : blocks_) x = block->forward(x, prior, slopes_);
-  return head_->forward(final_norm_->forward(x));  // [B, T, N]
+  return ApplyLinear(head_, final_norm_->forward(x));  // [B, T, N]
 }
 
 }  // namespace switchyard::worker::models

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "worker/models/embedding.h"
+#include "worker/models/fused_feed_forward.h"
 #include "worker/models/model.h"
 
 namespace switchyard::worker::models {
@@ -25,16 +26,22 @@ namespace switchyard::worker::models {
 class TokenMap : public torch::nn::Module {
  public:
   virtual torch::Tensor forward(const torch::Tensor& x) = 0;
+  // The parameters as [P, in, out] and [P, out] views for a window of
+  // `length` tokens (what FusedFeedForward takes); gradients flow back.
+  virtual AffineWeights Weights(int64_t length) const = 0;
 };
 
-// One weight matrix shared by all positions (torch::nn::Linear).
+// One weight matrix shared by all positions (torch::nn::Linear). With
+// `fused`, CPU inputs go through FastLinear (cpu_gemm.h).
 class SharedLinear : public TokenMap {
  public:
-  SharedLinear(int in, int out);
+  SharedLinear(int in, int out, bool fused = false);
   torch::Tensor forward(const torch::Tensor& x) override;
+  AffineWeights Weights(int64_t length) const override;  // P = 1
 
  private:
   torch::nn::Linear linear_{nullptr};
+  bool fused_;
 };
 
 using TokenMapFactory =
@@ -44,8 +51,9 @@ class TransformerBlock : public torch::nn::Module {
  public:
   TransformerBlock(const ResolvedSpec& spec, const TokenMapFactory& make_map);
   // x [B, T, width]. With `prior` ([H, T, T] from AttentionPrior) defined,
-  // attention takes the reference path (Attend); otherwise the fused one
-  // (FusedAttention) with the ALiBi `slopes` [H] (CPU only).
+  // the block takes the reference path (Attend, two TokenMaps and a relu);
+  // otherwise the fused one (FusedAttention with the ALiBi `slopes` [H],
+  // FusedFeedForward; CPU only).
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& prior,
                         const torch::Tensor& slopes);
 
@@ -65,7 +73,7 @@ class TransformerModel : public SequenceModel {
   // Shared (translation-invariant) maps.
   explicit TransformerModel(const ResolvedSpec& spec);
   // Maps made by `make_map` (the cisformer passes position-dependent ones).
-  // spec.attention_impl picks the attention path; kFused on a non-CPU device
+  // spec.kernels picks the attention path; kFused on a non-CPU device
   // takes the reference path.
   TransformerModel(const ResolvedSpec& spec, const TokenMapFactory& make_map);
 

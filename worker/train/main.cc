@@ -57,8 +57,8 @@ Options:
   --config FILE          job config as a JSON object; flags after it override
   --device D             cpu (default), cuda or cuda:N
   --threads N            LibTorch threads (default: hardware concurrency)
-  --attention-impl I     fused (default; CPU, else reference) or reference:
-                         how transformer/cisformer attention is computed
+  --kernels K            fused (default; CPU, else reference) or reference:
+                         fused attention and feed-forward, oneDNN products
   --checkpoint-dir DIR   write ckpt-<step>.pt here (newest 2 kept)
   --resume               continue from the newest checkpoint in DIR
   --help                 this text
@@ -139,8 +139,8 @@ std::string ParseFlags(int argc, char** argv, Flags* flags) {
       }
     } else if (name == "device") {
       flags->trainer.device = *value;
-    } else if (name == "attention_impl") {
-      flags->trainer.attention_impl = *value;
+    } else if (name == "kernels") {
+      flags->trainer.kernels = *value;
     } else if (name == "checkpoint_dir") {
       flags->trainer.checkpoint_dir = *value;
     } else if (name == "threads") {

@@ -78,7 +78,7 @@ std::string ParseDevice(const std::string& text, torch::Device* device) {
 
 models::ModelSpec SpecOf(const config::JobConfig& job,
                          const tasks::IarcOptions& task,
-                         const std::string& attention_impl) {
+                         const std::string& kernels) {
   auto size = [&](const char* key) -> std::optional<int> {
     const int64_t v = job.Int(key);
     if (v == 0) return std::nullopt;  // 0 = the preset's value
@@ -88,7 +88,7 @@ models::ModelSpec SpecOf(const config::JobConfig& job,
   spec.model = job.Str("model");
   spec.attention = job.Str("attention");
   spec.preset = job.Str("preset");
-  spec.attention_impl = attention_impl;
+  spec.kernels = kernels;
   spec.layers = size("layers");
   spec.width = size("width");
   spec.heads = size("heads");
@@ -248,7 +248,7 @@ int Run::Setup() {
   torch::manual_seed(static_cast<uint64_t>(job_.Int("seed")));
   std::string error;
   model_ =
-      models::MakeModel(SpecOf(job_, task_, options_.attention_impl), &error);
+      models::MakeModel(SpecOf(job_, task_, options_.kernels), &error);
   if (model_ == nullptr) {
     log_ << "switchyard-train: bad config: " << error << "\n";
     return kExitBadConfig;
@@ -264,7 +264,7 @@ int Run::Setup() {
   log_ << "switchyard-train: " << models::ModelKindName(spec.kind);
   if (models::UsesAttention(spec.kind)) {
     log_ << " (" << models::AttentionKindName(spec.attention) << " attention, "
-         << models::AttentionImplName(spec.attention_impl) << ")";
+         << models::KernelPathName(spec.kernels) << ")";
   }
   log_ << ", preset " << job_.Str("preset") << ": layers " << spec.sizes.layers
        << ", width " << spec.sizes.width;

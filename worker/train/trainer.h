@@ -42,10 +42,10 @@ struct TrainerOptions {
   std::string device = "cpu";  // "cpu", "cuda" or "cuda:N"
   std::string checkpoint_dir;  // "" = no checkpoints
   bool resume = false;         // continue from the newest checkpoint in dir
-  // "fused" or "reference" (models::AttentionImpl): how the transformer and
-  // the cisformer compute attention. Not part of the job config: both give
-  // the same results up to float rounding, so a job may resume on the other.
-  std::string attention_impl = "fused";
+  // "fused" or "reference" (models::KernelPath): which kernels compute the
+  // model. Not part of the job config: both give the same results up to
+  // float rounding, so a job may resume on the other.
+  std::string kernels = "fused";
   int keep_checkpoints = 2;
   // Polled at every step boundary; when true, a checkpoint is written and
   // RunTraining returns kExitStopped. Not owned; may be null.

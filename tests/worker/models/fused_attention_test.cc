@@ -30,7 +30,7 @@ torch::Tensor Slopes(int heads, bool alibi, torch::Dtype dtype) {
 }
 
 // The reference path on a packed qkv [B, T, 3 W]: split, Attend, concatenate
-// (what TransformerBlock does with AttentionImpl::kReference).
+// (what TransformerBlock does with KernelPath::kReference).
 torch::Tensor Reference(const torch::Tensor& qkv, int64_t heads,
                         AttentionKind kind, const torch::Tensor& slopes) {
   const int64_t b = qkv.size(0);
@@ -181,7 +181,7 @@ ModelSpec Small(const std::string& model, AttentionKind kind,
   spec.model = model;
   spec.attention = AttentionKindName(kind);
   spec.preset = "small";
-  spec.attention_impl = impl;
+  spec.kernels = impl;
   return spec;
 }
 
@@ -193,17 +193,22 @@ std::shared_ptr<SequenceModel> Build(const ModelSpec& spec, uint64_t seed) {
   return model;
 }
 
-// Whole models (both families, both kinds): logits and every parameter's
-// gradient of the fused path equal the reference path's.
+// Whole models (every family, both kinds): logits and every parameter's
+// gradient of the fused path (fused attention and feed-forward, FastLinear)
+// equal the reference path's.
 TEST(FusedAttentionTest, ModelsMatchReference) {
-  for (const std::string name : {"transformer", "cisformer"}) {
+  torch::set_num_threads(2);
+  for (const std::string name : {"mlp", "lstm", "transformer", "cisformer"}) {
+    const bool attends = name == "transformer" || name == "cisformer";
     for (AttentionKind kind : kKinds) {
-      SCOPED_TRACE(name + "/" + AttentionKindName(kind));
-      auto fused = Build(Small(name, kind, "fused"), 5);
-      auto reference = Build(Small(name, kind, "reference"), 5);
+      if (!attends && kind != kKinds[0]) continue;
+      const AttentionKind used = attends ? kind : AttentionKind::kNone;
+      SCOPED_TRACE(name + "/" + AttentionKindName(used));
+      auto fused = Build(Small(name, used, "fused"), 5);
+      auto reference = Build(Small(name, used, "reference"), 5);
       ASSERT_NE(fused, nullptr);
       ASSERT_NE(reference, nullptr);
-      EXPECT_EQ(fused->spec().attention_impl, AttentionImpl::kFused);
+      EXPECT_EQ(fused->spec().kernels, KernelPath::kFused);
       torch::manual_seed(6);
       torch::Tensor ids = torch::randint(20, {32, 24}, torch::kLong);
       torch::Tensor lf = fused->Forward(ids, torch::Tensor());
@@ -223,11 +228,12 @@ TEST(FusedAttentionTest, ModelsMatchReference) {
       }
     }
   }
+  torch::set_num_threads(1);
   ModelSpec bad = Small("transformer", AttentionKind::kSoftmax, "flash");
   std::string error;
   EXPECT_EQ(MakeModel(bad, &error), nullptr);
   EXPECT_EQ(error,
-            "attention_impl: unknown attention implementation 'flash'; known: "
+            "kernels: unknown kernel path 'flash'; known: "
             "fused, reference");
 }
 

@@ -164,7 +164,7 @@ TEST(TrainBinaryTest, BadFlagsAndConfigsExit2NamingTheKey) {
            {{"--layrs", "2"}, "did you mean --layers?"},
            {{"--batch-size"}, "--batch-size needs a value"},
            {{"--device", "gpu"}, "device: unknown device 'gpu'"},
-           {{"--attention-impl", "flash"}, "unknown attention implementation 'flash'"},
+           {{"--kernels", "flash"}, "unknown kernel path 'flash'"},
            {{"--resume"}, "--resume needs --checkpoint-dir"},
            {{"--config", "/nonexistent/job.json"}, "cannot read"}}) {
     Process p = RunTrainer(c.args);

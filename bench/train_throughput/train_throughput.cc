@@ -7,11 +7,16 @@
 //
 //   build/bin/train_throughput [--threads 2] [--steps 3] [--batch-size 500]
 //       [--preset paper] [--only mlp,lstm,...] [--python /usr/bin/python3]
-//       [--no-python]
+//       [--no-python] [--rounds 1]
 //
 // Each C++ figure is the second of two epochs of --steps steps (the first
 // warms up); the trainer times its steps only, not the evaluation. The
 // PyTorch script does --steps warm-up steps, then times --steps steps.
+// With --rounds R, each case runs R rounds of the three sides, the order
+// rotating from round to round (a slow spell of a shared machine hits every
+// side alike); a cell is the median over rounds with [min-max], and the
+// ratios are ratios of medians.
+#include <algorithm>
 #include <cstdio>
 #include <iomanip>
 #include <iostream>
@@ -32,6 +37,7 @@ struct Options {
   std::string only;  // comma-separated model names; empty = all
   std::string python = "/usr/bin/python3";
   bool run_python = true;
+  int rounds = 1;
 };
 
 struct Case {
@@ -134,15 +140,39 @@ bool ParseArgs(int argc, char** argv, Options* o) {
       o->python = next();
     } else if (arg == "--no-python") {
       o->run_python = false;
+    } else if (arg == "--rounds") {
+      o->rounds = std::stoi(next());
     } else {
       std::cerr << "usage: train_throughput [--threads N] [--steps K] "
                    "[--batch-size B] [--preset paper|small] [--only m1,m2] "
-                   "[--python PATH] [--no-python]\n";
+                   "[--python PATH] [--no-python] [--rounds R]\n";
       return false;
     }
   }
-  return o->threads > 0 && o->steps > 0 && o->batch_size > 0;
+  return o->threads > 0 && o->steps > 0 && o->batch_size > 0 && o->rounds > 0;
 }
+
+// The samples/s of one side over all rounds (failed rounds left out).
+struct Series {
+  std::vector<double> values;
+  double Median() const {
+    if (values.empty()) return 0;
+    std::vector<double> v = values;
+    std::sort(v.begin(), v.end());
+    const size_t n = v.size();
+    return n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+  }
+  std::string Cell() const {
+    if (values.empty()) return "-";
+    std::ostringstream text;
+    text << std::fixed << std::setprecision(0) << Median();
+    if (values.size() > 1) {
+      text << " [" << *std::min_element(values.begin(), values.end()) << "-"
+           << *std::max_element(values.begin(), values.end()) << "]";
+    }
+    return text.str();
+  }
+};
 
 }  // namespace
 
@@ -157,7 +187,7 @@ int main(int argc, char** argv) {
                                    {"cisformer", "expressive"}};
   std::cout << "preset " << o.preset << ", batch " << o.batch_size << ", "
             << o.threads << " thread(s), " << o.steps << " warm-up + "
-            << o.steps << " timed steps\n\n"
+            << o.steps << " timed steps, " << o.rounds << " round(s)\n\n"
             << "| model | attention | parameters | fused samples/s | "
                "reference samples/s | PyTorch samples/s | fused / PyTorch | "
                "reference / PyTorch | fused / reference |\n"
@@ -170,44 +200,58 @@ int main(int argc, char** argv) {
         o.only.find("," + c.model + ",") == std::string::npos) {
       continue;
     }
-    Figures cpp = RunCpp(o, c, "fused");
-    Figures ref = RunCpp(o, c, "reference");
-    Figures py;
-    if (o.run_python && cpp.error.empty()) py = RunPython(o, c);
-    for (const Figures* f : {&cpp, &ref, &py}) {
-      if (!f->error.empty()) {
-        std::cerr << c.model << "/" << c.attention << ": " << f->error << "\n";
+    Series fused_sps, reference_sps, python_sps;
+    int64_t parameters = 0;
+    auto record = [&](const Figures& f, Series* series) {
+      if (!f.error.empty()) {
+        std::cerr << c.model << "/" << c.attention << ": " << f.error << "\n";
         ++failures;
+        return;
+      }
+      series->values.push_back(f.samples_per_sec);
+    };
+    for (int round = 0; round < o.rounds; ++round) {
+      for (int k = 0; k < 3; ++k) {
+        switch ((round + k) % 3) {
+          case 0: {
+            Figures f = RunCpp(o, c, "fused");
+            if (f.error.empty()) parameters = f.parameters;
+            record(f, &fused_sps);
+            break;
+          }
+          case 1:
+            record(RunCpp(o, c, "reference"), &reference_sps);
+            break;
+          case 2:
+            if (!o.run_python) break;
+            Figures py = RunPython(o, c);
+            if (py.error.empty() && parameters != 0 &&
+                py.parameters != parameters) {
+              std::cerr << c.model << "/" << c.attention
+                        << ": parameter counts differ (" << parameters
+                        << " vs " << py.parameters << ")\n";
+              ++failures;
+            }
+            record(py, &python_sps);
+            break;
+        }
       }
     }
-    if (py.error.empty() && py.parameters != 0 &&
-        py.parameters != cpp.parameters) {
-      std::cerr << c.model << "/" << c.attention
-                << ": parameter counts differ (" << cpp.parameters << " vs "
-                << py.parameters << ")\n";
-      ++failures;
-    }
-    auto ratio = [](double a, double b) {
+    auto ratio = [](const Series& a, const Series& b) {
       std::ostringstream text;
-      if (a > 0 && b > 0) {
-        text << std::fixed << std::setprecision(2) << a / b;
+      if (a.Median() > 0 && b.Median() > 0) {
+        text << std::fixed << std::setprecision(2) << a.Median() / b.Median();
       } else {
         text << "-";
       }
       return text.str();
     };
-    std::cout << std::fixed << std::setprecision(0) << "| " << c.model << " | "
-              << c.attention << " | " << cpp.parameters << " | "
-              << cpp.samples_per_sec << " | " << ref.samples_per_sec << " | ";
-    if (py.samples_per_sec > 0) {
-      std::cout << py.samples_per_sec;
-    } else {
-      std::cout << "-";
-    }
-    std::cout << " | " << ratio(cpp.samples_per_sec, py.samples_per_sec)
-              << " | " << ratio(ref.samples_per_sec, py.samples_per_sec)
-              << " | " << ratio(cpp.samples_per_sec, ref.samples_per_sec)
-              << " |\n"
+    std::cout << "| " << c.model << " | " << c.attention << " | " << parameters
+              << " | " << fused_sps.Cell() << " | " << reference_sps.Cell()
+              << " | " << python_sps.Cell() << " | "
+              << ratio(fused_sps, python_sps) << " | "
+              << ratio(reference_sps, python_sps) << " | "
+              << ratio(fused_sps, reference_sps) << " |\n"
               << std::flush;
   }
   return failures == 0 ? 0 : 1;

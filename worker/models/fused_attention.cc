@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "worker/models/attention.h"
+#include "worker/models/vec_math.h"
 
 namespace switchyard::worker::models {
 namespace {
@@ -29,32 +30,6 @@ struct Layout {
   int64_t grad_out_st = 0;
 };
 
-// exp(x) for float in plain arithmetic, so that loops calling it vectorise
-// (std::exp does not without -ffast-math). Cephes' expf: x = n ln2 + r with
-// |r| <= ln2 / 2, a degree-5 polynomial for exp(r), 2^n from the exponent
-// bits; about 1 ulp on the clamped range. Below -87.3 it returns 2^-126
-// instead of a smaller number: inside a softmax row that holds a 1 (the
-// row's maximum) such a term is lost in rounding anyway.
-inline float VecExp(float x) {
-  x = x < -87.3365f ? -87.3365f : x;
-  x = x > 88.0f ? 88.0f : x;  // 2^127 at most: no overflow in the bits
-  // Round to nearest by adding and subtracting 1.5 * 2^23.
-  float n = x * 1.44269504088896341f + 12582912.0f;
-  n -= 12582912.0f;
-  float r = x - n * 0.693359375f;
-  r = r - n * -2.12194440e-4f;
-  float p = 1.9875691500e-4f;
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  p = p * r * r + r + 1.0f;
-  const int32_t bits = (static_cast<int32_t>(n) + 127) << 23;
-  return p * std::bit_cast<float>(bits);
-}
-
-inline double VecExp(double x) { return std::exp(x); }
 
 // y[0..n) += a * x[0..n)
 template <typename S>
@@ -280,17 +255,6 @@ void BackwardHeads(const Layout& l, bool softmax, const S* reversed_prior,
   }
 }
 
-// The instruction-set variants: the kernels are plain loops, so an AVX2
-// clone (8 floats per instruction; T = 24 is three vectors) is chosen at
-// load time where the CPU has it, the baseline x86-64 (SSE2) elsewhere.
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-// flatten: the kernels are inlined into each clone (a clone that only calls
-// the baseline template would gain nothing).
-#define SWITCHYARD_KERNEL \
-  __attribute__((target_clones("avx2", "default"), flatten))
-#else
-#define SWITCHYARD_KERNEL
-#endif
 
 SWITCHYARD_KERNEL void ForwardFloat(const Layout& l, bool softmax,
                                     const float* prior, const float* qkv,

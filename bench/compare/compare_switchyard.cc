@@ -5,16 +5,21 @@
 // its own gRPC connection, so the process counts match the baselines'.
 //
 //   compare_switchyard dispatch --jobs N --workers P [--reps R] [--sync full|normal]
+//       [--claim-next on|off]
 //   compare_switchyard ingest --streams S --points TOTAL [--batch 500] [--reps R]
 //   compare_switchyard export --jobs J --steps T [--metrics 10] [--reps R]
 //
 // Each prints one JSON object per repetition on stdout (after a warm-up
 // round that is not printed), and exits 1 on any failed or lost operation.
 //
-// dispatch: workers run the real claim/finish RPC path (ClaimJob, then
-//   FinishJob SUCCEEDED at once: a no-op job, and the sweep's config says
-//   epochs 0, the trainer's no-op), until a claim comes back empty. Time 0 is
-//   just before SubmitSweep; a job's start is when its ClaimJob answered.
+// dispatch: workers run the real worker's claim/finish RPC path: ClaimJob,
+//   then FinishJob SUCCEEDED at once (a no-op job, and the sweep's config
+//   says epochs 0, the trainer's no-op) with claim_next set, as
+//   switchyard-worker sends it, so each later job comes with the previous
+//   one's report; until no job comes back. --claim-next off makes every job
+//   cost a ClaimJob and a FinishJob (the protocol before claim_next). Time 0
+//   is just before SubmitSweep; a job's start is when the call that handed
+//   it out answered.
 // ingest: each writer streams its share of 10-metric steps over one
 //   ReportMetrics stream in batches, one batch in flight; lag is from a
 //   batch's first point being made to its ack (sent after the commit, so the
@@ -37,6 +42,7 @@
 #include <iostream>
 #include <map>
 #include <memory>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -74,6 +80,7 @@ struct Options {
   int64_t steps = 100;
   int metrics = 10;
   std::string sync = "full";
+  bool claim_next = true;  // dispatch: FinishJob claims the next job
   std::string work_dir;
 };
 
@@ -140,8 +147,9 @@ void StopChildren(std::vector<Child>& children) {
 }
 
 // `worker` mode: registers one worker (one slot), then serves commands:
-//   go                        claims and finishes until a claim comes back
-//                             empty; answers "done N FAILURES LAST_END_NS"
+//   go CLAIM_NEXT             claims and finishes (CLAIM_NEXT 1: FinishJob
+//                             claims the next job) until no job comes back;
+//                             answers "done N FAILURES LAST_END_NS"
 //                             then N lines "JOB START_NS CLAIM_NS FINISH_NS"
 //   stream ATTEMPT TOKEN POINTS FIRST_STEP BATCH METRICS
 //                             one ReportMetrics stream; answers
@@ -170,34 +178,60 @@ int WorkerMain(const std::string& address) {
       struct Started {
         int64_t job, start_ns, claim_ns, finish_ns;
       };
+      int claim_next = 1;
+      words >> claim_next;
       std::vector<Started> started;
       int64_t failures = 0, last_end = NowNs();
+      v1::ClaimJobRequest request;
+      request.set_worker_id(worker_id);
+      request.set_device("cpu");
+      // The job handed out with the last report, and when that call was made
+      // and answered.
+      std::optional<v1::Assignment> next;
+      int64_t next_asked = 0, next_answered = 0;
       while (failures < 100) {
-        v1::ClaimJobRequest request;
-        request.set_worker_id(worker_id);
-        request.set_device("cpu");
-        v1::ClaimJobResponse response;
-        grpc::ClientContext context;
-        sim::Authorize(&context, token);
-        int64_t asked = NowNs();
-        grpc::Status status = stub->ClaimJob(&context, request, &response);
-        int64_t answered = NowNs();
+        v1::Assignment job;
+        int64_t asked = 0, answered = 0;
+        if (next.has_value()) {
+          job = *std::move(next);
+          next.reset();
+          asked = next_asked;
+          answered = next_answered;
+        } else {
+          v1::ClaimJobResponse response;
+          grpc::ClientContext context;
+          sim::Authorize(&context, token);
+          asked = NowNs();
+          grpc::Status status = stub->ClaimJob(&context, request, &response);
+          answered = NowNs();
+          if (!status.ok()) {
+            ++failures;
+            continue;
+          }
+          if (!response.has_job()) break;
+          job = response.assignment();
+        }
+        started.push_back({job.job_id(), answered, answered - asked, 0});
+        v1::FinishJobRequest finish;
+        *finish.mutable_attempt() = job.attempt();
+        finish.set_outcome(v1::ATTEMPT_OUTCOME_SUCCEEDED);
+        finish.set_summary_json("{}");
+        if (claim_next != 0) *finish.mutable_claim_next() = request;
+        v1::FinishJobResponse finished;
+        grpc::ClientContext finish_context;
+        sim::Authorize(&finish_context, token);
+        next_asked = NowNs();
+        grpc::Status status = stub->FinishJob(&finish_context, finish, &finished);
+        last_end = next_answered = NowNs();
+        started.back().finish_ns = last_end - answered;
         if (!status.ok()) {
           ++failures;
           continue;
         }
-        if (!response.has_job()) break;
-        started.push_back({response.assignment().job_id(), answered, answered - asked, 0});
-        v1::FinishJobRequest finish;
-        *finish.mutable_attempt() = response.assignment().attempt();
-        finish.set_outcome(v1::ATTEMPT_OUTCOME_SUCCEEDED);
-        finish.set_summary_json("{}");
-        v1::FinishJobResponse finished;
-        grpc::ClientContext finish_context;
-        sim::Authorize(&finish_context, token);
-        if (!stub->FinishJob(&finish_context, finish, &finished).ok()) ++failures;
-        last_end = NowNs();
-        started.back().finish_ns = last_end - answered;
+        if (claim_next != 0) {
+          if (!finished.next().has_job()) break;  // nothing pending
+          next = finished.next().assignment();
+        }
       }
       std::printf("done %zu %lld %lld\n", started.size(), static_cast<long long>(failures),
                   static_cast<long long>(last_end));
@@ -396,7 +430,7 @@ int Dispatch(const Options& options) {
     const int64_t t0 = NowNs();
     const int64_t sweep_id = SubmitNoOps(cluster, jobs, "dispatch-" + std::to_string(rep));
     const int64_t submitted = NowNs();
-    for (Child& child : children) Send(child, "go");
+    for (Child& child : children) Send(child, options.claim_next ? "go 1" : "go 0");
     std::vector<double> submit_to_start, claim_ms, finish_ms;
     int64_t failures = 0, last_end = t0, started = 0;
     for (Child& child : children) {
@@ -436,7 +470,9 @@ int Dispatch(const Options& options) {
                       {"finish_p99_ms", sim::Percentile(finish_ms, 0.99)},
                       {"failures", static_cast<double>(failures)},
                       {"not_succeeded", static_cast<double>(lost)}},
-                     {{"system", "switchyard"}, {"test", "dispatch"}})
+                     {{"system", "switchyard"},
+                      {"test", "dispatch"},
+                      {"claim_next", options.claim_next ? "on" : "off"}})
                     .c_str());
     std::fflush(stdout);
   }
@@ -604,7 +640,7 @@ int Export(const Options& options) {
 int Usage() {
   std::cerr << "usage: compare_switchyard dispatch|ingest|export [--jobs N] [--workers P] "
                "[--reps R] [--streams S] [--points N] [--batch B] [--steps T] [--metrics M] "
-               "[--sync full|normal] [--work-dir DIR]\n";
+               "[--sync full|normal] [--claim-next on|off] [--work-dir DIR]\n";
   return 2;
 }
 
@@ -629,6 +665,8 @@ int main(int argc, char** argv) {
     else if (flag == "--steps") options.steps = std::stoll(value);
     else if (flag == "--metrics") options.metrics = std::stoi(value);
     else if (flag == "--sync") options.sync = value;
+    else if (flag == "--claim-next" && (value == "on" || value == "off"))
+      options.claim_next = value == "on";
     else if (flag == "--work-dir") options.work_dir = value;
     else return Usage();
   }

@@ -332,9 +332,10 @@ absl::StatusOr<std::vector<absl::Status>> Coordinator::ReportMetrics(
   return results;
 }
 
-absl::StatusOr<JobState> Coordinator::FinishJob(const AttemptRef& ref, AttemptOutcome outcome,
-                                                const std::string& cause,
-                                                const std::string& summary_json) {
+namespace {
+
+absl::Status CheckFinish(AttemptOutcome outcome, const std::string& cause,
+                         const std::string& summary_json) {
   if (!WorkerMayReport(outcome)) {
     return absl::InvalidArgumentError(absl::StrCat(
         "outcome: a worker may report succeeded, failed, preempted or cancelled, not ",
@@ -343,6 +344,35 @@ absl::StatusOr<JobState> Coordinator::FinishJob(const AttemptRef& ref, AttemptOu
   if (cause.size() > 64 * 1024 || summary_json.size() > 64 * 1024) {
     return absl::InvalidArgumentError("cause and summary_json: at most 64 KiB each");
   }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<Store::FinishAndClaimResult> Coordinator::FinishJobAndClaim(
+    const AttemptRef& ref, AttemptOutcome outcome, const std::string& cause,
+    const std::string& summary_json, int64_t worker_id, const std::string& device) {
+  if (absl::Status s = CheckFinish(outcome, cause, summary_json); !s.ok()) return s;
+  ClaimParams params;
+  params.worker_id = worker_id;
+  params.device = device;
+  params.fencing_token = NewFencingToken();
+  params.now = clock_->Now();
+  params.lease_expires = params.now + options_.lease;
+  absl::StatusOr<Store::FinishAndClaimResult> result =
+      store_->FinishAttemptAndClaim(ref, outcome, cause, summary_json, params);
+  if (result.ok()) {
+    (result->next.has_value() ? claims_served_ : claims_empty_)
+        .fetch_add(1, std::memory_order_relaxed);
+    NotifyChange();
+  }
+  return result;
+}
+
+absl::StatusOr<JobState> Coordinator::FinishJob(const AttemptRef& ref, AttemptOutcome outcome,
+                                                const std::string& cause,
+                                                const std::string& summary_json) {
+  if (absl::Status s = CheckFinish(outcome, cause, summary_json); !s.ok()) return s;
   absl::StatusOr<JobState> state =
       store_->FinishAttempt(ref, outcome, cause, summary_json, clock_->Now());
   if (state.ok()) NotifyChange();

@@ -48,8 +48,8 @@ struct CoordinatorOptions {
 
 // Counters since start, for the metrics endpoint. Monotonic.
 struct CoordinatorStats {
-  int64_t claims_served = 0;     // ClaimJob calls that handed out a job
-  int64_t claims_empty = 0;      // ClaimJob calls with nothing to hand out
+  int64_t claims_served = 0;     // claims (ClaimJob, FinishJob claim_next) that handed out a job
+  int64_t claims_empty = 0;      // claims with nothing to hand out
   int64_t leases_expired = 0;    // attempts marked lost by the reaper
   int64_t points_ingested = 0;   // metric points in acknowledged batches
   int64_t batches_ingested = 0;
@@ -118,6 +118,11 @@ class Coordinator {
       const std::vector<MetricBatchWrite>& batches);
   absl::StatusOr<JobState> FinishJob(const AttemptRef& ref, AttemptOutcome outcome,
                                      const std::string& cause, const std::string& summary_json);
+  // FinishJob, then ClaimJob(worker_id, device), in one transaction: the
+  // finish is refused (stale fencing, bad outcome) or both happen.
+  absl::StatusOr<Store::FinishAndClaimResult> FinishJobAndClaim(
+      const AttemptRef& ref, AttemptOutcome outcome, const std::string& cause,
+      const std::string& summary_json, int64_t worker_id, const std::string& device);
 
   // Checkpoints: the caller streams the bytes into an upload obtained here.
   // The fencing pair is checked before any byte is written and again when the

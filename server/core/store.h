@@ -119,6 +119,15 @@ class Store {
                                                  const std::string& summary_json,
                                                  absl::Time now) = 0;
 
+  // FinishAttempt, then ClaimJob(next), in one transaction: both or neither.
+  struct FinishAndClaimResult {
+    JobState state = JobState::kRunning;  // the finished job's new state
+    std::optional<Assignment> next;       // std::nullopt: nothing pending
+  };
+  virtual absl::StatusOr<FinishAndClaimResult> FinishAttemptAndClaim(
+      const AttemptRef& ref, AttemptOutcome outcome, const std::string& cause,
+      const std::string& summary_json, const ClaimParams& next) = 0;
+
   // Marks every running attempt whose lease expired before `now` as lost
   // (cause "lease expired") and applies ApplyAttemptEnd. Returns how many.
   virtual absl::StatusOr<int64_t> ExpireLeases(absl::Time now) = 0;

@@ -246,21 +246,36 @@ grpc::Status WorkerServiceImpl::Heartbeat(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
+namespace {
+
+// The checks of a ClaimJobRequest, alone or as FinishJob's claim_next;
+// `field` prefixes the names in the message.
+grpc::Status CheckClaim(const v1::ClaimJobRequest& request, const std::string& field) {
+  SY_GRPC_RETURN_IF_ERROR(RequireId(request.worker_id(), (field + "worker_id").c_str()));
+  if (request.device().empty() || request.device().size() > 64) {
+    return InvalidArgument(field + "device: must be 1 to 64 bytes");
+  }
+  return grpc::Status::OK;
+}
+
+void ClaimToProto(const std::optional<Assignment>& claimed, absl::Duration lease,
+                  v1::ClaimJobResponse* response) {
+  response->set_has_job(claimed.has_value());
+  if (claimed.has_value()) {
+    AssignmentToProto(*claimed, absl::ToDoubleSeconds(lease), response->mutable_assignment());
+  }
+}
+
+}  // namespace
+
 grpc::Status WorkerServiceImpl::ClaimJob(grpc::ServerContext* context,
                                          const v1::ClaimJobRequest* request,
                                          v1::ClaimJobResponse* response) {
   SY_GRPC_RETURN_IF_ERROR(auth_->Check(*context, Role::kWorker));
-  SY_GRPC_RETURN_IF_ERROR(RequireId(request->worker_id(), "worker_id"));
-  if (request->device().empty() || request->device().size() > 64) {
-    return InvalidArgument("device: must be 1 to 64 bytes");
-  }
+  SY_GRPC_RETURN_IF_ERROR(CheckClaim(*request, ""));
   auto claimed = coordinator_->ClaimJob(request->worker_id(), request->device());
   if (!claimed.ok()) return ToGrpcStatus(claimed.status());
-  response->set_has_job(claimed->has_value());
-  if (claimed->has_value()) {
-    AssignmentToProto(**claimed, absl::ToDoubleSeconds(coordinator_->options().lease),
-                      response->mutable_assignment());
-  }
+  ClaimToProto(*claimed, coordinator_->options().lease, response);
   return grpc::Status::OK;
 }
 
@@ -357,6 +372,17 @@ grpc::Status WorkerServiceImpl::FinishJob(grpc::ServerContext* context,
   if (!ref.ok()) return ToGrpcStatus(ref.status());
   absl::StatusOr<AttemptOutcome> outcome = AttemptOutcomeFromProto(request->outcome());
   if (!outcome.ok()) return ToGrpcStatus(outcome.status());
+  if (request->has_claim_next()) {
+    const v1::ClaimJobRequest& next = request->claim_next();
+    SY_GRPC_RETURN_IF_ERROR(CheckClaim(next, "claim_next."));
+    auto result = coordinator_->FinishJobAndClaim(*ref, *outcome, request->cause(),
+                                                  request->summary_json(), next.worker_id(),
+                                                  next.device());
+    if (!result.ok()) return ToGrpcStatus(result.status());
+    response->set_job_state(JobStateToProto(result->state));
+    ClaimToProto(result->next, coordinator_->options().lease, response->mutable_next());
+    return grpc::Status::OK;
+  }
   absl::StatusOr<JobState> state =
       coordinator_->FinishJob(*ref, *outcome, request->cause(), request->summary_json());
   if (!state.ok()) return ToGrpcStatus(state.status());

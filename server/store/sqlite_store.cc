@@ -419,6 +419,72 @@ absl::StatusOr<CheckpointRecord> LoadCheckpoint(Database& db, int64_t checkpoint
   return c;
 }
 
+// ClaimJob's work inside the caller's write transaction.
+absl::StatusOr<std::optional<Assignment>> ClaimNextPending(Database& db,
+                                                           const ClaimParams& params) {
+  if (params.fencing_token.empty()) {
+    return absl::InvalidArgumentError("ClaimJob: the fencing token is empty");
+  }
+  SY_RETURN_IF_ERROR(Exists(db, kWorkerExists, params.worker_id, "worker"));
+  Assignment a;
+  int32_t attempt_count = 0;
+  {
+    SY_ASSIGN_OR_RETURN(ScopedStatement stmt, db.Cached(kSelectNextPending));
+    SY_ASSIGN_OR_RETURN(bool row, stmt->Step());
+    if (!row) return std::optional<Assignment>();  // nothing pending
+    a.job_id = stmt->ColumnInt64(0);
+    a.sweep_id = stmt->ColumnInt64(1);
+    attempt_count = static_cast<int32_t>(stmt->ColumnInt64(2));
+    a.config_json = stmt->ColumnText(3);
+  }
+  SY_RETURN_IF_ERROR(CheckTransition(a.job_id, JobState::kPending, JobState::kRunning));
+  {
+    SY_ASSIGN_OR_RETURN(ScopedStatement stmt, db.Cached(kSelectLatestCheckpoint));
+    stmt->BindInt64(1, a.job_id);
+    SY_ASSIGN_OR_RETURN(bool row, stmt->Step());
+    if (row) {
+      a.checkpoint_id = stmt->ColumnInt64(0);
+      a.checkpoint_step = stmt->ColumnInt64(1);
+    }
+  }
+  a.attempt_number = attempt_count + 1;
+  a.attempt.fencing_token = params.fencing_token;
+  {
+    SY_ASSIGN_OR_RETURN(ScopedStatement stmt, db.Cached(kInsertAttempt));
+    stmt->BindInt64(1, a.job_id);
+    stmt->BindInt64(2, a.attempt_number);
+    stmt->BindInt64(3, params.worker_id);
+    stmt->BindText(4, params.device);
+    stmt->BindText(5, params.fencing_token);
+    stmt->BindTime(6, params.now);
+    stmt->BindTime(7, params.lease_expires);
+    stmt->BindInt64(8, a.checkpoint_step);
+    SY_RETURN_IF_ERROR(stmt->Run());
+    a.attempt.attempt_id = db.LastInsertRowId();
+  }
+  {
+    SY_ASSIGN_OR_RETURN(ScopedStatement stmt, db.Cached(kMarkJobRunning));
+    stmt->BindInt64(1, a.attempt_number);
+    stmt->BindInt64(2, a.attempt.attempt_id);
+    stmt->BindTime(3, params.now);
+    stmt->BindInt64(4, a.job_id);
+    SY_RETURN_IF_ERROR(stmt->Run());
+    if (db.Changes() != 1) {
+      return absl::InternalError(absl::StrCat("job ", a.job_id, " was not pending at claim"));
+    }
+  }
+  return std::optional<Assignment>(std::move(a));
+}
+
+// FinishAttempt's work inside the caller's write transaction.
+absl::StatusOr<JobState> FinishRunningAttempt(Database& db, const AttemptRef& ref,
+                                              AttemptOutcome outcome, const std::string& cause,
+                                              const std::string& summary_json, absl::Time now) {
+  SY_ASSIGN_OR_RETURN(FencedAttempt fenced, CheckFencing(db, ref));
+  SY_ASSIGN_OR_RETURN(JobRow job, LoadJob(db, fenced.job_id));
+  return EndAttempt(db, job.record, ref.attempt_id, outcome, cause, summary_json, now);
+}
+
 }  // namespace
 
 // ---- open and close
@@ -730,62 +796,9 @@ absl::StatusOr<std::vector<WorkerRecord>> SqliteStore::ListWorkers() {
 // ---- the job life cycle
 
 absl::StatusOr<std::optional<Assignment>> SqliteStore::ClaimJob(const ClaimParams& params) {
-  if (params.fencing_token.empty()) {
-    return absl::InvalidArgumentError("ClaimJob: the fencing token is empty");
-  }
   std::optional<Assignment> assignment;
   SY_RETURN_IF_ERROR(Write([&](WriteContext& context) -> absl::Status {
-    Database& db = context.db();
-    assignment.reset();
-    SY_RETURN_IF_ERROR(Exists(db, kWorkerExists, params.worker_id, "worker"));
-    Assignment a;
-    int32_t attempt_count = 0;
-    {
-      SY_ASSIGN_OR_RETURN(ScopedStatement stmt, db.Cached(kSelectNextPending));
-      SY_ASSIGN_OR_RETURN(bool row, stmt->Step());
-      if (!row) return absl::OkStatus();  // nothing pending
-      a.job_id = stmt->ColumnInt64(0);
-      a.sweep_id = stmt->ColumnInt64(1);
-      attempt_count = static_cast<int32_t>(stmt->ColumnInt64(2));
-      a.config_json = stmt->ColumnText(3);
-    }
-    SY_RETURN_IF_ERROR(CheckTransition(a.job_id, JobState::kPending, JobState::kRunning));
-    {
-      SY_ASSIGN_OR_RETURN(ScopedStatement stmt, db.Cached(kSelectLatestCheckpoint));
-      stmt->BindInt64(1, a.job_id);
-      SY_ASSIGN_OR_RETURN(bool row, stmt->Step());
-      if (row) {
-        a.checkpoint_id = stmt->ColumnInt64(0);
-        a.checkpoint_step = stmt->ColumnInt64(1);
-      }
-    }
-    a.attempt_number = attempt_count + 1;
-    a.attempt.fencing_token = params.fencing_token;
-    {
-      SY_ASSIGN_OR_RETURN(ScopedStatement stmt, db.Cached(kInsertAttempt));
-      stmt->BindInt64(1, a.job_id);
-      stmt->BindInt64(2, a.attempt_number);
-      stmt->BindInt64(3, params.worker_id);
-      stmt->BindText(4, params.device);
-      stmt->BindText(5, params.fencing_token);
-      stmt->BindTime(6, params.now);
-      stmt->BindTime(7, params.lease_expires);
-      stmt->BindInt64(8, a.checkpoint_step);
-      SY_RETURN_IF_ERROR(stmt->Run());
-      a.attempt.attempt_id = db.LastInsertRowId();
-    }
-    {
-      SY_ASSIGN_OR_RETURN(ScopedStatement stmt, db.Cached(kMarkJobRunning));
-      stmt->BindInt64(1, a.attempt_number);
-      stmt->BindInt64(2, a.attempt.attempt_id);
-      stmt->BindTime(3, params.now);
-      stmt->BindInt64(4, a.job_id);
-      SY_RETURN_IF_ERROR(stmt->Run());
-      if (db.Changes() != 1) {
-        return absl::InternalError(absl::StrCat("job ", a.job_id, " was not pending at claim"));
-      }
-    }
-    assignment = std::move(a);
+    SY_ASSIGN_OR_RETURN(assignment, ClaimNextPending(context.db(), params));
     return absl::OkStatus();
   }));
   return assignment;
@@ -831,14 +844,27 @@ absl::StatusOr<JobState> SqliteStore::FinishAttempt(const AttemptRef& ref, Attem
                                                     absl::Time now) {
   JobState state = JobState::kRunning;
   SY_RETURN_IF_ERROR(Write([&](WriteContext& context) -> absl::Status {
-    Database& db = context.db();
-    SY_ASSIGN_OR_RETURN(FencedAttempt fenced, CheckFencing(db, ref));
-    SY_ASSIGN_OR_RETURN(JobRow job, LoadJob(db, fenced.job_id));
-    SY_ASSIGN_OR_RETURN(state, EndAttempt(db, job.record, ref.attempt_id, outcome, cause,
-                                          summary_json, now));
+    SY_ASSIGN_OR_RETURN(
+        state, FinishRunningAttempt(context.db(), ref, outcome, cause, summary_json, now));
     return absl::OkStatus();
   }));
   return state;
+}
+
+absl::StatusOr<Store::FinishAndClaimResult> SqliteStore::FinishAttemptAndClaim(
+    const AttemptRef& ref, AttemptOutcome outcome, const std::string& cause,
+    const std::string& summary_json, const ClaimParams& next) {
+  FinishAndClaimResult result;
+  SY_RETURN_IF_ERROR(Write(
+      [&](WriteContext& context) -> absl::Status {
+        Database& db = context.db();
+        SY_ASSIGN_OR_RETURN(result.state, FinishRunningAttempt(db, ref, outcome, cause,
+                                                               summary_json, next.now));
+        SY_ASSIGN_OR_RETURN(result.next, ClaimNextPending(db, next));
+        return absl::OkStatus();
+      },
+      2));
+  return result;
 }
 
 absl::StatusOr<int64_t> SqliteStore::ExpireLeases(absl::Time now) {

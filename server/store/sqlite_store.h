@@ -105,6 +105,9 @@ class SqliteStore : public Store {
   absl::StatusOr<std::vector<Order>> RenewLeases(int64_t worker_id,
                                                  const std::vector<AttemptRef>& attempts,
                                                  absl::Time lease_expires) override;
+  absl::StatusOr<FinishAndClaimResult> FinishAttemptAndClaim(
+      const AttemptRef& ref, AttemptOutcome outcome, const std::string& cause,
+      const std::string& summary_json, const ClaimParams& next) override;
   absl::StatusOr<JobState> FinishAttempt(const AttemptRef& ref, AttemptOutcome outcome,
                                          const std::string& cause,
                                          const std::string& summary_json,

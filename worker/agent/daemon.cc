@@ -312,7 +312,11 @@ void WorkerDaemon::SlotLoop(SlotState* state) {
   std::mt19937_64 rng(options_.seed + 200 + static_cast<uint64_t>(slot.index));
   std::uniform_real_distribution<double> jitter(0.8, 1.2);
   bool failing = false;
-  while (!draining()) {
+  // A job claimed along with the previous one's report (FinishJob's
+  // claim_next): run it even when a drain began meanwhile, which hands it
+  // straight back below.
+  std::optional<v1::Assignment> next;
+  while (next.has_value() || !draining()) {
     v1::ClaimJobRequest request;
     absl::Duration claim_interval;
     {
@@ -322,7 +326,15 @@ void WorkerDaemon::SlotLoop(SlotState* state) {
                                   options_.max_claim_interval);
     }
     request.set_device(slot.device.name);
-    absl::StatusOr<v1::ClaimJobResponse> response = client_->ClaimJob(request);
+    absl::StatusOr<v1::ClaimJobResponse> response;
+    if (next.has_value()) {
+      response = v1::ClaimJobResponse();
+      response->set_has_job(true);
+      *response->mutable_assignment() = *std::move(next);
+      next.reset();
+    } else {
+      response = client_->ClaimJob(request);
+    }
     if (!response.ok()) {
       absl::Duration delay = backoff.NextDelay();
       // The heartbeat thread reports outages; one line per slot is enough.
@@ -344,6 +356,7 @@ void WorkerDaemon::SlotLoop(SlotState* state) {
     const v1::Assignment& assignment = response->assignment();
     JobRunnerOptions runner_options = options_.runner;
     runner_options.seed = options_.seed ^ static_cast<uint64_t>(assignment.attempt().attempt_id());
+    runner_options.claim_next = request;
     auto runner = std::make_shared<JobRunner>(assignment, slot, client_, launcher_, runner_options);
     SY_LOG(Info) << "claimed job " << assignment.job_id() << " of sweep " << assignment.sweep_id()
                  << " on " << slot.device.name << " (attempt " << assignment.attempt_number()
@@ -359,7 +372,8 @@ void WorkerDaemon::SlotLoop(SlotState* state) {
       // Claimed while the drain began: hand it straight back.
       if (draining_) runner->RequestStop(StopReason::kDrain, drain_deadline_);
     }
-    const JobResult result = runner->Run();
+    JobResult result = runner->Run();
+    next = std::move(result.next);
     std::lock_guard<std::mutex> lock(mutex_);
     state->runner.reset();
     ++attempts_ended_[AttemptEnding(result)];

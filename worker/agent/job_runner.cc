@@ -428,16 +428,24 @@ void JobRunner::ShipperLoop() {
 }
 
 absl::Status JobRunner::ReportEnd(v1::AttemptOutcome outcome, const std::string& cause,
-                                  const std::string& summary) {
+                                  const std::string& summary,
+                                  std::optional<v1::Assignment>* next) {
   v1::FinishJobRequest request;
   *request.mutable_attempt() = assignment_.attempt();
   request.set_outcome(outcome);
   request.set_cause(cause);
   request.set_summary_json(summary);
+  // A slot that drains takes no new job.
+  if (options_.claim_next.has_value() && stop_reason() != StopReason::kDrain) {
+    *request.mutable_claim_next() = *options_.claim_next;
+  }
   Backoff backoff(options_.backoff, options_.seed + 13);
   while (true) {
     absl::StatusOr<v1::FinishJobResponse> response = client_->FinishJob(request);
-    if (response.ok()) return absl::OkStatus();
+    if (response.ok()) {
+      if (response->next().has_job()) *next = response->next().assignment();
+      return absl::OkStatus();
+    }
     if (response.status().code() == absl::StatusCode::kFailedPrecondition) {
       std::lock_guard<std::mutex> lock(mutex_);
       stop_ = StopReason::kAbandon;
@@ -596,8 +604,9 @@ JobResult JobRunner::Run() {
         outcome == v1::ATTEMPT_OUTCOME_SUCCEEDED
             ? ""
             : FormatCause(reason, failure.empty() ? trainer_error_ : "", stderr_tail);
-    absl::Status reported = ReportEnd(outcome, cause,
-                                      outcome == v1::ATTEMPT_OUTCOME_SUCCEEDED ? summary_json_ : "");
+    absl::Status reported =
+        ReportEnd(outcome, cause, outcome == v1::ATTEMPT_OUTCOME_SUCCEEDED ? summary_json_ : "",
+                  &result.next);
     result.outcome = outcome;
     result.cause = cause;
     result.reported = reported.ok();

@@ -77,6 +77,10 @@ struct JobRunnerOptions {
   size_t stderr_tail_bytes = 8192;                  // stored with a failed attempt
   bool keep_work_dir = false;                       // for debugging; normally removed
   common::Clock* clock = common::Clock::Real();     // stamps metric points
+  // When set, the end of the attempt is reported with this claim attached
+  // (FinishJobRequest.claim_next): the coordinator hands out the slot's next
+  // job in the same call. Left off when the attempt stopped for a drain.
+  std::optional<v1::ClaimJobRequest> claim_next;
 };
 
 // How the attempt ended, for the caller's log and for tests.
@@ -87,6 +91,9 @@ struct JobResult {
   std::string cause;
   int64_t last_uploaded_checkpoint_step = -1;
   int64_t metric_batches = 0;
+  // The job claimed along with the report (options.claim_next), if any; the
+  // caller must run it (or hand it back) like a job from ClaimJob.
+  std::optional<v1::Assignment> next;
 };
 
 // A running attempt's figures for the worker's Prometheus endpoint.
@@ -143,8 +150,9 @@ class JobRunner {
   // CANCELLED (abandoned) or DEADLINE_EXCEEDED.
   absl::Status WaitForMetrics(int64_t seq);
   // Sends FinishJob, retrying while the coordinator is unreachable.
+  // Sets *next to the job claimed along (options_.claim_next), if any.
   absl::Status ReportEnd(v1::AttemptOutcome outcome, const std::string& cause,
-                         const std::string& summary);
+                         const std::string& summary, std::optional<v1::Assignment>* next);
   // Sleeps up to `delay`, waking early on an abandon or the drain deadline.
   // False when the runner should give up (abandoned or past the deadline).
   bool SleepUnlessStopped(absl::Duration delay);

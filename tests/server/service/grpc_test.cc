@@ -333,6 +333,68 @@ TEST_F(GrpcTest, WorkerLifeCycleWithReplayAndFencing) {
   }
 }
 
+// FinishJob with claim_next: the finish and the next claim in one call; a
+// refused finish claims nothing; the last finish of a sweep gets no job.
+TEST_F(GrpcTest, FinishJobCanClaimTheNextJob) {
+  const int64_t sweep_id = Submit({1, 2, 3});
+  const int64_t worker_id = Register();
+  pb::Assignment first = Claim(worker_id);
+  auto finish = [&](const pb::Assignment& a, pb::FinishJobResponse* response) {
+    grpc::ClientContext context;
+    pb::FinishJobRequest request;
+    *request.mutable_attempt() = a.attempt();
+    request.set_outcome(pb::ATTEMPT_OUTCOME_SUCCEEDED);
+    request.mutable_claim_next()->set_worker_id(worker_id);
+    request.mutable_claim_next()->set_device("cpu");
+    return worker_->FinishJob(&context, request, response);
+  };
+  pb::FinishJobResponse response;
+  ASSERT_TRUE(finish(first, &response).ok());
+  EXPECT_EQ(response.job_state(), pb::JOB_STATE_SUCCEEDED);
+  ASSERT_TRUE(response.has_next());
+  ASSERT_TRUE(response.next().has_job());
+  const pb::Assignment second = response.next().assignment();
+  EXPECT_NE(second.job_id(), first.job_id());
+  EXPECT_EQ(second.sweep_id(), sweep_id);
+  EXPECT_EQ(second.attempt_number(), 1);
+  EXPECT_GT(second.lease_seconds(), 0);
+
+  // The first attempt is finished: finishing it again is stale, and the
+  // claim that rides along does not happen: the third job is still pending
+  // for an ordinary claim.
+  pb::FinishJobResponse stale;
+  EXPECT_EQ(finish(first, &stale).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_FALSE(stale.has_next());
+  const pb::Assignment third = Claim(worker_id);
+  EXPECT_NE(third.job_id(), first.job_id());
+  EXPECT_NE(third.job_id(), second.job_id());
+  EXPECT_EQ(third.attempt_number(), 1);
+
+  // The last jobs: finished, and nothing left to claim.
+  pb::FinishJobResponse before_last;
+  ASSERT_TRUE(finish(third, &before_last).ok());
+  ASSERT_TRUE(before_last.has_next());
+  EXPECT_FALSE(before_last.next().has_job());
+  pb::FinishJobResponse last;
+  ASSERT_TRUE(finish(second, &last).ok());
+  EXPECT_EQ(last.job_state(), pb::JOB_STATE_SUCCEEDED);
+  ASSERT_TRUE(last.has_next());
+  EXPECT_FALSE(last.next().has_job());
+
+  // A bad claim_next is refused before anything is written.
+  {
+    grpc::ClientContext context;
+    pb::FinishJobRequest request;
+    *request.mutable_attempt() = second.attempt();
+    request.set_outcome(pb::ATTEMPT_OUTCOME_SUCCEEDED);
+    request.mutable_claim_next()->set_worker_id(worker_id);  // no device
+    pb::FinishJobResponse refused;
+    grpc::Status status = worker_->FinishJob(&context, request, &refused);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_EQ(status.error_message(), "claim_next.device: must be 1 to 64 bytes");
+  }
+}
+
 TEST_F(GrpcTest, NonFiniteMetricEndsTheStreamWithInvalidArgument) {
   Submit({1});
   pb::Assignment assignment = Claim(Register());

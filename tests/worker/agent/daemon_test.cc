@@ -125,6 +125,33 @@ TEST_F(WorkerDaemonTest, EachFreeSlotClaimsAJob) {
   EXPECT_TRUE(run.get().ok());
 }
 
+// A finished job's report claims the slot's next job (FinishJob's
+// claim_next): jobs 2 and 3 start without another ClaimJob call.
+TEST_F(WorkerDaemonTest, AReportClaimsTheSlotsNextJob) {
+  options_.slots_per_device = 1;
+  coordinator_.PushClaim(MakeAssignment(1, 10));
+  coordinator_.PushClaim(MakeAssignment(2, 20));
+  coordinator_.PushClaim(MakeAssignment(3, 30));
+  WorkerDaemon daemon(options_, &coordinator_, &launcher_);
+  auto run = std::async(std::launch::async, [&] { return daemon.Run(); });
+  DrainOnExit guard(&daemon);  // a failed ASSERT must not leave Run() waiting
+  for (size_t i = 0; i < 3; ++i) {
+    auto trainer = launcher_.WaitForProcess(i);
+    ASSERT_NE(trainer, nullptr) << "job " << i + 1;
+    EXPECT_EQ(coordinator_.claims(), 1) << "job " << i + 1 << " came with a report";
+    trainer->Exit(0);
+  }
+  ASSERT_TRUE(coordinator_.WaitUntil([&] { return coordinator_.finishes().size() == 3; }));
+  daemon.Drain();
+  ASSERT_TRUE(run.get().ok());
+  for (const auto& finish : coordinator_.finishes()) {
+    EXPECT_EQ(finish.request.outcome(), v1::ATTEMPT_OUTCOME_SUCCEEDED);
+    ASSERT_TRUE(finish.request.has_claim_next());
+    EXPECT_EQ(finish.request.claim_next().worker_id(), 7);
+    EXPECT_EQ(finish.request.claim_next().device(), "cpu");
+  }
+}
+
 TEST_F(WorkerDaemonTest, StatsSumTheRunningJobsAndCountHowAttemptsEnded) {
   coordinator_.PushClaim(MakeAssignment(1, 10));
   coordinator_.PushClaim(MakeAssignment(2, 20));
@@ -245,6 +272,7 @@ TEST_F(WorkerDaemonTest, DrainHandsRunningJobsBackAsPreemptedAndStopsClaiming) {
   bool job1_finished = false;
   for (const auto& finish : finishes) {
     EXPECT_EQ(finish.request.outcome(), v1::ATTEMPT_OUTCOME_PREEMPTED);
+    EXPECT_FALSE(finish.request.has_claim_next()) << "a draining slot takes no new job";
     job1_finished |= finish.request.attempt().attempt_id() == 10;
   }
   EXPECT_TRUE(job1_finished);

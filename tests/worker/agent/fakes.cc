@@ -136,6 +136,15 @@ absl::StatusOr<v1::FinishJobResponse> FakeCoordinator::FinishJob(
   if (!finish_status_.ok()) return finish_status_;
   v1::FinishJobResponse response;
   response.set_job_state(v1::JOB_STATE_SUCCEEDED);
+  // As the coordinator: claim_next takes the next scripted claim.
+  if (request.has_claim_next()) {
+    v1::ClaimJobResponse* next = response.mutable_next();
+    if (!claims_.empty()) {
+      next->set_has_job(true);
+      *next->mutable_assignment() = claims_.front();
+      claims_.pop_front();
+    }
+  }
   return response;
 }
 

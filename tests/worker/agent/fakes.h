@@ -58,6 +58,7 @@ class FakeCoordinator : public CoordinatorClient {
   // Ends every open metric stream with `status`; acks not yet read are lost.
   void BreakStreams(absl::Status status);
   void PushRegisterResult(absl::StatusOr<v1::RegisterWorkerResponse> result);
+  // Handed out by the next ClaimJob, or by a FinishJob with claim_next.
   void PushClaim(v1::Assignment assignment);
   void SetHeartbeatHandler(
       std::function<absl::StatusOr<v1::HeartbeatResponse>(const v1::HeartbeatRequest&)> handler);

@@ -1,10 +1,13 @@
 #include "common/sweep/sweep_file.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <limits>
+#include <optional>
 #include <sstream>
 
 #include <map>
@@ -17,6 +20,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/ascii.h"
+#include "common/base/utf8.h"
 #include "common/tasks/iarc.h"
 
 namespace switchyard::common {
@@ -157,6 +161,20 @@ absl::StatusOr<SweepDefinition> ParseSweepText(std::string_view text,
   // Debian's Abseil has its own string_view, which std::string_view does not
   // convert to; one std::string keeps StrCat happy.
   const std::string origin(origin_view);
+  // Every string of a sweep ends up in a protobuf string field, which must
+  // be UTF-8; say where the file is not, rather than let gRPC refuse the
+  // request later without naming anything.
+  if (std::optional<size_t> bad = FirstInvalidUtf8(text); bad.has_value()) {
+    const std::string_view before = text.substr(0, *bad);
+    const size_t line_start = before.rfind('\n');
+    const size_t line = static_cast<size_t>(std::count(before.begin(), before.end(), '\n'));
+    const size_t column = line_start == std::string_view::npos ? *bad : *bad - line_start - 1;
+    char hex[8];
+    std::snprintf(hex, sizeof(hex), "0x%02X", static_cast<unsigned char>(text[*bad]));
+    return absl::InvalidArgumentError(absl::StrCat(origin, ":", line + 1, ":", column + 1,
+                                                   ": not valid UTF-8 (byte ", hex,
+                                                   "); save the file as UTF-8"));
+  }
   YAML::Node root;
   try {
     root = YAML::Load(std::string(text));

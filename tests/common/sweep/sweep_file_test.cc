@@ -43,6 +43,7 @@ const std::map<std::string, std::string>& Expected() {
        ":2:1: the grid has 125000 cells, more than the 100000 allowed; shorten a list or split "
        "the sweep"},
       {"mapping_value.yaml", ":3:3: model: expected a value or a list of values, got a mapping"},
+      {"invalid_utf8.yaml", ":1:11: not valid UTF-8 (byte 0xFF); save the file as UTF-8"},
       {"nested_list.yaml",
        ":3:8: seed: expected a single integer in the list, got a nested structure"},
       {"duplicate_key.yaml", ":4:1: seed: given twice"},

@@ -356,7 +356,17 @@ void WorkerDaemon::SlotLoop(SlotState* state) {
     const v1::Assignment& assignment = response->assignment();
     JobRunnerOptions runner_options = options_.runner;
     runner_options.seed = options_.seed ^ static_cast<uint64_t>(assignment.attempt().attempt_id());
-    runner_options.claim_next = request;
+    // Built when the report goes out: the worker id may have changed (a
+    // re-registration) and a drain may have begun since this claim.
+    runner_options.claim_next = [this, device = slot.device.name]()
+        -> std::optional<v1::ClaimJobRequest> {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (draining_) return std::nullopt;
+      v1::ClaimJobRequest claim;
+      claim.set_worker_id(worker_id_);
+      claim.set_device(device);
+      return claim;
+    };
     auto runner = std::make_shared<JobRunner>(assignment, slot, client_, launcher_, runner_options);
     SY_LOG(Info) << "claimed job " << assignment.job_id() << " of sweep " << assignment.sweep_id()
                  << " on " << slot.device.name << " (attempt " << assignment.attempt_number()

@@ -436,8 +436,10 @@ absl::Status JobRunner::ReportEnd(v1::AttemptOutcome outcome, const std::string&
   request.set_cause(cause);
   request.set_summary_json(summary);
   // A slot that drains takes no new job.
-  if (options_.claim_next.has_value() && stop_reason() != StopReason::kDrain) {
-    *request.mutable_claim_next() = *options_.claim_next;
+  if (options_.claim_next && stop_reason() != StopReason::kDrain) {
+    if (std::optional<v1::ClaimJobRequest> claim = options_.claim_next(); claim.has_value()) {
+      *request.mutable_claim_next() = *std::move(claim);
+    }
   }
   Backoff backoff(options_.backoff, options_.seed + 13);
   while (true) {
@@ -445,6 +447,16 @@ absl::Status JobRunner::ReportEnd(v1::AttemptOutcome outcome, const std::string&
     if (response.ok()) {
       if (response->next().has_job()) *next = response->next().assignment();
       return absl::OkStatus();
+    }
+    // The claim can fail where the report alone would not (a coordinator
+    // that no longer knows this worker id): report without it.
+    if (request.has_claim_next() &&
+        (response.status().code() == absl::StatusCode::kNotFound ||
+         response.status().code() == absl::StatusCode::kInvalidArgument)) {
+      SY_LOG(Warning) << Label() << ": reporting without claiming the next job ("
+                      << response.status() << ")";
+      request.clear_claim_next();
+      continue;
     }
     if (response.status().code() == absl::StatusCode::kFailedPrecondition) {
       std::lock_guard<std::mutex> lock(mutex_);

@@ -37,6 +37,7 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <functional>
 #include <optional>
 #include <string>
 #include <thread>
@@ -77,10 +78,11 @@ struct JobRunnerOptions {
   size_t stderr_tail_bytes = 8192;                  // stored with a failed attempt
   bool keep_work_dir = false;                       // for debugging; normally removed
   common::Clock* clock = common::Clock::Real();     // stamps metric points
-  // When set, the end of the attempt is reported with this claim attached
-  // (FinishJobRequest.claim_next): the coordinator hands out the slot's next
-  // job in the same call. Left off when the attempt stopped for a drain.
-  std::optional<v1::ClaimJobRequest> claim_next;
+  // When set, called as the end of the attempt is reported: a ClaimJob
+  // request to attach (FinishJobRequest.claim_next), so that the coordinator
+  // hands out the slot's next job in the same call, or std::nullopt (the
+  // slot drains). Never called when the attempt stopped for a drain.
+  std::function<std::optional<v1::ClaimJobRequest>()> claim_next;
 };
 
 // How the attempt ended, for the caller's log and for tests.

@@ -134,6 +134,7 @@ absl::StatusOr<v1::FinishJobResponse> FakeCoordinator::FinishJob(
   finishes_.push_back({request, static_cast<int64_t>(stored_.size())});
   changed_.notify_all();
   if (!finish_status_.ok()) return finish_status_;
+  if (request.has_claim_next() && !claim_next_status_.ok()) return claim_next_status_;
   v1::FinishJobResponse response;
   response.set_job_state(v1::JOB_STATE_SUCCEEDED);
   // As the coordinator: claim_next takes the next scripted claim.
@@ -215,6 +216,10 @@ void FakeCoordinator::SetHeartbeatHandler(
 void FakeCoordinator::SetFinishStatus(absl::Status status) {
   std::lock_guard<std::mutex> lock(mutex_);
   finish_status_ = std::move(status);
+}
+void FakeCoordinator::SetClaimNextStatus(absl::Status status) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  claim_next_status_ = std::move(status);
 }
 void FakeCoordinator::SetPutCheckpointStatus(absl::Status status) {
   std::lock_guard<std::mutex> lock(mutex_);

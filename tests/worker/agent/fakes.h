@@ -63,6 +63,8 @@ class FakeCoordinator : public CoordinatorClient {
   void SetHeartbeatHandler(
       std::function<absl::StatusOr<v1::HeartbeatResponse>(const v1::HeartbeatRequest&)> handler);
   void SetFinishStatus(absl::Status status);
+  // FinishJob's answer when the request carries claim_next (OK: as usual).
+  void SetClaimNextStatus(absl::Status status);
   void SetPutCheckpointStatus(absl::Status status);
   void AddCheckpoint(int64_t id, int64_t step, std::string bytes);
 
@@ -111,6 +113,7 @@ class FakeCoordinator : public CoordinatorClient {
   std::function<absl::StatusOr<v1::HeartbeatResponse>(const v1::HeartbeatRequest&)> heartbeat_;
   std::vector<v1::HeartbeatRequest> heartbeats_;
   absl::Status finish_status_;
+  absl::Status claim_next_status_;
   std::vector<FinishCall> finishes_;
   absl::Status put_status_;
   std::vector<PutCall> puts_;

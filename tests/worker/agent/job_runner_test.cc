@@ -418,6 +418,48 @@ TEST_F(JobRunnerTest, FinishJobIsRetriedWhileTheCoordinatorIsUnreachable) {
   EXPECT_EQ(result.outcome, v1::ATTEMPT_OUTCOME_SUCCEEDED);
 }
 
+// The report carries the slot's claim and returns the job claimed with it;
+// a claim the coordinator refuses (an unknown worker id) does not cost the
+// report: it is sent again without the claim.
+TEST_F(JobRunnerTest, TheReportClaimsTheNextJobOrGoesWithoutTheClaim) {
+  for (bool refuse : {false, true}) {
+    SCOPED_TRACE(refuse ? "claim refused" : "claim served");
+    FakeCoordinator coordinator;
+    coordinator.SetClaimNextStatus(refuse ? absl::NotFoundError("worker 7 not found")
+                                          : absl::OkStatus());
+    v1::Assignment queued = assignment_;
+    queued.set_job_id(99);
+    coordinator.PushClaim(queued);
+    JobRunnerOptions options = options_;
+    options.claim_next = [] {
+      v1::ClaimJobRequest claim;
+      claim.set_worker_id(7);
+      claim.set_device("cpu");
+      return std::optional<v1::ClaimJobRequest>(claim);
+    };
+    FakeLauncher launcher;
+    JobRunner runner(assignment_, slot_, &coordinator, &launcher, options);
+    auto done = Start(&runner);
+    StopOnExit guard(&runner);
+    auto trainer = launcher.WaitForProcess(0);
+    ASSERT_NE(trainer, nullptr);
+    trainer->Exit(0);
+    JobResult result = done.get();
+    EXPECT_TRUE(result.reported);
+    const auto finishes = coordinator.finishes();
+    ASSERT_EQ(finishes.size(), refuse ? 2u : 1u);
+    EXPECT_TRUE(finishes[0].request.has_claim_next());
+    EXPECT_EQ(finishes[0].request.claim_next().worker_id(), 7);
+    if (refuse) {
+      EXPECT_FALSE(finishes[1].request.has_claim_next());
+      EXPECT_FALSE(result.next.has_value());
+    } else {
+      ASSERT_TRUE(result.next.has_value());
+      EXPECT_EQ(result.next->job_id(), 99);
+    }
+  }
+}
+
 TEST_F(JobRunnerTest, AFinishRefusedAsStaleCountsAsAbandoned) {
   coordinator_.SetFinishStatus(absl::FailedPreconditionError("stale"));
   auto runner = MakeRunner();

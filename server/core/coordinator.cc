@@ -268,15 +268,20 @@ absl::StatusOr<Coordinator::HeartbeatResult> Coordinator::Heartbeat(
   return result;
 }
 
-absl::StatusOr<std::optional<Assignment>> Coordinator::ClaimJob(int64_t worker_id,
-                                                                const std::string& device) {
+ClaimParams Coordinator::NewClaim(int64_t worker_id, const std::string& device) const {
   ClaimParams params;
   params.worker_id = worker_id;
   params.device = device;
   params.fencing_token = NewFencingToken();
   params.now = clock_->Now();
   params.lease_expires = params.now + options_.lease;
-  absl::StatusOr<std::optional<Assignment>> claimed = store_->ClaimJob(params);
+  return params;
+}
+
+absl::StatusOr<std::optional<Assignment>> Coordinator::ClaimJob(int64_t worker_id,
+                                                                const std::string& device) {
+  absl::StatusOr<std::optional<Assignment>> claimed =
+      store_->ClaimJob(NewClaim(worker_id, device));
   if (claimed.ok()) {
     if (claimed->has_value()) {
       claims_served_.fetch_add(1, std::memory_order_relaxed);
@@ -353,14 +358,8 @@ absl::StatusOr<Store::FinishAndClaimResult> Coordinator::FinishJobAndClaim(
     const AttemptRef& ref, AttemptOutcome outcome, const std::string& cause,
     const std::string& summary_json, int64_t worker_id, const std::string& device) {
   if (absl::Status s = CheckFinish(outcome, cause, summary_json); !s.ok()) return s;
-  ClaimParams params;
-  params.worker_id = worker_id;
-  params.device = device;
-  params.fencing_token = NewFencingToken();
-  params.now = clock_->Now();
-  params.lease_expires = params.now + options_.lease;
-  absl::StatusOr<Store::FinishAndClaimResult> result =
-      store_->FinishAttemptAndClaim(ref, outcome, cause, summary_json, params);
+  absl::StatusOr<Store::FinishAndClaimResult> result = store_->FinishAttemptAndClaim(
+      ref, outcome, cause, summary_json, NewClaim(worker_id, device));
   if (result.ok()) {
     (result->next.has_value() ? claims_served_ : claims_empty_)
         .fetch_add(1, std::memory_order_relaxed);

@@ -143,6 +143,9 @@ class Coordinator {
   CoordinatorStats stats() const;
 
  private:
+  // A claim for the slot (worker_id, device) now: a fresh fencing token and
+  // a lease of options_.lease.
+  ClaimParams NewClaim(int64_t worker_id, const std::string& device) const;
   void ReaperLoop();
   void NotifyChange();
 

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "worker/models/attention.h"
+#include "worker/models/token_layout.h"
 #include "worker/models/vec_math.h"
 
 namespace switchyard::worker::models {
@@ -324,23 +325,6 @@ std::vector<S> PriorTable(const torch::Tensor& slopes, bool softmax,
   return table;
 }
 
-// [B, T, C] with the given major order ("position-major": [T, B, C] storage).
-torch::Tensor EmptyLike3(int64_t batch, int64_t length, int64_t channels,
-                         bool position_major,
-                         const torch::TensorOptions& options) {
-  // empty_strided, not a transposed view: an autograd function's output
-  // should own its storage.
-  if (position_major) {
-    return torch::empty_strided({batch, length, channels},
-                                {channels, batch * channels, 1}, options);
-  }
-  return torch::empty({batch, length, channels}, options);
-}
-
-bool PositionMajor(const torch::Tensor& t) {
-  return t.size(0) > 1 && t.size(1) > 1 && t.stride(0) < t.stride(1);
-}
-
 // The sizes of a call on qkv [B, T, 3 W]; strides are left to the caller.
 Layout Sizes(const torch::Tensor& qkv, int64_t heads) {
   Layout l;
@@ -363,8 +347,8 @@ class FusedAttentionFunction
     Layout l = Sizes(qkv, heads);
     l.qkv_sb = qkv.stride(0);
     l.qkv_st = qkv.stride(1);
-    torch::Tensor out = EmptyLike3(l.batch, l.length, l.width,
-                                   PositionMajor(qkv), qkv.options());
+    torch::Tensor out = EmptyTokens(l.batch, l.length, l.width,
+                                   IsPositionMajor(qkv), qkv.options());
     l.out_sb = out.stride(0);
     l.out_st = out.stride(1);
     torch::Tensor stat =
@@ -401,8 +385,8 @@ class FusedAttentionFunction
     torch::Tensor grad_out = grad_outputs[0];
     if (grad_out.stride(2) != 1) grad_out = grad_out.contiguous();
     Layout l = Sizes(qkv, heads);
-    torch::Tensor grad_qkv = EmptyLike3(l.batch, l.length, 3 * l.width,
-                                        PositionMajor(qkv), qkv.options());
+    torch::Tensor grad_qkv = EmptyTokens(l.batch, l.length, 3 * l.width,
+                                        IsPositionMajor(qkv), qkv.options());
     l.qkv_sb = grad_qkv.stride(0);
     l.qkv_st = grad_qkv.stride(1);
     // The kernel reads qkv and writes grad_qkv with the same strides.

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "worker/models/cpu_gemm.h"
+#include "worker/models/token_layout.h"
 
 namespace switchyard::worker::models {
 namespace {
@@ -24,28 +25,6 @@ struct Rows {
   int64_t per_map() const { return positions == 1 ? count() : batch; }
   int64_t chunks_per_map() const { return (per_map() + chunk - 1) / chunk; }
 };
-
-bool PositionMajor(const torch::Tensor& x) {
-  return x.size(0) > 1 && x.size(1) > 1 && x.stride(0) < x.stride(1);
-}
-
-// x [B, T, C] as a contiguous [B * T, C] in the row order of `rows` (a view
-// when x is already stored that way).
-torch::Tensor AsRows(const torch::Tensor& x, const Rows& rows) {
-  const torch::Tensor ordered =
-      rows.position_major ? x.transpose(0, 1).contiguous() : x.contiguous();
-  return ordered.view({rows.count(), x.size(2)});
-}
-
-// A new [B, T, C] whose storage is in the row order of `rows`.
-torch::Tensor EmptyInRowOrder(const Rows& rows, int64_t channels,
-                              const torch::TensorOptions& options) {
-  if (rows.position_major) {
-    return torch::empty_strided({rows.batch, rows.length, channels},
-                                {channels, rows.batch * channels, 1}, options);
-  }
-  return torch::empty({rows.batch, rows.length, channels}, options);
-}
 
 // The same tensor's rows, [B * T, C] (a view).
 torch::Tensor RowView(const torch::Tensor& t, const Rows& rows) {
@@ -87,11 +66,12 @@ class FusedFeedForwardFunction
     rows.batch = x.size(0);
     rows.length = x.size(1);
     rows.positions = w1.size(0);
-    rows.position_major = rows.positions > 1 || PositionMajor(x);
+    rows.position_major = rows.positions > 1 || IsPositionMajor(x);
     rows.chunk = chunk_rows;
     const int64_t hidden = w1.size(2);
-    const torch::Tensor input = AsRows(x, rows);
-    torch::Tensor out = EmptyInRowOrder(rows, w2.size(2), x.options());
+    const torch::Tensor input = TokenRows(x, rows.position_major);
+    torch::Tensor out = EmptyTokens(rows.batch, rows.length, w2.size(2),
+                                    rows.position_major, x.options());
     torch::Tensor out_rows = RowView(out, rows);
     const int64_t chunks = rows.positions * rows.chunks_per_map();
     at::parallel_for(0, chunks, 1, [&](int64_t first, int64_t last) {
@@ -134,8 +114,10 @@ class FusedFeedForwardFunction
     const int64_t hidden = w1.size(2);
     const int64_t out = w2.size(2);
     const torch::TensorOptions options = input.options();
-    const torch::Tensor grad_rows = AsRows(grad_outputs[0], rows);
-    torch::Tensor grad_x = EmptyInRowOrder(rows, in, options);
+    const torch::Tensor grad_rows =
+        TokenRows(grad_outputs[0], rows.position_major);
+    torch::Tensor grad_x =
+        EmptyTokens(rows.batch, rows.length, in, rows.position_major, options);
     torch::Tensor grad_x_rows = RowView(grad_x, rows);
 
     // Weight gradients: with one map per position, one task owns each

@@ -5,6 +5,7 @@
 #include <cstdint>
 
 #include "worker/models/cpu_gemm.h"
+#include "worker/models/token_layout.h"
 #include "worker/models/vec_math.h"
 
 namespace switchyard::worker::models {
@@ -140,11 +141,6 @@ void CellBackwardAny(int64_t hidden, int64_t begin, int64_t end,
                        dc_next, dgates);
 }
 
-// [B, T, C] as time-major rows [T * B, C] (a view when already stored so).
-torch::Tensor TimeMajorRows(const torch::Tensor& x) {
-  return x.transpose(0, 1).contiguous().view({x.size(0) * x.size(1), x.size(2)});
-}
-
 class FusedLstmFunction : public torch::autograd::Function<FusedLstmFunction> {
  public:
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx,
@@ -157,7 +153,7 @@ class FusedLstmFunction : public torch::autograd::Function<FusedLstmFunction> {
     const int64_t batch = x.size(0);
     const int64_t length = x.size(1);
     const int64_t hidden = w_hh.size(1);
-    const torch::Tensor rows = TimeMajorRows(x);  // [T * B, in]
+    const torch::Tensor rows = TokenRows(x, /*position_major=*/true);  // [T*B, in]
     // All input projections at once: gates[t] starts as x_t W_ih^T + b.
     torch::Tensor gates =
         (b_ih + b_hh).expand({length * batch, 4 * hidden}).contiguous();
@@ -165,8 +161,8 @@ class FusedLstmFunction : public torch::autograd::Function<FusedLstmFunction> {
     gates = gates.view({length, batch, 4 * hidden});
     torch::Tensor c = torch::empty({length, batch, hidden}, x.options());
     // The output [B, T, H] owns time-major storage; h is its [T, B, H] view.
-    torch::Tensor out = torch::empty_strided(
-        {batch, length, hidden}, {hidden, batch * hidden, 1}, x.options());
+    torch::Tensor out =
+        EmptyTokens(batch, length, hidden, /*position_major=*/true, x.options());
     torch::Tensor h = out.transpose(0, 1);
     AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "FusedLstm", [&] {
       for (int64_t t = 0; t < length; ++t) {

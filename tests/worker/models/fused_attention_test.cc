@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "tests/worker/models/finite_differences.h"
 #include "worker/models/attention.h"
 #include "worker/models/model.h"
 
@@ -105,22 +106,7 @@ TEST(FusedAttentionTest, GradientCheckInDouble) {
               .sum()
               .item<double>();
         };
-        const double h = 1e-6;
-        double worst = 0;
-        double* data = x.data_ptr<double>();
-        const double* analytic = grad.data_ptr<double>();
-        for (int64_t e = 0; e < x.numel(); ++e) {
-          const double saved = data[e];
-          data[e] = saved + h;
-          const double up = loss();
-          data[e] = saved - h;
-          const double down = loss();
-          data[e] = saved;
-          const double numeric = (up - down) / (2 * h);
-          worst = std::max(worst, std::abs(numeric - analytic[e]) /
-                                      (1.0 + std::abs(analytic[e])));
-        }
-        EXPECT_LT(worst, 1e-6);
+        EXPECT_LT(WorstCentralDifferenceError(x, grad, loss), 1e-6);
       }
     }
   }

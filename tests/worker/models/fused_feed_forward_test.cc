@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "tests/worker/models/finite_differences.h"
+
 namespace switchyard::worker::models {
 namespace {
 
@@ -118,26 +120,12 @@ TEST(FusedFeedForwardTest, GradientCheckInDouble) {
       probe.w2 = in.w2.detach().clone();
       probe.b2 = in.b2.detach().clone();
       auto loss = [&] { return (Fused(probe, c.chunk) * g).sum().item<double>(); };
-      const double h = 1e-6;
       std::vector<torch::Tensor> tensors = probe.all();
       for (size_t k = 0; k < tensors.size(); ++k) {
         // x stored [T, B] is not contiguous: the autograd check covers it.
         if (!tensors[k].is_contiguous()) continue;
-        double* data = tensors[k].data_ptr<double>();
-        const torch::Tensor analytic = grads[k].contiguous();
-        const double* a = analytic.data_ptr<double>();
-        double worst = 0;
-        for (int64_t e = 0; e < tensors[k].numel(); ++e) {
-          const double saved = data[e];
-          data[e] = saved + h;
-          const double up = loss();
-          data[e] = saved - h;
-          const double down = loss();
-          data[e] = saved;
-          worst = std::max(worst, std::abs((up - down) / (2 * h) - a[e]) /
-                                      (1.0 + std::abs(a[e])));
-        }
-        EXPECT_LT(worst, 1e-6) << "input " << k;
+        EXPECT_LT(WorstCentralDifferenceError(tensors[k], grads[k], loss), 1e-6)
+            << "input " << k;
       }
     }
   }

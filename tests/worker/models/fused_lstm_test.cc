@@ -12,6 +12,8 @@
 #include <tuple>
 #include <vector>
 
+#include "tests/worker/models/finite_differences.h"
+
 namespace switchyard::worker::models {
 namespace {
 
@@ -75,21 +77,8 @@ TEST(FusedLstmTest, MatchesTorchLstmInDouble) {
             .item<double>();
       };
       for (size_t k : {size_t{0}, size_t{2}}) {
-        double* data = probe[k].data_ptr<double>();
-        const torch::Tensor analytic = grads[k].contiguous();
-        const double* a = analytic.data_ptr<double>();
-        double worst = 0;
-        for (int64_t e = 0; e < probe[k].numel(); ++e) {
-          const double saved = data[e];
-          data[e] = saved + 1e-6;
-          const double up = loss();
-          data[e] = saved - 1e-6;
-          const double down = loss();
-          data[e] = saved;
-          worst = std::max(worst, std::abs((up - down) / 2e-6 - a[e]) /
-                                      (1.0 + std::abs(a[e])));
-        }
-        EXPECT_LT(worst, 1e-6) << "input " << k;
+        EXPECT_LT(WorstCentralDifferenceError(probe[k], grads[k], loss), 1e-6)
+            << "input " << k;
       }
     }
   }

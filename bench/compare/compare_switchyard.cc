@@ -40,6 +40,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <limits>
 #include <map>
 #include <memory>
 #include <optional>
@@ -48,6 +49,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench/bench_args.h"
 #include "bench/coordinator/raw_sqlite.h"
 #include "bench/sim/sim_workers.h"
 #include "switchyard/v1/switchyard.grpc.pb.h"
@@ -656,14 +658,27 @@ int main(int argc, char** argv) {
     std::string flag = argv[i];
     if (i + 1 >= argc) return Usage();
     std::string value = argv[++i];
-    if (flag == "--jobs") options.jobs = std::stoll(value);
-    else if (flag == "--workers") options.workers = std::stoi(value);
-    else if (flag == "--reps") options.reps = std::stoi(value);
-    else if (flag == "--streams") options.streams = std::stoi(value);
-    else if (flag == "--points") options.points = std::stoll(value);
-    else if (flag == "--batch") options.batch = std::stoi(value);
-    else if (flag == "--steps") options.steps = std::stoll(value);
-    else if (flag == "--metrics") options.metrics = std::stoi(value);
+    // A whole number from `min`, or exit 2 naming the flag.
+    auto count = [&](auto min, auto max) {
+      return ::switchyard::bench::IntFlag("compare_switchyard", flag, value, min, max);
+    };
+    constexpr int64_t kAny = std::numeric_limits<int64_t>::max();
+    if (flag == "--jobs")
+      options.jobs = count(int64_t{1}, kAny);
+    else if (flag == "--workers")
+      options.workers = count(1, 4096);
+    else if (flag == "--reps")
+      options.reps = count(1, 1000);
+    else if (flag == "--streams")
+      options.streams = count(1, 4096);
+    else if (flag == "--points")
+      options.points = count(int64_t{1}, kAny);
+    else if (flag == "--batch")
+      options.batch = count(1, 1'000'000);
+    else if (flag == "--steps")
+      options.steps = count(int64_t{1}, kAny);
+    else if (flag == "--metrics")
+      options.metrics = count(1, 10'000);
     else if (flag == "--sync") options.sync = value;
     else if (flag == "--claim-next" && (value == "on" || value == "off"))
       options.claim_next = value == "on";

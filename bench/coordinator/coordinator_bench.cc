@@ -25,6 +25,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench/bench_args.h"
 #include "bench/coordinator/raw_sqlite.h"
 #include "bench/sim/sim_workers.h"
 #include "common/rpc/channel.h"
@@ -276,13 +277,19 @@ int ParseArgs(int argc, char** argv, Options* options) {
       }
       return argv[++i];
     };
-    if (arg == "--streams") options->streams = std::stoi(value());
-    else if (arg == "--workers") options->workers = std::stoi(value());
-    else if (arg == "--points") options->points = std::stoll(value());
-    else if (arg == "--claims") options->claims = std::stoll(value());
-    else if (arg == "--batch") options->batch = std::stoi(value());
+    if (arg == "--streams")
+      options->streams = ::switchyard::bench::IntFlag("coordinator_bench", arg, value(), 1, 4096);
+    else if (arg == "--workers")
+      options->workers = ::switchyard::bench::IntFlag("coordinator_bench", arg, value(), 1, 4096);
+    else if (arg == "--points")
+      options->points = ::switchyard::bench::IntFlag("coordinator_bench", arg, value(), int64_t{1});
+    else if (arg == "--claims")
+      options->claims = ::switchyard::bench::IntFlag("coordinator_bench", arg, value(), int64_t{0});
+    else if (arg == "--batch")
+      options->batch = ::switchyard::bench::IntFlag("coordinator_bench", arg, value(), 1, 1000000);
     else if (arg == "--sync") options->sync = value();
-    else if (arg == "--paced-rate") options->paced_rate = std::stod(value());
+    else if (arg == "--paced-rate")
+      options->paced_rate = ::switchyard::bench::PositiveFlag("coordinator_bench", arg, value());
     else {
       std::cerr << "unknown flag " << arg << "\n"
                 << "usage: coordinator_bench [--streams N] [--workers N] [--points N] "

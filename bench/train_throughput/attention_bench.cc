@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/bench_args.h"
 #include "bench/train_throughput/median_ms.h"
 #include "worker/models/attention.h"
 #include "worker/models/fused_attention.h"
@@ -55,11 +56,11 @@ int main(int argc, char** argv) {
     std::string arg = argv[i];
     std::string value = i + 1 < argc ? argv[i + 1] : "";
     if (arg == "--threads") {
-      threads = std::stoi(value);
+      threads = switchyard::bench::IntFlag("attention_bench", arg, value, 1, 1024);
     } else if (arg == "--iterations") {
-      iterations = std::stoi(value);
+      iterations = switchyard::bench::IntFlag("attention_bench", arg, value, 1, 1000000);
     } else if (arg == "--batch") {
-      batch = std::stoll(value);
+      batch = switchyard::bench::IntFlag("attention_bench", arg, value, int64_t{1});
     } else {
       std::cerr << "usage: attention_bench [--threads N] [--iterations K] "
                    "[--batch B]\n";

@@ -17,10 +17,10 @@
 #include <chrono>
 #include <iomanip>
 #include <iostream>
-#include <sstream>
 #include <string>
 #include <vector>
 
+#include "bench/bench_args.h"
 #include "bench/train_throughput/median_ms.h"
 #include "worker/models/cisformer.h"
 #include "worker/models/cpu_gemm.h"
@@ -36,14 +36,6 @@ constexpr int64_t kLength = 24;
 constexpr int kWidth = 20;
 constexpr int kHidden = 2600;
 
-std::vector<int64_t> ParseList(const std::string& text) {
-  std::vector<int64_t> out;
-  std::stringstream in(text);
-  std::string item;
-  while (std::getline(in, item, ',')) out.push_back(std::stoll(item));
-  return out;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -55,13 +47,13 @@ int main(int argc, char** argv) {
     std::string arg = argv[i];
     std::string value = i + 1 < argc ? argv[i + 1] : "";
     if (arg == "--threads") {
-      threads = std::stoi(value);
+      threads = switchyard::bench::IntFlag("feed_forward_bench", arg, value, 1, 1024);
     } else if (arg == "--iterations") {
-      iterations = std::stoi(value);
+      iterations = switchyard::bench::IntFlag("feed_forward_bench", arg, value, 1, 1000000);
     } else if (arg == "--batch") {
-      batch = std::stoll(value);
+      batch = switchyard::bench::IntFlag("feed_forward_bench", arg, value, int64_t{1});
     } else if (arg == "--chunks") {
-      chunks = ParseList(value);
+      chunks = switchyard::bench::IntListFlag("feed_forward_bench", arg, value, 0);
     } else {
       std::cerr << "usage: feed_forward_bench [--threads N] [--iterations K] "
                    "[--batch B] [--chunks C1,C2,...]\n";

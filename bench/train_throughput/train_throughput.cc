@@ -25,6 +25,8 @@
 #include <string>
 #include <vector>
 
+#include "bench/bench_args.h"
+
 namespace {
 
 using Json = nlohmann::json;
@@ -127,11 +129,11 @@ bool ParseArgs(int argc, char** argv, Options* o) {
     std::string arg = argv[i];
     auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
     if (arg == "--threads") {
-      o->threads = std::stoi(next());
+      o->threads = switchyard::bench::IntFlag("train_throughput", arg, next(), 1, 1024);
     } else if (arg == "--steps") {
-      o->steps = std::stoi(next());
+      o->steps = switchyard::bench::IntFlag("train_throughput", arg, next(), 1, 1000000);
     } else if (arg == "--batch-size") {
-      o->batch_size = std::stoi(next());
+      o->batch_size = switchyard::bench::IntFlag("train_throughput", arg, next(), 1, 1000000);
     } else if (arg == "--preset") {
       o->preset = next();
     } else if (arg == "--only") {
@@ -141,7 +143,7 @@ bool ParseArgs(int argc, char** argv, Options* o) {
     } else if (arg == "--no-python") {
       o->run_python = false;
     } else if (arg == "--rounds") {
-      o->rounds = std::stoi(next());
+      o->rounds = switchyard::bench::IntFlag("train_throughput", arg, next(), 1, 1000);
     } else {
       std::cerr << "usage: train_throughput [--threads N] [--steps K] "
                    "[--batch-size B] [--preset paper|small] [--only m1,m2] "

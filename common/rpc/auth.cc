@@ -8,7 +8,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
-#include <random>
 #include <sstream>
 
 #include "absl/status/status.h"
@@ -16,23 +15,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "common/base/constant_time.h"
+#include "common/base/random_hex.h"
 
 namespace switchyard::common {
 
-std::string NewToken() {
-  std::random_device device;  // /dev/urandom on Linux
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string token;
-  token.reserve(64);
-  for (int i = 0; i < 8; ++i) {
-    uint32_t word = device();
-    for (int nibble = 0; nibble < 8; ++nibble) {
-      token.push_back(kHex[word & 15]);
-      word >>= 4;
-    }
-  }
-  return token;
-}
+std::string NewToken() { return RandomHex(32); }
 
 absl::StatusOr<std::string> ReadTokenFile(const std::string& path) {
   std::ifstream in(path);

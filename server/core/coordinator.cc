@@ -2,11 +2,11 @@
 
 #include <algorithm>
 #include <cmath>
-#include <random>
 #include <set>
 
 #include "absl/strings/str_cat.h"
 #include "common/base/log.h"
+#include "common/base/random_hex.h"
 #include "server/core/state_machine.h"
 
 namespace switchyard::server {
@@ -14,20 +14,7 @@ namespace {
 
 // 128 random bits from the OS, as hex: a fencing token cannot be guessed by
 // another holder of the worker token.
-std::string NewFencingToken() {
-  static thread_local std::random_device device;
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string token;
-  token.reserve(32);
-  for (int i = 0; i < 4; ++i) {
-    uint32_t word = device();
-    for (int nibble = 0; nibble < 8; ++nibble) {
-      token.push_back(kHex[word & 15]);
-      word >>= 4;
-    }
-  }
-  return token;
-}
+std::string NewFencingToken() { return common::RandomHex(16); }
 
 std::string SweepToJson(const common::SweepDefinition& sweep) {
   std::string out = "{";

@@ -12,6 +12,9 @@
 namespace switchyard::server {
 namespace {
 
+// Idle threads the sync server keeps polling for calls (see Start).
+constexpr int kMaxIdlePollers = 16;
+
 absl::StatusOr<std::string> ReadPem(const std::string& path) {
   std::ifstream in(path);
   if (!in) return absl::NotFoundError(absl::StrCat("TLS file ", path, ": cannot read it"));
@@ -51,6 +54,11 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
   builder.RegisterService(server->worker_service_.get());
   builder.SetMaxReceiveMessageSize(options.max_message_bytes);
   builder.SetMaxSendMessageSize(options.max_message_bytes);
+  // The sync server starts a thread when every poller is busy and ends one
+  // when more than MAX_POLLERS are idle (default 2): with a few workers
+  // calling at once it would create and end threads on nearly every call.
+  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS,
+                              kMaxIdlePollers);
   // Workers keep streams open for hours; keepalive pings find dead peers.
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 60'000);
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10'000);

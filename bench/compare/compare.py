@@ -345,7 +345,10 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--build-dir", default=os.path.join(ROOT, "build"))
     parser.add_argument("--reps", type=int, default=3)
-    parser.add_argument("--jobs", type=int, default=200, help="no-op jobs per dispatch run")
+    parser.add_argument("--jobs", type=int, default=1000, help="no-op jobs per dispatch run")
+    parser.add_argument("--slurm-jobs", type=int, default=200,
+                        help="array tasks per Slurm dispatch run (Slurm starts about one task "
+                             "per second with one at a time, so --jobs would take hours)")
     parser.add_argument("--workers", default="1,8,32")
     parser.add_argument("--streams", type=int, default=32)
     parser.add_argument("--points", type=int, default=1_000_000,
@@ -356,7 +359,7 @@ def main():
                         help="SQLite busy timeout of the Optuna processes, seconds")
     parser.add_argument("--export-jobs", type=int, default=1000)
     parser.add_argument("--export-steps", type=int, default=100, help="x 10 metrics per job")
-    parser.add_argument("--train", default="--preset small --steps 5 --threads 2",
+    parser.add_argument("--train", default="--preset paper --steps 3 --threads 2 --rounds 2",
                         help="flags for train_throughput ('' leaves training out)")
     parser.add_argument("--parts", default="dispatch,ingest,export,train")
     parser.add_argument("--sync", default="full")
@@ -379,7 +382,7 @@ def main():
             write_docs(text, results["argv"])
         return 0
     if args.smoke:
-        args.reps, args.jobs, args.workers = 1, 8, "2"
+        args.reps, args.jobs, args.slurm_jobs, args.workers = 1, 8, 8, "2"
         args.streams, args.points, args.optuna_seconds = 4, 4000, 1
         args.export_jobs, args.export_steps = 10, 10
         args.train = "--preset small --steps 1 --only mlp" if args.train else ""
@@ -421,7 +424,7 @@ def main():
                     row["switchyard"] = switchyard.dispatch(args.jobs, p)
                     row["optuna"] = optuna.dispatch(args.jobs, p)
                     if slurm:
-                        row["slurm"] = slurm.dispatch(args.jobs, p)
+                        row["slurm"] = slurm.dispatch(args.slurm_jobs, p)
                     results["dispatch"].append(row)
             if slurm:
                 slurm.stop()
@@ -523,9 +526,11 @@ def render(results, args):
     if results["dispatch"]:
         have_slurm = any(r.get("slurm") for r in results["dispatch"])
         out.append("")
-        out.append("Dispatch: %d no-op jobs, time 0 at submission (Switchyard: SubmitSweep; "
+        slurm_jobs = getattr(args, "slurm_jobs", args.jobs)
+        out.append("Dispatch: %d no-op jobs%s, time 0 at submission (Switchyard: SubmitSweep; "
                    "Optuna: the go signal, a trial exists once ask() returns; Slurm: sbatch)."
-                   % args.jobs)
+                   % (args.jobs, " (Slurm: %d array tasks)" % slurm_jobs
+                      if have_slurm and slurm_jobs != args.jobs else ""))
         out.append("")
         head = "| workers | measure | Switchyard | Optuna | "
         head += "Slurm array | " if have_slurm else ""
@@ -667,11 +672,15 @@ lot between runs (the load average is given); the ratios are the result.
 
 - **Switchyard**: a real `switchyard-coordinator` (`--sync full`, the
   default) on loopback. Dispatch uses *simulated* workers, each a separate
-  process with its own gRPC connection, doing the real worker RPC path:
-  `ClaimJob`, then `FinishJob(SUCCEEDED)` at once, until a claim comes back
-  empty; the sweep is `seed` x `epochs: 0` (the trainer's no-op config), but
-  no `switchyard-worker` or `switchyard-train` process runs. Time 0 is just
-  before `SubmitSweep`; a job starts when its claim answers. Ingestion: one
+  process with its own gRPC connection, doing what `switchyard-worker`
+  sends: the first job from `ClaimJob`, then `FinishJob(SUCCEEDED)` at once
+  with `claim_next`, so that each later job comes with the previous one's
+  report (one committed call per job), until no job comes back; the sweep
+  is `seed` x `epochs: 0` (the trainer's no-op config), but no
+  `switchyard-worker` or `switchyard-train` process runs. Time 0 is just
+  before `SubmitSweep`; a job starts when the call that handed it out
+  answers. Slurm runs fewer tasks (`--slurm-jobs`, 200) because it starts
+  about one a second when one runs at a time. Ingestion: one
   process per writer, one `ReportMetrics` stream each, batches of 500
   points, one batch in flight (the worker keeps up to 64).
 - **Optuna**: Debian's python3-optuna 3.1 on one SQLite file (its default

@@ -13,10 +13,10 @@ the feed-forward block (20 <-> 2,600) in its six products, the QKV map
 product (550 -> 2,200).
 """
 import argparse
-import ctypes
-import time
 
 import torch
+
+import onednn_sgemm
 
 
 def main():
@@ -25,35 +25,10 @@ def main():
     parser.add_argument("--iterations", type=int, default=9)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    dnnl = ctypes.CDLL("libdnnl.so.2")
-    sgemm = dnnl.dnnl_sgemm
-    sgemm.argtypes = [ctypes.c_char, ctypes.c_char] + [ctypes.c_int64] * 3 + [
-        ctypes.c_float, ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p,
-        ctypes.c_int64, ctypes.c_float, ctypes.c_void_p, ctypes.c_int64]
-
-    def operand(m):
-        # A transposed view of a contiguous matrix is passed as 'T' of it.
-        if not m.is_contiguous() and m.t().is_contiguous():
-            return b"T", m.t()
-        return b"N", m.contiguous()
-
-    def onednn(a, b, c):
-        # Row-major c = a b, as cpu_gemm.cc calls it.
-        ta, base_a = operand(a)
-        tb, base_b = operand(b)
-        status = sgemm(ta, tb, c.shape[0], c.shape[1], a.shape[1], 1.0,
-                       base_a.data_ptr(), base_a.shape[1], base_b.data_ptr(),
-                       base_b.shape[1], 0.0, c.data_ptr(), c.shape[1])
-        assert status == 0, status
+    onednn = onednn_sgemm.load()
 
     def median_ms(fn):
-        fn()
-        times = []
-        for _ in range(args.iterations):
-            start = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - start)
-        return sorted(times)[len(times) // 2] * 1000
+        return onednn_sgemm.median_ms(fn, args.iterations)
 
     tokens, width, hidden = 12000, 20, 2600
     x = torch.randn(tokens, width)

@@ -1,9 +1,9 @@
 // Flag values for the benchmark binaries. A bad value ends the program with
 // exit status 2 and one line that names the program, the flag and what was
-// wrong ("compare_switchyard: --jobs: expected a whole number from 1 to
-// 100000000, got 'ten'"), instead of an uncaught std::invalid_argument from
-// std::stoi. Header-only so that every bench binary can use it without a
-// library of its own.
+// wrong ("compare_switchyard: --jobs: expected a whole number from 1 up, got
+// 'ten'"), instead of an uncaught std::invalid_argument from std::stoi.
+// Header-only so that every bench binary can use it without a library of
+// its own.
 #ifndef SWITCHYARD_BENCH_BENCH_ARGS_H_
 #define SWITCHYARD_BENCH_BENCH_ARGS_H_
 

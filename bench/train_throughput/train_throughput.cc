@@ -151,7 +151,7 @@ bool ParseArgs(int argc, char** argv, Options* o) {
       return false;
     }
   }
-  return o->threads > 0 && o->steps > 0 && o->batch_size > 0 && o->rounds > 0;
+  return true;  // the numbers' ranges are IntFlag's
 }
 
 // The samples/s of one side over all rounds (failed rounds left out).

@@ -270,14 +270,14 @@ absl::StatusOr<std::optional<Assignment>> Coordinator::ClaimJob(int64_t worker_i
   absl::StatusOr<std::optional<Assignment>> claimed =
       store_->ClaimJob(NewClaim(worker_id, device));
   if (claimed.ok()) {
-    if (claimed->has_value()) {
-      claims_served_.fetch_add(1, std::memory_order_relaxed);
-      NotifyChange();
-    } else {
-      claims_empty_.fetch_add(1, std::memory_order_relaxed);
-    }
+    CountClaim(claimed->has_value());
+    if (claimed->has_value()) NotifyChange();
   }
   return claimed;
+}
+
+void Coordinator::CountClaim(bool served) {
+  (served ? claims_served_ : claims_empty_).fetch_add(1, std::memory_order_relaxed);
 }
 
 absl::StatusOr<std::vector<absl::Status>> Coordinator::ReportMetrics(
@@ -348,8 +348,7 @@ absl::StatusOr<Store::FinishAndClaimResult> Coordinator::FinishJobAndClaim(
   absl::StatusOr<Store::FinishAndClaimResult> result = store_->FinishAttemptAndClaim(
       ref, outcome, cause, summary_json, NewClaim(worker_id, device));
   if (result.ok()) {
-    (result->next.has_value() ? claims_served_ : claims_empty_)
-        .fetch_add(1, std::memory_order_relaxed);
+    CountClaim(result->next.has_value());
     NotifyChange();
   }
   return result;

@@ -146,6 +146,8 @@ class Coordinator {
   // A claim for the slot (worker_id, device) now: a fresh fencing token and
   // a lease of options_.lease.
   ClaimParams NewClaim(int64_t worker_id, const std::string& device) const;
+  // Adds a claim that handed out a job (served) or found none to the stats.
+  void CountClaim(bool served);
   void ReaperLoop();
   void NotifyChange();
 

@@ -35,9 +35,9 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
-#include <functional>
 #include <optional>
 #include <string>
 #include <thread>

@@ -21,6 +21,7 @@
 #include "server/core/coordinator.h"
 #include "server/service/metrics_exporter.h"
 #include "server/service/server.h"
+#include "server/store/data_dir_lock.h"
 #include "server/store/sqlite_store.h"
 
 ABSL_FLAG(std::string, data_dir, "", "folder of the database, tokens and checkpoints (required)");
@@ -116,6 +117,13 @@ int Run() {
     return 1;
   }
   chmod(config->data_dir.c_str(), 0700);
+  // Before anything else touches the folder (tokens, database, checkpoints);
+  // held until Run returns.
+  absl::StatusOr<std::unique_ptr<DataDirLock>> lock = DataDirLock::Acquire(config->data_dir);
+  if (!lock.ok()) {
+    std::cerr << "switchyard-coordinator: " << lock.status().message() << "\n";
+    return 1;
+  }
   if (absl::Status s = LoadTokens(&*config); !s.ok()) {
     std::cerr << "switchyard-coordinator: " << s.message() << "\n";
     return 1;

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The switchyard-coordinator process: start-up line, tokens, clean shutdown,
-# refusal of bad flags and of a database newer than the binary.
+# refusal of bad flags, of a database newer than the binary and of a second
+# coordinator on one data dir.
 #   coordinator_process_test.sh PATH/TO/switchyard-coordinator
 set -u
 BIN=$1
@@ -100,6 +101,24 @@ if command -v openssl >/dev/null; then
   [ -n "$ADDRESS" ] || fail "TLS start: $(cat "$WORK/err")"
   stop
 fi
+
+# 6. One coordinator per data dir: a second one on the same folder, started
+#    while the first serves, exits 1 naming the holder's pid and host; the
+#    first keeps serving, and once it has stopped the folder can be taken.
+start "$WORK/shared"
+[ -n "$ADDRESS" ] || fail "first coordinator for the lock check did not serve: $(cat "$WORK/err")"
+first=$PID
+"$BIN" --data-dir "$WORK/shared" --listen 127.0.0.1:0 >"$WORK/out2" 2>"$WORK/err2"; code=$?
+[ "$code" = 1 ] || fail "second coordinator on one data dir: exit $code, want 1"
+grep -q "listening on" "$WORK/out2" && fail "the second coordinator served: $(cat "$WORK/out2")"
+grep -q "is in use by another coordinator: pid $first on host $(hostname)" "$WORK/err2" ||
+  fail "second coordinator: message was '$(cat "$WORK/err2")'"
+kill -0 "$first" 2>/dev/null || fail "the first coordinator died when the second was refused"
+stop
+[ "$STOP_CODE" = 0 ] || fail "first coordinator: SIGTERM exit code $STOP_CODE after the refusal"
+start "$WORK/shared"
+[ -n "$ADDRESS" ] || fail "the data dir could not be taken after its holder stopped: $(cat "$WORK/err")"
+stop
 
 if [ $failures -eq 0 ]; then echo "coordinator process: all checks passed"; fi
 exit $failures

@@ -1,19 +1,19 @@
-// The client side of the wire conversion for sweeps: a parsed sweep file
-// (common::SweepDefinition) becomes the SweepSpec that SubmitSweep carries.
-// The coordinator converts back with server/service/convert.cc; both keep a
-// value's kind (integer, number, string) so the grid is the same on both
-// sides.
+// The client's name for the sweep's one wire conversion,
+// common::SweepToProto (common/sweep/sweep_wire.h), which the coordinator
+// and the tests call as well.
 //
 // Thread safety: pure functions.
 #ifndef SWITCHYARD_CLIENT_SWEEP_SPEC_H_
 #define SWITCHYARD_CLIENT_SWEEP_SPEC_H_
 
-#include "common/sweep/grid.h"
-#include "switchyard/v1/switchyard.pb.h"
+#include "common/sweep/sweep_wire.h"
 
 namespace switchyard::client {
 
-void SweepDefinitionToSpec(const common::SweepDefinition& sweep, ::switchyard::v1::SweepSpec* out);
+inline void SweepDefinitionToSpec(const common::SweepDefinition& sweep,
+                                  ::switchyard::v1::SweepSpec* out) {
+  common::SweepToProto(sweep, out);
+}
 
 }  // namespace switchyard::client
 

@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <cmath>
 #include <set>
+#include <variant>
+
+#include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
 #include "common/base/log.h"
@@ -16,30 +19,19 @@ namespace {
 // another holder of the worker token.
 std::string NewFencingToken() { return common::RandomHex(16); }
 
+// The submitted axes as one JSON object, in the order given: {"model":["mlp"],"lr":[0.001]}.
+// Strings arrived as protobuf strings, so they are UTF-8; `replace` keeps
+// dump() from throwing should that ever change.
 std::string SweepToJson(const common::SweepDefinition& sweep) {
-  std::string out = "{";
-  for (size_t a = 0; a < sweep.axes.size(); ++a) {
-    const common::SweepAxis& axis = sweep.axes[a];
-    if (a > 0) out += ",";
-    absl::StrAppend(&out, "\"", axis.key, "\":[");
-    for (size_t i = 0; i < axis.values.size(); ++i) {
-      if (i > 0) out += ",";
-      const config::Value& v = axis.values[i];
-      if (std::holds_alternative<std::string>(v)) {
-        // Values are registry-checked strings: model names, task sets, modes.
-        std::string escaped;
-        for (char c : std::get<std::string>(v)) {
-          if (c == '"' || c == '\\') escaped.push_back('\\');
-          escaped.push_back(c);
-        }
-        absl::StrAppend(&out, "\"", escaped, "\"");
-      } else {
-        out += config::ValueToString(v);
-      }
+  nlohmann::ordered_json object = nlohmann::ordered_json::object();
+  for (const common::SweepAxis& axis : sweep.axes) {
+    nlohmann::ordered_json values = nlohmann::ordered_json::array();
+    for (const config::Value& v : axis.values) {
+      std::visit([&values](const auto& value) { values.push_back(value); }, v);
     }
-    out += "]";
+    object[axis.key] = std::move(values);
   }
-  return out + "}";
+  return object.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }
 
 }  // namespace

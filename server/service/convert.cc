@@ -15,57 +15,6 @@ constexpr size_t kMaxShortString = 1024;
 
 }  // namespace
 
-absl::StatusOr<common::SweepDefinition> SweepFromProto(const pb::SweepSpec& spec) {
-  common::SweepDefinition sweep;
-  sweep.name = spec.name();
-  sweep.priority = spec.priority();
-  sweep.max_attempts = spec.max_attempts();
-  for (int a = 0; a < spec.axes_size(); ++a) {
-    const pb::Axis& axis = spec.axes(a);
-    common::SweepAxis out{axis.key(), {}};
-    if (axis.key().size() > kMaxShortString) {
-      return absl::InvalidArgumentError(absl::StrCat("axes[", a, "]: key longer than 1024 bytes"));
-    }
-    for (int i = 0; i < axis.values_size(); ++i) {
-      const pb::ParamValue& value = axis.values(i);
-      switch (value.kind_case()) {
-        case pb::ParamValue::kIntValue: out.values.emplace_back(value.int_value()); break;
-        case pb::ParamValue::kFloatValue: out.values.emplace_back(value.float_value()); break;
-        case pb::ParamValue::kStringValue:
-          // Known string values are short names; a long one would only be
-          // echoed back in the error.
-          if (value.string_value().size() > kMaxShortString) {
-            return absl::InvalidArgumentError(absl::StrCat(
-                axis.key(), ": value ", i + 1, " is longer than 1024 bytes"));
-          }
-          out.values.emplace_back(value.string_value());
-          break;
-        default:
-          return absl::InvalidArgumentError(
-              absl::StrCat(axis.key(), ": value ", i + 1, " is unset"));
-      }
-    }
-    sweep.axes.push_back(std::move(out));
-  }
-  return sweep;
-}
-
-void SweepToProto(const common::SweepDefinition& sweep, pb::SweepSpec* out) {
-  out->set_name(sweep.name);
-  out->set_priority(sweep.priority);
-  out->set_max_attempts(sweep.max_attempts);
-  for (const common::SweepAxis& axis : sweep.axes) {
-    pb::Axis* a = out->add_axes();
-    a->set_key(axis.key);
-    for (const config::Value& v : axis.values) {
-      pb::ParamValue* p = a->add_values();
-      if (const auto* i = std::get_if<int64_t>(&v)) p->set_int_value(*i);
-      else if (const auto* d = std::get_if<double>(&v)) p->set_float_value(*d);
-      else p->set_string_value(std::get<std::string>(v));
-    }
-  }
-}
-
 absl::StatusOr<JobState> JobStateFromProto(pb::JobState state) {
   switch (state) {
     case pb::JOB_STATE_PENDING: return JobState::kPending;

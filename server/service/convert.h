@@ -9,6 +9,7 @@
 
 #include "absl/status/statusor.h"
 #include "common/sweep/grid.h"
+#include "common/sweep/sweep_wire.h"
 #include "server/core/store.h"
 #include "server/core/types.h"
 #include "switchyard/v1/switchyard.pb.h"
@@ -17,8 +18,11 @@ namespace switchyard::server {
 
 namespace pb = ::switchyard::v1;
 
-absl::StatusOr<common::SweepDefinition> SweepFromProto(const pb::SweepSpec& spec);
-void SweepToProto(const common::SweepDefinition& sweep, pb::SweepSpec* out);
+// A sweep's conversion is common/sweep/sweep_wire.h's, shared with the CLI and
+// the tests; named here so that every conversion a handler calls is found in
+// this header.
+using common::SweepFromProto;
+using common::SweepToProto;
 
 // INVALID_ARGUMENT for UNSPECIFIED or a value this build does not know.
 absl::StatusOr<JobState> JobStateFromProto(pb::JobState state);

@@ -19,6 +19,7 @@
 #include "common/rpc/auth.h"
 #include "common/rpc/channel.h"
 #include "common/rpc/status.h"
+#include "common/sweep/sweep_wire.h"
 
 #ifndef SWITCHYARD_E2E_BIN_DIR
 #define SWITCHYARD_E2E_BIN_DIR ""
@@ -281,17 +282,7 @@ absl::Status Worker::Start() {
 
 v1::Axis Axis(const std::string& key, const std::vector<Value>& values) {
   v1::Axis axis;
-  axis.set_key(key);
-  for (const Value& value : values) {
-    v1::ParamValue* v = axis.add_values();
-    if (const auto* i = std::get_if<int64_t>(&value)) {
-      v->set_int_value(*i);
-    } else if (const auto* d = std::get_if<double>(&value)) {
-      v->set_float_value(*d);
-    } else {
-      v->set_string_value(std::get<std::string>(value));
-    }
-  }
+  common::AxisToProto(common::SweepAxis{key, values}, &axis);
   return axis;
 }
 

@@ -25,6 +25,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/config/job_config.h"
 #include "switchyard/v1/switchyard.grpc.pb.h"
 
 namespace switchyard::e2e {
@@ -154,7 +155,7 @@ class Worker {
 };
 
 // A parameter value for a sweep axis.
-using Value = std::variant<int64_t, double, std::string>;
+using Value = config::Value;
 v1::Axis Axis(const std::string& key, const std::vector<Value>& values);
 // The small, fast job every e2e sweep starts from (preset small, few steps,
 // a small evaluation set), plus `axes` (which may override any key).

@@ -91,6 +91,21 @@ TEST_F(CoordinatorTest, DryRunCountsAndStoresNothing) {
   EXPECT_TRUE(sweeps->empty());
 }
 
+// spec_json is the submitted axes, in their order and with their kinds, as
+// the JSON library writes them.
+TEST_F(CoordinatorTest, StoresTheSubmittedAxesAsJson) {
+  common::SweepDefinition sweep;
+  sweep.name = "json";
+  sweep.axes.push_back({"seed", {int64_t{2}, int64_t{1}}});
+  sweep.axes.push_back({"lr", {0.001, 0.5}});
+  sweep.axes.push_back({"model", {std::string("mlp"), std::string("lstm")}});
+  auto result = coordinator_->SubmitSweep(sweep, /*dry_run=*/false);
+  ASSERT_TRUE(result.ok()) << result.status();
+  auto record = coordinator_->GetSweep(result->sweep_id);
+  ASSERT_TRUE(record.ok()) << record.status();
+  EXPECT_EQ(record->spec_json, R"({"seed":[2,1],"lr":[0.001,0.5],"model":["mlp","lstm"]})");
+}
+
 TEST_F(CoordinatorTest, InvalidSweepIsRefusedWithTheKey) {
   common::SweepDefinition sweep;
   sweep.axes.push_back({"model", {std::string("lstn")}});

@@ -1,0 +1,63 @@
+#include "common/sweep/sweep_wire.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace switchyard::common {
+namespace {
+
+namespace pb = ::switchyard::v1;
+
+TEST(SweepWireTest, RoundTripKeepsOrderAndKinds) {
+  SweepDefinition sweep;
+  sweep.name = "wire";
+  sweep.priority = 7;
+  sweep.max_attempts = 2;
+  sweep.axes.push_back({"model", {std::string("mlp"), std::string("lstm")}});
+  sweep.axes.push_back({"seed", {int64_t{3}, int64_t{-1}}});
+  sweep.axes.push_back({"lr", {0.001, 1.0}});  // 1.0 stays a number, not an integer
+
+  pb::SweepSpec spec;
+  spec.set_name("stale");  // replaced, not appended to
+  spec.add_axes()->set_key("stale");
+  SweepToProto(sweep, &spec);
+  ASSERT_EQ(spec.axes_size(), 3);
+  EXPECT_EQ(spec.name(), "wire");
+  EXPECT_EQ(spec.priority(), 7);
+  EXPECT_EQ(spec.max_attempts(), 2);
+  EXPECT_EQ(spec.axes(0).values(1).string_value(), "lstm");
+  EXPECT_EQ(spec.axes(1).values(1).int_value(), -1);
+  EXPECT_EQ(spec.axes(2).values(1).kind_case(), pb::ParamValue::kFloatValue);
+
+  absl::StatusOr<SweepDefinition> back = SweepFromProto(spec);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->name, sweep.name);
+  EXPECT_EQ(back->priority, sweep.priority);
+  EXPECT_EQ(back->max_attempts, sweep.max_attempts);
+  ASSERT_EQ(back->axes.size(), sweep.axes.size());
+  for (size_t a = 0; a < sweep.axes.size(); ++a) {
+    EXPECT_EQ(back->axes[a].key, sweep.axes[a].key);
+    EXPECT_EQ(back->axes[a].values, sweep.axes[a].values);
+  }
+}
+
+TEST(SweepWireTest, RefusesBadShapesNamingTheAxis) {
+  pb::SweepSpec spec;
+  pb::Axis* axis = spec.add_axes();
+  axis->set_key("seed");
+  axis->add_values()->set_int_value(1);
+  axis->add_values();  // no member of the oneof set
+  absl::StatusOr<SweepDefinition> unset = SweepFromProto(spec);
+  EXPECT_EQ(unset.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(unset.status().message(), "seed: value 2 is unset");
+
+  axis->mutable_values(1)->set_string_value(std::string(1025, 'x'));
+  EXPECT_EQ(SweepFromProto(spec).status().message(), "seed: value 2 is longer than 1024 bytes");
+
+  axis->set_key(std::string(1025, 'k'));
+  EXPECT_EQ(SweepFromProto(spec).status().message(), "axes[0]: key longer than 1024 bytes");
+}
+
+}  // namespace
+}  // namespace switchyard::common

@@ -12,6 +12,7 @@
 
 #include "client/errors.h"
 #include "common/tasks/iarc.h"
+#include "common/tasks/separations.h"
 #include "tests/client/fake_coordinator.h"
 
 namespace switchyard::client {
@@ -516,6 +517,123 @@ TEST_F(CliTest, SampleErrorsNameTheOption) {
            {{"--switch-min", "1"}, "--switch-min: 1 must be at least 2"},
            {{"--switch-min", "9", "--switch-max", "3"}, "--switch-max: 3"},
            {{"--c-mode", "sometimes"}, "--c-mode: unknown value 'sometimes'"},
+       }) {
+    std::vector<std::string> args = {"sample"};
+    args.insert(args.end(), c.args.begin(), c.args.end());
+    EXPECT_EQ(Run(args), kExitUsage) << c.message;
+    EXPECT_EQ(err_.str().rfind("switchyard: " + c.message, 0), 0u) << err_.str();
+    EXPECT_EQ(out_.str(), "");
+  }
+}
+
+// The separation tasks: window i of the sampler with this seed, in the spec's
+// printed form, one per line.
+TEST_F(CliTest, SampleSeparationTasksPrintTheSamplersWindows) {
+  struct Case {
+    std::vector<std::string> args;
+    tasks::SeparationOptions options;
+  };
+  auto options = [](tasks::TaskFamily family, int length) {
+    tasks::SeparationOptions o;
+    o.family = family;
+    o.length = length;
+    return o;
+  };
+  tasks::SeparationOptions deep = options(tasks::TaskFamily::kDyck, 12);
+  deep.depth = 3;
+  deep.negatives = tasks::DyckNegatives::kSwap;
+  tasks::SeparationOptions few = options(tasks::TaskFamily::kNearestNeighbor, 8);
+  few.vocab = 10;
+  few.labels = 3;
+  tasks::SeparationOptions wide = options(tasks::TaskFamily::kStringEquality, 9);
+  wide.vocab = 5;
+  wide.mismatches = tasks::Mismatches::kOne;
+  for (const Case& c : std::vector<Case>{
+           {{"--task", "index_lookup"}, options(tasks::TaskFamily::kIndexLookup, 20)},
+           {{"--task", "dyck"}, options(tasks::TaskFamily::kDyck, 20)},
+           {{"--task", "dyck", "--length", "12", "--depth", "3", "--negatives", "swap"}, deep},
+           {{"--task", "nearest_neighbor", "--length", "8", "--vocab", "10", "--labels", "3"}, few},
+           {{"--task", "string_equality", "--length", "9", "--vocab", "5", "--mismatches", "one"},
+            wide},
+       }) {
+    std::vector<std::string> args = {"sample", "--seed", "5", "--count", "30"};
+    args.insert(args.end(), c.args.begin(), c.args.end());
+    ASSERT_EQ(Run(args), kExitOk) << err_.str();
+    tasks::QuestionSampler sampler(c.options, 5);
+    tasks::QuestionBatch batch;
+    sampler.Sample(30, &batch);
+    std::string want;
+    for (int row = 0; row < 30; ++row) want += tasks::FormatQuestion(c.options, batch, row) + "\n";
+    EXPECT_EQ(out_.str(), want) << c.args[1];
+    // One " => " per line, single spaces, WindowLength tokens before it.
+    std::istringstream lines(out_.str());
+    for (std::string line; std::getline(lines, line);) {
+      const size_t arrow = line.find(" => ");
+      ASSERT_NE(arrow, std::string::npos) << line;
+      EXPECT_EQ(line.find(" => ", arrow + 1), std::string::npos) << line;
+      EXPECT_EQ(line.find("  "), std::string::npos) << line;
+      const std::string input = line.substr(0, arrow);
+      EXPECT_EQ(std::count(input.begin(), input.end(), ' '), tasks::WindowLength(c.options) - 1)
+          << line;
+    }
+  }
+  EXPECT_EQ(connects_, 0);
+}
+
+TEST_F(CliTest, SampleSeparationTasksMatchTheSpecsForms) {
+  struct Case {
+    std::string task, length, line;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"index_lookup", "6", "36 18 52 57 51 50 @6 => 50"},
+           {"dyck", "6", "( ) ( ) ( ) => yes"},
+           {"nearest_neighbor", "6", "36 L1 52 L3 51 L3 53 => L3"},
+           {"string_equality", "7", "1 0 1 # 1 0 1 => yes"},
+       }) {
+    ASSERT_EQ(
+        Run({"sample", "--task", c.task, "--length", c.length, "--seed", "2026", "--count", "1"}),
+        kExitOk)
+        << err_.str();
+    EXPECT_EQ(out_.str(), c.line + "\n");
+  }
+  // --task iarc is the default and prints what it always printed.
+  ASSERT_EQ(Run({"sample", "--task", "iarc", "--seed", "7", "--count", "3"}), kExitOk);
+  EXPECT_EQ(out_.str(), tasks::FormatStreams(tasks::IarcOptions(), 7, 3, 60));
+}
+
+TEST_F(CliTest, SampleSeparationErrorsNameTheOption) {
+  struct Case {
+    std::vector<std::string> args;
+    std::string message;
+  };
+  for (const Case& c : std::vector<Case>{
+           {{"--task", "lstm"},
+            "--task: unknown task 'lstm'; expected iarc, index_lookup, dyck, nearest_neighbor "
+            "or string_equality"},
+           {{"--task", "dyck", "--length", "21"}, "--length: 21 is odd; dyck needs an even length"},
+           {{"--task", "string_equality"},
+            "--length: 20 is even; string_equality needs an odd length"},
+           {{"--task", "index_lookup", "--length", "1025"},
+            "--length: 1025 is out of range [2, 1024]"},
+           {{"--task", "index_lookup", "--length", "x"}, "--length: expected an integer, got 'x'"},
+           {{"--task", "nearest_neighbor", "--length", "200"},
+            "--vocab: 64 is too small; nearest_neighbor needs vocab >= length/2 = 100"},
+           {{"--task", "nearest_neighbor", "--labels", "1"}, "--labels: 1 is out of range [2, "},
+           {{"--task", "dyck", "--depth", "0"}, "--depth: 0 is out of range [1, 512]"},
+           {{"--task", "dyck", "--negatives", "both"},
+            "--negatives: unknown value 'both'; expected mixed, flip or swap"},
+           {{"--task", "string_equality", "--length", "5", "--vocab", "1"},
+            "--vocab: 1 is out of range [2, 65536] (0 = the default, 2)"},
+           {{"--task", "string_equality", "--length", "5", "--mismatches", "all"},
+            "--mismatches: unknown value 'all'"},
+           {{"--task", "index_lookup", "--depth", "3"},
+            "--depth: not an option of --task index_lookup (only of dyck)"},
+           {{"--task", "dyck", "--d", "12"}, "--d: not an option of --task dyck (only of iarc)"},
+           {{"--vocab", "8"},
+            "--vocab: not an option of --task iarc (only of index_lookup, nearest_neighbor, "
+            "string_equality)"},
+           {{"--task", "index_lookup", "--count", "1000000", "--length", "1000"},
+            "--count: 1000000 windows of 1001 tokens is more than 100000000 tokens"},
        }) {
     std::vector<std::string> args = {"sample"};
     args.insert(args.end(), c.args.begin(), c.args.end());

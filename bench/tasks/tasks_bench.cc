@@ -45,7 +45,7 @@ int main(int argc, char** argv) {
   int iterations = 15;
   int64_t tokens = 200'000;
   std::vector<int64_t> lengths = {20, 100, 400};
-  for (int i = 1; i < argc; ++i) {
+  for (int i = 1; i < argc; i += 2) {
     const std::string arg = argv[i];
     const std::string value = i + 1 < argc ? argv[i + 1] : "";
     if (arg == "--iterations") {
@@ -60,7 +60,6 @@ int main(int argc, char** argv) {
                    "[--lengths 20,100,400]\n";
       return 2;
     }
-    ++i;
   }
   std::cout << "1 thread; about " << tokens << " input tokens per Sample() "
             << "call, median of " << iterations << " calls\n\n"

@@ -214,6 +214,7 @@ std::string AnswerText(const SeparationOptions& options, int answer);
 
 // Window `row` of *batch as `switchyard sample` prints it: the tokens
 // separated by single spaces, then " => " and the answer; no newline.
+// Requires 0 <= row < batch.batch.
 std::string FormatQuestion(const SeparationOptions& options,
                            const QuestionBatch& batch, int row);
 

@@ -501,6 +501,39 @@ TEST(SeparationDeterminismTest, BatchesSplitAnywhereAndStateResumes) {
   }
 }
 
+// Over a grid of small options, ValidateOptions either refuses or accepts
+// options the sampler serves: it ends, and every id and answer is in range.
+TEST(SeparationValidateTest, EveryAcceptedSmallOptionSamples) {
+  int accepted = 0;
+  for (TaskFamily f :
+       {TaskFamily::kIndexLookup, TaskFamily::kDyck,
+        TaskFamily::kNearestNeighbor, TaskFamily::kStringEquality}) {
+    for (int length = -1; length <= 13; ++length) {
+      for (int vocab = -1; vocab <= 8; ++vocab) {
+        for (int small = -1; small <= 4; ++small) {  // depth and labels
+          SeparationOptions o = Options(f, length);
+          o.vocab = vocab;
+          o.depth = small;
+          o.labels = small;
+          if (!ValidateOptions(o).empty()) continue;
+          ++accepted;
+          QuestionBatch b = Draw(o, 1, 50);
+          ASSERT_EQ(b.length, WindowLength(o));
+          for (int32_t id : b.input_ids) {
+            ASSERT_GE(id, 0);
+            ASSERT_LT(id, TokenCount(o));
+          }
+          for (int32_t answer : b.answers) {
+            ASSERT_GE(answer, 0);
+            ASSERT_LT(answer, AnswerCount(o));
+          }
+        }
+      }
+    }
+  }
+  EXPECT_GT(accepted, 1000);
+}
+
 TEST(SeparationValidateTest, DefaultsAreValid) {
   for (TaskFamily f : {TaskFamily::kIndexLookup, TaskFamily::kDyck,
                        TaskFamily::kNearestNeighbor}) {

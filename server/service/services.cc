@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/rpc/status.h"
 #include "server/service/convert.h"
+#include "switchyard/v1/request_parsing.h"
 
 namespace switchyard::server {
 namespace {
@@ -284,7 +285,8 @@ grpc::Status WorkerServiceImpl::ReportMetrics(
   SY_GRPC_RETURN_IF_ERROR(auth_->Check(*context, Role::kWorker));
   v1::MetricBatch batch;
   int64_t stream_attempt = 0;
-  while (stream->Read(&batch)) {
+  grpc::Status unreadable;  // a batch that could not be parsed ends the stream
+  while (v1::ReadRequest(stream, &batch, &unreadable)) {
     absl::StatusOr<MetricBatchWrite> write = MetricBatchFromProto(batch);
     if (!write.ok()) return ToGrpcStatus(write.status());
     if (stream_attempt == 0) stream_attempt = write->attempt.attempt_id;
@@ -301,7 +303,7 @@ grpc::Status WorkerServiceImpl::ReportMetrics(
     ack.set_acked_seq(batch.seq());
     if (!stream->Write(ack)) break;
   }
-  return grpc::Status::OK;
+  return unreadable;
 }
 
 grpc::Status WorkerServiceImpl::PutCheckpoint(grpc::ServerContext* context,
@@ -309,7 +311,10 @@ grpc::Status WorkerServiceImpl::PutCheckpoint(grpc::ServerContext* context,
                                               v1::PutCheckpointResponse* response) {
   SY_GRPC_RETURN_IF_ERROR(auth_->Check(*context, Role::kWorker));
   v1::CheckpointChunk chunk;
-  if (!reader->Read(&chunk)) return InvalidArgument("checkpoint: the stream was empty");
+  grpc::Status unreadable;  // a chunk that could not be parsed ends the upload
+  if (!v1::ReadRequest(reader, &chunk, &unreadable)) {
+    return unreadable.ok() ? InvalidArgument("checkpoint: the stream was empty") : unreadable;
+  }
   absl::StatusOr<AttemptRef> ref = AttemptRefFromProto(chunk.attempt());
   if (!ref.ok()) return ToGrpcStatus(ref.status());
   const int64_t step = chunk.step();
@@ -317,7 +322,8 @@ grpc::Status WorkerServiceImpl::PutCheckpoint(grpc::ServerContext* context,
   if (!upload.ok()) return ToGrpcStatus(upload.status());
   do {
     if (absl::Status s = (*upload)->Append(chunk.data()); !s.ok()) return ToGrpcStatus(s);
-  } while (reader->Read(&chunk));
+  } while (v1::ReadRequest(reader, &chunk, &unreadable));
+  if (!unreadable.ok()) return unreadable;  // the upload is dropped, not committed
   absl::StatusOr<int64_t> id = coordinator_->CommitCheckpoint(*ref, step, *std::move(upload));
   if (!id.ok()) return ToGrpcStatus(id.status());
   response->set_checkpoint_id(*id);

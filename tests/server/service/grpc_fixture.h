@@ -139,6 +139,21 @@ class GrpcTest : public ::testing::Test {
     return {acked, stream->Finish()};
   }
 
+  // A batch of one point for the attempt `ref`.
+  static pb::MetricBatch OnePoint(const pb::AttemptRef& ref, int64_t seq,
+                                  const std::string& name, int64_t step,
+                                  double value, double wall_time = 1.7e9) {
+    pb::MetricBatch batch;
+    *batch.mutable_attempt() = ref;
+    batch.set_seq(seq);
+    pb::MetricPoint* point = batch.add_points();
+    point->set_name(name);
+    point->set_step(step);
+    point->set_value(value);
+    point->set_wall_time(wall_time);
+    return batch;
+  }
+
   int64_t MetricRows(int64_t sweep_id) {
     grpc::ClientContext context;
     pb::QueryMetricsRequest request;

@@ -398,13 +398,8 @@ TEST_F(GrpcTest, FinishJobCanClaimTheNextJob) {
 TEST_F(GrpcTest, NonFiniteMetricEndsTheStreamWithInvalidArgument) {
   Submit({1});
   pb::Assignment assignment = Claim(Register());
-  pb::MetricBatch batch;
-  *batch.mutable_attempt() = assignment.attempt();
-  batch.set_seq(1);
-  pb::MetricPoint* point = batch.add_points();
-  point->set_name("loss");
-  point->set_step(1);
-  point->set_value(std::numeric_limits<double>::infinity());
+  pb::MetricBatch batch = OnePoint(assignment.attempt(), 1, "loss", 1,
+                                   std::numeric_limits<double>::infinity());
   auto [acked, status] = Report({batch});
   EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(acked, 0);

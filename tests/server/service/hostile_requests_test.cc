@@ -86,20 +86,6 @@ class HostileRequestsTest : public GrpcTest {
     return spec;
   }
 
-  static pb::MetricBatch OnePoint(const pb::AttemptRef& ref, int64_t seq,
-                                  const std::string& name, int64_t step,
-                                  double value, double wall_time = 1.7e9) {
-    pb::MetricBatch batch;
-    *batch.mutable_attempt() = ref;
-    batch.set_seq(seq);
-    pb::MetricPoint* point = batch.add_points();
-    point->set_name(name);
-    point->set_step(step);
-    point->set_value(value);
-    point->set_wall_time(wall_time);
-    return batch;
-  }
-
   // A stub whose channel may send up to 256 MiB, so that the server's own
   // limit (64 MiB) is what refuses.
   std::unique_ptr<pb::SweepService::Stub> BigClient() {
@@ -617,14 +603,16 @@ TEST_F(HostileRequestsTest, UnicodeAndOddBytesInNamesRoundTrip) {
 }
 
 // Invalid UTF-8 in a string field: protobuf refuses to parse the request
-// before any handler runs (gRPC answers INTERNAL, the one code a handler does
-// not choose here); the server is unaffected.
-TEST_F(HostileRequestsTest, InvalidUtf8IsRefusedBeforeTheHandler) {
+// before any handler runs, and the answer names the field
+// (proto/switchyard/v1/request_parsing.h; invalid_utf8_test.cc sends raw
+// bytes to every kind of call). The server is unaffected.
+TEST_F(HostileRequestsTest, InvalidUtf8IsRefusedNamingTheField) {
   pb::SweepSpec spec = OneAxis("model", {"mlp"});
   spec.set_name("bad \xff\xfe utf-8");
   grpc::Status status = SubmitSpec(spec);
-  EXPECT_EQ(status.error_code(), grpc::StatusCode::INTERNAL)
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
       << status.error_code() << " " << status.error_message();
+  EXPECT_EQ(status.error_message(), "spec.name: not valid UTF-8 (byte 0xFF at offset 4)");
   EXPECT_EQ(SweepCount(), 0);
 }
 

@@ -72,12 +72,13 @@ std::string CheckVocab(const SeparationOptions& o) {
          Str(DefaultVocab(o.family)) + ")";
 }
 
-std::string Parity(const SeparationOptions& o, bool even, const char* why) {
-  if ((o.length % 2 == 0) == even) return "";
+// The message for a length of the wrong parity: `even` is the one needed.
+std::string WrongParity(const SeparationOptions& o, bool even,
+                        const char* why) {
   return "length: " + Str(o.length) + (even ? " is odd; " : " is even; ") +
          TaskFamilyName(o.family) +
-         (even ? " needs an even length" : " needs an odd length") + " (" +
-         why + ")";
+         (even ? " needs an even length (" : " needs an odd length (") + why +
+         ")";
 }
 
 // The stack check of Dyck membership, with the caller's scratch of at least
@@ -127,43 +128,41 @@ std::string ValidateOptions(const SeparationOptions& o) {
   if (o.length < kMinLength || o.length > kMaxLength) {
     return OutOfRange("length", o.length, kMinLength, kMaxLength);
   }
-  std::string error;
+  const bool odd = o.length % 2 != 0;
   switch (o.family) {
     case TaskFamily::kIndexLookup:
       return CheckVocab(o);
     case TaskFamily::kDyck:
-      if (!(error = Parity(o, true, "a string of balanced pairs")).empty())
-        return error;
-      if (o.depth < 1 || o.depth > kMaxDepth)
+      if (odd) return WrongParity(o, true, "a string of balanced pairs");
+      if (o.depth < 1 || o.depth > kMaxDepth) {
         return OutOfRange("depth", o.depth, 1, kMaxDepth);
+      }
       if (!IsEnumerator(o.negatives, kNegatives)) {
         return "negatives: " + Str(static_cast<int>(o.negatives)) +
                " is not a choice; expected mixed, flip or swap";
       }
       return "";
     case TaskFamily::kNearestNeighbor:
-      if (!(error =
-                Parity(o, true, "length/2 point-label pairs, then the query"))
-               .empty()) {
-        return error;
+      if (odd) {
+        return WrongParity(o, true,
+                           "length/2 point-label pairs, then the query");
       }
-      if (!(error = CheckVocab(o)).empty()) return error;
+      if (std::string error = CheckVocab(o); !error.empty()) return error;
       if (Vocab(o) < o.length / 2) {
         return "vocab: " + Str(Vocab(o)) +
-               " is too small; nearest_neighbor needs vocab >= " +
-               "length/2 = " + Str(o.length / 2) + " distinct points";
+               " is too small; nearest_neighbor needs vocab >= length/2 = " +
+               Str(o.length / 2) + " distinct points";
       }
       if (o.labels < 2 || o.labels > kMaxVocab) {
         return OutOfRange("labels", o.labels, 2, kMaxVocab);
       }
       return "";
     case TaskFamily::kStringEquality:
-      if (!(error =
-                Parity(o, false, "a # b, with (length - 1) / 2 symbols each"))
-               .empty()) {
-        return error;
+      if (!odd) {
+        return WrongParity(o, false,
+                           "a # b, with (length - 1) / 2 symbols each");
       }
-      if (!(error = CheckVocab(o)).empty()) return error;
+      if (std::string error = CheckVocab(o); !error.empty()) return error;
       if (!IsEnumerator(o.mismatches, kMismatches)) {
         return "mismatches: " + Str(static_cast<int>(o.mismatches)) +
                " is not a choice; expected mixed, one or uniform";

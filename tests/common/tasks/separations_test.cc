@@ -26,7 +26,7 @@ SeparationOptions Options(TaskFamily family, int length) {
   return o;
 }
 
-QuestionBatch Draw(const SeparationOptions &o, uint64_t seed,
+QuestionBatch Draw(const SeparationOptions& o, uint64_t seed,
                    int count = kWindows) {
   QuestionSampler sampler(o, seed);
   QuestionBatch batch;
@@ -34,12 +34,12 @@ QuestionBatch Draw(const SeparationOptions &o, uint64_t seed,
   return batch;
 }
 
-const int32_t *Row(const QuestionBatch &b, int w) {
+const int32_t* Row(const QuestionBatch& b, int w) {
   return b.input_ids.data() + static_cast<size_t>(w) * b.length;
 }
 
 // Dyck membership written again, independently of InDyckLanguage.
-bool Balanced(const int32_t *ids, int n, int depth) {
+bool Balanced(const int32_t* ids, int n, int depth) {
   std::string open;
   for (int i = 0; i < n; ++i) {
     const char c = "([)]"[ids[i] == 0   ? 0
@@ -58,7 +58,7 @@ bool Balanced(const int32_t *ids, int n, int depth) {
 }
 
 // Whether the opening/closing pattern alone is a walk 0 -> 0 within 0..depth.
-bool SkeletonValid(const int32_t *ids, int n, int depth) {
+bool SkeletonValid(const int32_t* ids, int n, int depth) {
   int h = 0;
   for (int i = 0; i < n; ++i) {
     h += (ids[i] % 2 == 0) ? 1 : -1;
@@ -68,7 +68,7 @@ bool SkeletonValid(const int32_t *ids, int n, int depth) {
 }
 
 void ExpectShare(long part, long whole, double share, double tolerance,
-                 const std::string &what) {
+                 const std::string& what) {
   ASSERT_GT(whole, 0) << what;
   EXPECT_NEAR(static_cast<double>(part) / whole, share, tolerance) << what;
 }
@@ -148,17 +148,17 @@ TEST(SeparationShapeTest, CountsAndLayouts) {
        {{9, "9"}, {10, "#"}},
        {}},
   };
-  for (const Case &c : cases) {
+  for (const Case& c : cases) {
     SeparationOptions o = Options(c.family, c.length);
     o.vocab = c.vocab;
     const std::string what = TaskFamilyName(c.family);
     EXPECT_EQ(TokenCount(o), c.tokens) << what;
     EXPECT_EQ(AnswerCount(o), c.answers) << what;
     EXPECT_EQ(WindowLength(o), c.window) << what;
-    for (const auto &[id, text] : c.token_texts) {
+    for (const auto& [id, text] : c.token_texts) {
       EXPECT_EQ(TokenText(o, id), text) << what << " token " << id;
     }
-    for (const auto &[id, text] : c.answer_texts) {
+    for (const auto& [id, text] : c.answer_texts) {
       EXPECT_EQ(AnswerText(o, id), text) << what << " answer " << id;
     }
   }
@@ -191,7 +191,7 @@ TEST(IndexLookupTest, AnswerIsTheSymbolAtTheIndex) {
     QuestionBatch b = Draw(o, 11);
     std::vector<long> answers(v), positions(length);
     for (int w = 0; w < kWindows; ++w) {
-      const int32_t *ids = Row(b, w);
+      const int32_t* ids = Row(b, w);
       for (int i = 0; i < length; ++i) {
         ASSERT_GE(ids[i], 0);
         ASSERT_LT(ids[i], v);
@@ -218,7 +218,7 @@ TEST(DyckTest, AnswersAreRightClassesBalancedNegativesKeepCounts) {
       QuestionBatch b = Draw(o, 100 + depth);
       long yes = 0, flips = 0, swaps = 0;
       for (int w = 0; w < kWindows; ++w) {
-        const int32_t *ids = Row(b, w);
+        const int32_t* ids = Row(b, w);
         int count[4] = {};
         for (int i = 0; i < length; ++i) {
           ASSERT_GE(ids[i], 0);
@@ -256,7 +256,7 @@ TEST(DyckTest, NegativesFollowTheirOption) {
     QuestionBatch b = Draw(o, 5);
     for (int w = 0; w < kWindows; ++w) {
       if (b.answers[w] == 1) continue;
-      const int32_t *ids = Row(b, w);
+      const int32_t* ids = Row(b, w);
       ASSERT_FALSE(Balanced(ids, 20, 2));
       int count[4] = {};
       for (int i = 0; i < 20; ++i) ++count[ids[i]];
@@ -278,7 +278,7 @@ TEST(DyckTest, PositivesAreUniform) {
   struct Case {
     int length, depth, strings;
   };
-  for (const Case &c : {Case{6, 2, 32}, Case{8, 3, 208}}) {
+  for (const Case& c : {Case{6, 2, 32}, Case{8, 3, 208}}) {
     SeparationOptions o = Options(TaskFamily::kDyck, c.length);
     o.depth = c.depth;
     QuestionBatch b = Draw(o, 77, 200 * c.strings * 2);
@@ -291,12 +291,12 @@ TEST(DyckTest, PositivesAreUniform) {
     }
     ASSERT_EQ(static_cast<int>(seen.size()), c.strings);
     const double mean = static_cast<double>(positives) / c.strings;
-    for (const auto &[s, n] : seen)
+    for (const auto& [s, n] : seen)
       EXPECT_NEAR(n, mean, mean * 0.3) << "length " << c.length;
     // The squared deviations, summed (chi-square with strings - 1 degrees of
     // freedom), stay well under a 1-in-10^4 bound.
     double chi2 = 0;
-    for (const auto &[s, n] : seen) chi2 += (n - mean) * (n - mean) / mean;
+    for (const auto& [s, n] : seen) chi2 += (n - mean) * (n - mean) / mean;
     EXPECT_LT(chi2, c.strings + 6 * std::sqrt(2.0 * c.strings))
         << "length " << c.length;
   }
@@ -317,7 +317,7 @@ TEST(NearestNeighborTest, DistinctPointsNoTiesRightLabel) {
   struct Case {
     int length, vocab, labels;
   };
-  for (const Case &c :
+  for (const Case& c :
        {Case{20, 0, 4}, Case{100, 64, 10}, Case{20, 10, 2}, Case{2, 2, 3}}) {
     SeparationOptions o = Options(TaskFamily::kNearestNeighbor, c.length);
     o.vocab = c.vocab;
@@ -326,7 +326,7 @@ TEST(NearestNeighborTest, DistinctPointsNoTiesRightLabel) {
     QuestionBatch b = Draw(o, 3);
     std::vector<long> answers(c.labels);
     for (int w = 0; w < kWindows; ++w) {
-      const int32_t *ids = Row(b, w);
+      const int32_t* ids = Row(b, w);
       std::vector<bool> used(v);
       for (int j = 0; j < k; ++j) {
         ASSERT_GE(ids[2 * j], 0);
@@ -370,7 +370,7 @@ TEST(StringEqualityTest, AnswersClassesAndMismatches) {
       long yes = 0, one = 0, no = 0;
       std::vector<long> by_m(n + 1);
       for (int w = 0; w < kWindows; ++w) {
-        const int32_t *ids = Row(b, w);
+        const int32_t* ids = Row(b, w);
         ASSERT_EQ(ids[n], v) << "the separator";
         int differ = 0;
         for (int i = 0; i < n; ++i) {
@@ -426,7 +426,7 @@ TEST(StringEqualityTest, MismatchOptions) {
 }
 
 // FNV-1a over a batch's ids and answers.
-uint64_t Hash(const QuestionBatch &b) {
+uint64_t Hash(const QuestionBatch& b) {
   uint64_t h = 1469598103934665603ull;
   auto mix = [&](int32_t x) {
     for (int i = 0; i < 4; ++i) {
@@ -443,7 +443,7 @@ TEST(SeparationDeterminismTest, FixedSeedFixedOutput) {
   struct Golden {
     TaskFamily family;
     int length;
-    const char *first;
+    const char* first;
     uint64_t hash;  // of the first 1000 windows
   };
   const Golden goldens[] = {
@@ -455,7 +455,7 @@ TEST(SeparationDeterminismTest, FixedSeedFixedOutput) {
       {TaskFamily::kStringEquality, 7, "1 0 1 # 1 0 1 => yes",
        7652453704897808307ull},
   };
-  for (const Golden &g : goldens) {
+  for (const Golden& g : goldens) {
     SeparationOptions o = Options(g.family, g.length);
     QuestionBatch b = Draw(o, 2026, 1000);
     EXPECT_EQ(FormatQuestion(o, b, 0), g.first) << TaskFamilyName(g.family);
@@ -561,31 +561,31 @@ TEST(SeparationValidateTest, RefusesImpossibleOptionsNamingTheKey) {
     change(o);
     return o;
   };
-  auto none = [](SeparationOptions &) {};
+  auto none = [](SeparationOptions&) {};
   const TaskFamily kIndex = TaskFamily::kIndexLookup, kDyck = TaskFamily::kDyck,
                    kNearest = TaskFamily::kNearestNeighbor,
                    kEqual = TaskFamily::kStringEquality;
   const Case cases[] = {
       {with(
            kIndex, 20,
-           [](SeparationOptions &o) { o.family = static_cast<TaskFamily>(9); }),
+           [](SeparationOptions& o) { o.family = static_cast<TaskFamily>(9); }),
        "task: 9 is not a task"},
       {with(kIndex, 1, none), "length: 1 is out of range [2, 1024]"},
       {with(kIndex, 1025, none), "length: 1025 is out of range [2, 1024]"},
       {with(kDyck, 0, none), "length: 0 is out of range [2, 1024]"},
-      {with(kIndex, 20, [](SeparationOptions &o) { o.vocab = 1; }),
+      {with(kIndex, 20, [](SeparationOptions& o) { o.vocab = 1; }),
        "vocab: 1 is out of range [2, 65536] (0 = the default, 64)"},
-      {with(kIndex, 20, [](SeparationOptions &o) { o.vocab = -2; }),
+      {with(kIndex, 20, [](SeparationOptions& o) { o.vocab = -2; }),
        "vocab: -2 is out of range"},
-      {with(kIndex, 20, [](SeparationOptions &o) { o.vocab = kMaxVocab + 1; }),
+      {with(kIndex, 20, [](SeparationOptions& o) { o.vocab = kMaxVocab + 1; }),
        "vocab: 65537 is out of range"},
       {with(kDyck, 21, none), "length: 21 is odd; dyck needs an even length"},
-      {with(kDyck, 20, [](SeparationOptions &o) { o.depth = 0; }),
+      {with(kDyck, 20, [](SeparationOptions& o) { o.depth = 0; }),
        "depth: 0 is out of range [1, 512]"},
-      {with(kDyck, 20, [](SeparationOptions &o) { o.depth = 513; }),
+      {with(kDyck, 20, [](SeparationOptions& o) { o.depth = 513; }),
        "depth: 513 is out of range [1, 512]"},
       {with(kDyck, 20,
-            [](SeparationOptions &o) {
+            [](SeparationOptions& o) {
               o.negatives = static_cast<DyckNegatives>(7);
             }),
        "negatives: 7 is not a choice; expected mixed, flip or swap"},
@@ -594,36 +594,36 @@ TEST(SeparationValidateTest, RefusesImpossibleOptionsNamingTheKey) {
       {with(kNearest, 200, none),
        "vocab: 64 is too small; nearest_neighbor needs vocab >= length/2 = 100 "
        "distinct points"},
-      {with(kNearest, 20, [](SeparationOptions &o) { o.vocab = 9; }),
+      {with(kNearest, 20, [](SeparationOptions& o) { o.vocab = 9; }),
        "vocab: 9 is too small; nearest_neighbor needs vocab >= length/2 = 10"},
-      {with(kNearest, 20, [](SeparationOptions &o) { o.vocab = 1; }),
+      {with(kNearest, 20, [](SeparationOptions& o) { o.vocab = 1; }),
        "vocab: 1 is out of range"},
-      {with(kNearest, 20, [](SeparationOptions &o) { o.labels = 1; }),
+      {with(kNearest, 20, [](SeparationOptions& o) { o.labels = 1; }),
        "labels: 1 is out of range [2, 65536]"},
       {with(kEqual, 20, none),
        "length: 20 is even; string_equality needs an odd length"},
       {with(kEqual, 2, none),
        "length: 2 is even; string_equality needs an odd length"},
-      {with(kEqual, 21, [](SeparationOptions &o) { o.vocab = 1; }),
+      {with(kEqual, 21, [](SeparationOptions& o) { o.vocab = 1; }),
        "vocab: 1 is out of range [2, 65536] (0 = the default, 2)"},
       {with(kEqual, 21,
-            [](SeparationOptions &o) {
+            [](SeparationOptions& o) {
               o.mismatches = static_cast<Mismatches>(5);
             }),
        "mismatches: 5 is not a choice"},
   };
-  for (const Case &c : cases) {
+  for (const Case& c : cases) {
     const std::string error = ValidateOptions(c.options);
     EXPECT_EQ(error.rfind(c.message, 0), 0u)
         << "got '" << error << "', want '" << c.message << "'";
   }
   // Edges that are allowed.
   EXPECT_EQ(ValidateOptions(
-                with(kNearest, 20, [](SeparationOptions &o) { o.vocab = 10; })),
+                with(kNearest, 20, [](SeparationOptions& o) { o.vocab = 10; })),
             "");
   EXPECT_EQ(ValidateOptions(with(kEqual, 3, none)), "");
   EXPECT_EQ(ValidateOptions(
-                with(kDyck, 2, [](SeparationOptions &o) { o.depth = 100; })),
+                with(kDyck, 2, [](SeparationOptions& o) { o.depth = 100; })),
             "");
 }
 

@@ -248,8 +248,9 @@ const SeparationOptions& Checked(const SeparationOptions& options) {
 uint64_t UpThreshold(double up, double down) {
   if (down == 0) return up == 0 ? kAlwaysDown : kAlwaysUp;
   if (up == 0) return kAlwaysDown;
-  const double scaled = up / (up + down) * 18446744073709551616.0;  // * 2^64
-  if (scaled >= 18446744073709551615.0) return kAlwaysUp - 1;
+  constexpr double kTwoTo64 = 18446744073709551616.0;
+  const double scaled = up / (up + down) * kTwoTo64;  // exact scaling
+  if (scaled >= kTwoTo64) return kAlwaysUp - 1;       // p rounded to 1
   return std::max<uint64_t>(static_cast<uint64_t>(scaled), 1);
 }
 

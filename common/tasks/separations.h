@@ -122,9 +122,10 @@ int WindowLength(const SeparationOptions& options);
 struct QuestionBatch {
   int batch = 0;
   int length = 0;  // WindowLength()
-  std::vector<int32_t>
-      input_ids;                 // [batch, length] row-major, 0..TokenCount()-1
-  std::vector<int32_t> answers;  // [batch], 0..AnswerCount()-1
+  // [batch, length] row-major, each 0..TokenCount()-1.
+  std::vector<int32_t> input_ids;
+  // [batch], each 0..AnswerCount()-1: the answer at the window's last token.
+  std::vector<int32_t> answers;
 };
 
 // Draws windows from one Rng, window after window, so the windows depend only
@@ -165,7 +166,7 @@ class QuestionSampler {
  public:
   // Requires valid options (aborts with ValidateOptions' message otherwise:
   // a caller validates at start-up). Builds the dyck tables here, once:
-  // length x (min(depth, length/2)+1) 64-bit words, 4 MiB at the most.
+  // length x (min(depth, length/2)+1) 64-bit words, about 4 MiB at the most.
   QuestionSampler(const SeparationOptions& options, uint64_t seed);
 
   // Overwrites *out with `batch` new windows (batch <= 0: an empty batch).

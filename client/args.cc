@@ -83,9 +83,11 @@ absl::StatusOr<Args> ParseArgs(const CommandSpec& spec, const std::vector<FlagSp
       std::vector<std::string> known;
       for (const FlagSpec& f : spec.flags) known.push_back(f.name);
       for (const FlagSpec& f : global_flags) known.push_back(f.name);
+      const std::string closest = config::ClosestOf(name, known);
       return absl::InvalidArgumentError(absl::StrCat(
-          "--", name, ": unknown flag for '", spec.name, "'; did you mean --",
-          config::ClosestOf(name, known), "? (see switchyard ", spec.name, " --help)"));
+          "--", name, ": unknown flag for '", spec.name, "'",
+          closest.empty() ? "" : absl::StrCat("; did you mean --", closest, "?"),
+          " (see switchyard ", spec.name, " --help)"));
     }
     if (flag->value_name.empty()) {
       if (inline_value.has_value()) {

@@ -143,8 +143,9 @@ int RunCli(const std::vector<std::string>& args, CliIo& io) {
   }
   if (command == nullptr) {
     return Fail(io, absl::InvalidArgumentError(absl::StrCat(
-                        "unknown command '", word, "'; did you mean '",
-                        config::ClosestOf(word, names), "'? (switchyard --help lists them)")));
+                        "unknown command '", word, "'",
+                        config::DidYouMean(config::ClosestOf(word, names)),
+                        " (switchyard --help lists them)")));
   }
   std::vector<std::string> rest = leading;
   rest.insert(rest.end(), args.begin() + i + 1, args.end());

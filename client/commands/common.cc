@@ -120,15 +120,12 @@ JobData ToJobData(const pb::Job& job) {
 }
 
 absl::StatusOr<std::vector<std::string>> ParseGroupBy(const std::string& text) {
-  std::vector<std::string> keys;
-  for (const config::ParamSpec& spec : config::AllParams()) keys.push_back(spec.name);
   absl::StatusOr<std::vector<std::string>> items = ParseListFlag("--group-by", text, {});
   if (!items.ok()) return items.status();
   for (const std::string& item : *items) {
     if (config::FindParam(item) == nullptr) {
-      return absl::InvalidArgumentError(absl::StrCat("--group-by: unknown key '", item,
-                                                     "'; did you mean '",
-                                                     config::ClosestOf(item, keys), "'?"));
+      return absl::InvalidArgumentError(absl::StrCat("--group-by: unknown key '", item, "'",
+                                                     config::DidYouMean(config::ClosestParam(item))));
     }
   }
   return items;

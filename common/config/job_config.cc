@@ -1,11 +1,13 @@
 #include "common/config/job_config.h"
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
 #include <iostream>
 #include <limits>
+#include <map>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
@@ -44,8 +46,9 @@ std::vector<ParamSpec> BuildRegistry() {
                  "task set: a non-empty subset of IARC in that order, with one of I, A, R"),
       int_param("seed", Group::kJob, 0, 0, kMaxSafeInt, "seed of the training windows and of the "
                 "weight initialisation"),
-      enum_param("preset", Group::kModel, "small", {"small", "paper"},
-                 "model sizes: small (fast on a CPU) or paper (the sizes of the paper)"),
+      enum_param("preset", Group::kModel, "small", PresetNames(),
+                 "model sizes: small (fast on a CPU), paper (the sizes of the paper) or "
+                 "paper_matched (every family near the paper transformer's 1.3M parameters)"),
       // Model sizes; 0 takes the preset's value.
       int_param("layers", Group::kModel, 0, 0, 256, "layers (0 = preset)"),
       int_param("width", Group::kModel, 0, 0, 8192,
@@ -98,19 +101,56 @@ std::string JoinChoices(const std::vector<std::string>& choices) {
   return out;
 }
 
-size_t EditDistance(std::string_view a, std::string_view b) {
-  std::vector<size_t> row(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+// Optimal string alignment distance (Levenshtein plus swaps of neighbours),
+// ignoring case: "modle" is one step from "model".
+size_t EditDistance(std::string_view a_text, std::string_view b_text) {
+  std::string a(a_text), b(b_text);
+  for (char& c : a) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (char& c : b) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  std::vector<std::vector<size_t>> d(a.size() + 1, std::vector<size_t>(b.size() + 1));
+  for (size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
+  for (size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
   for (size_t i = 1; i <= a.size(); ++i) {
-    size_t diagonal = row[0];
-    row[0] = i;
     for (size_t j = 1; j <= b.size(); ++j) {
-      size_t above = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diagonal = above;
+      const size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
+      d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost});
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) {
+        d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+      }
     }
   }
-  return row[b.size()];
+  return d[a.size()][b.size()];
+}
+
+// How many edits still read as a typo of a word of this length: one for a
+// short word, two from five letters, three from nine. More than that and the
+// "closest" word is usually another word altogether (learning_rate is
+// nearer to priority than to lr by edit distance).
+size_t TypoBudget(size_t length) { return length <= 4 ? 1 : length <= 8 ? 2 : 3; }
+
+// The names other tools (PyTorch, Hugging Face, Optuna, W&B examples) give
+// to our keys. Keys are lower case.
+const std::map<std::string, std::string, std::less<>>& Aliases() {
+  static const auto* const aliases = new std::map<std::string, std::string, std::less<>>{
+      {"learning_rate", "lr"},        {"learningrate", "lr"},    {"lr_rate", "lr"},
+      {"num_layers", "layers"},       {"n_layers", "layers"},    {"nlayers", "layers"},
+      {"num_hidden_layers", "layers"}, {"n_layer", "layers"},
+      {"d_model", "width"},           {"hidden_size", "width"},  {"hidden_dim", "width"},
+      {"n_embd", "width"},            {"dim", "width"},          {"embed_dim", "width"},
+      {"num_heads", "heads"},         {"n_heads", "heads"},      {"nhead", "heads"},
+      {"n_head", "heads"},            {"num_attention_heads", "heads"},
+      {"d_ff", "ffn_width"},          {"dim_feedforward", "ffn_width"},
+      {"intermediate_size", "ffn_width"}, {"ffn_dim", "ffn_width"},
+      {"batch", "batch_size"},        {"bs", "batch_size"},      {"batchsize", "batch_size"},
+      {"steps", "steps_per_epoch"},   {"num_steps", "steps_per_epoch"},
+      {"model_type", "model"},        {"arch", "model"},         {"architecture", "model"},
+      {"attention_type", "attention"}, {"attn", "attention"},
+      {"random_seed", "seed"},        {"num_epochs", "epochs"},  {"n_epochs", "epochs"},
+      {"max_epochs", "epochs"},
+      {"seq_len", "context_length"},  {"sequence_length", "context_length"},
+      {"block_size", "context_length"}, {"max_len", "context_length"},
+  };
+  return *aliases;
 }
 
 }  // namespace
@@ -144,7 +184,7 @@ const ParamSpec* FindParam(std::string_view name) {
 
 std::string ClosestOf(std::string_view name, const std::vector<std::string>& candidates) {
   std::string best;
-  size_t best_distance = std::numeric_limits<size_t>::max();
+  size_t best_distance = TypoBudget(name.size()) + 1;
   for (const std::string& candidate : candidates) {
     size_t distance = EditDistance(name, candidate);
     if (distance < best_distance) {
@@ -156,9 +196,19 @@ std::string ClosestOf(std::string_view name, const std::vector<std::string>& can
 }
 
 std::string ClosestParam(std::string_view name) {
+  std::string lowered(name);
+  for (char& c : lowered) {
+    c = c == '-' ? '_' : static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  if (auto alias = Aliases().find(lowered); alias != Aliases().end()) return alias->second;
   std::vector<std::string> names;
   for (const ParamSpec& spec : AllParams()) names.push_back(spec.name);
-  return ClosestOf(name, names);
+  return ClosestOf(lowered, names);
+}
+
+std::string DidYouMean(std::string_view suggestion) {
+  if (suggestion.empty()) return "";
+  return "; did you mean '" + std::string(suggestion) + "'?";
 }
 
 std::string CheckValue(const ParamSpec& spec, Value* value) {
@@ -254,7 +304,7 @@ JobConfig::JobConfig() {
 std::string JobConfig::Set(std::string_view key, Value value) {
   const ParamSpec* spec = FindParam(key);
   if (spec == nullptr) {
-    return std::string(key) + ": unknown key; did you mean '" + ClosestParam(key) + "'?";
+    return std::string(key) + ": unknown key" + DidYouMean(ClosestParam(key));
   }
   if (std::string error = CheckValue(*spec, &value); !error.empty()) return error;
   values_.find(key)->second = std::move(value);
@@ -264,7 +314,7 @@ std::string JobConfig::Set(std::string_view key, Value value) {
 std::string JobConfig::SetFromString(std::string_view key, std::string_view text) {
   const ParamSpec* spec = FindParam(key);
   if (spec == nullptr) {
-    return std::string(key) + ": unknown key; did you mean '" + ClosestParam(key) + "'?";
+    return std::string(key) + ": unknown key" + DidYouMean(ClosestParam(key));
   }
   Value value;
   if (std::string error = ParseValue(*spec, text, &value); !error.empty()) return error;
@@ -279,6 +329,79 @@ void JobConfig::ResolveDefaults() {
   }
 }
 
+ModelShape JobConfig::Model() const {
+  ModelShape shape;
+  shape.model = Str("model");
+  shape.attention = Str("attention");
+  if (shape.attention == "auto") shape.attention = ModelHasAttention(shape.model) ? "softmax" : "none";
+  shape.preset = Str("preset");
+  const tasks::IarcOptions task = TaskOptions();
+  shape.vocab = task.d;
+  shape.numbers = tasks::NumberCount(task);
+  shape.context_length = task.context_length;
+  const Preset* preset = FindPreset(shape.preset, shape.model);
+  if (preset != nullptr) shape.sizes = preset->sizes;
+  // The registry bounds every size far below INT_MAX.
+  shape.given.layers = static_cast<int>(Int("layers"));
+  shape.given.width = static_cast<int>(Int("width"));
+  if (shape.given.layers > 0) shape.sizes.layers = shape.given.layers;
+  if (shape.given.width > 0) shape.sizes.width = shape.given.width;
+  if (ModelHasAttention(shape.model)) {
+    shape.given.heads = static_cast<int>(Int("heads"));
+    shape.given.ffn_width = static_cast<int>(Int("ffn_width"));
+    if (shape.given.heads > 0) shape.sizes.heads = shape.given.heads;
+    if (shape.given.ffn_width > 0) shape.sizes.ffn_width = shape.given.ffn_width;
+  } else {
+    // heads and ffn_width are ignored for mlp and lstm, so that a sweep may
+    // cross them with the models that take them.
+    shape.sizes.heads = 0;
+    shape.sizes.ffn_width = 0;
+  }
+  return shape;
+}
+
+double ParameterCount(const ModelShape& s) {
+  const double d = s.vocab, n = s.numbers, nc = s.context_length;
+  const double layers = s.sizes.layers, w = s.sizes.width, f = s.sizes.ffn_width;
+  const double read_out = w * n + n;
+  if (s.model == "mlp") {
+    // Input map over the (lag, id) pairs of the window, layers - 1 residual
+    // hidden layers, read-out.
+    return (nc * d) * w + w + (layers - 1) * (w * w + w) + read_out;
+  }
+  if (s.model == "lstm") {
+    const double e = s.sizes.input_width;
+    // Input lookup; each layer 4h(in + h) weights and two bias vectors of 4h.
+    return d * e + e + 4 * w * (e + w) + 8 * w + (layers - 1) * (4 * w * (2 * w) + 8 * w) +
+           read_out;
+  }
+  // Transformer and cisformer: input lookup, per block two LayerNorms, QKV,
+  // output projection and feed-forward; a final LayerNorm and the read-out.
+  // The cisformer has one copy of each per-token map per position.
+  const double maps = (3 * w * w + 3 * w) + (w * w + w) + (w * f + f) + (f * w + w);
+  const double copies = s.model == "cisformer" ? nc : 1;
+  return d * w + w + layers * (4 * w + copies * maps) + 2 * w + read_out;
+}
+
+namespace {
+
+std::string WithThousands(double value) {
+  std::string digits = std::to_string(static_cast<long long>(value));
+  for (int i = static_cast<int>(digits.size()) - 3; i > 0; i -= 3) digits.insert(i, ",");
+  return digits;
+}
+
+// The first size key the job set itself, in the order a user reaches for to
+// shrink a model; "preset" when every size came from the preset.
+std::string SizeKeyToBlame(const ModelShape& shape) {
+  if (shape.given.width > 0) return "width";
+  if (shape.given.ffn_width > 0) return "ffn_width";
+  if (shape.given.layers > 0) return "layers";
+  return "preset";
+}
+
+}  // namespace
+
 std::string JobConfig::Validate() const {
   const std::string& model = Str("model");
   const std::string& attention = Str("attention");
@@ -289,12 +412,35 @@ std::string JobConfig::Validate() const {
   } else if (attention != "none" && attention != "auto") {
     return "attention: model " + model + " has no attention; use none (got '" + attention + "')";
   }
-  int64_t width = Int("width");
-  int64_t heads = Int("heads");
-  if (ModelHasAttention(model) && width > 0 && heads > 0 && width % heads != 0) {
-    return "heads: " + std::to_string(heads) + " does not divide width " + std::to_string(width);
-  }
   if (std::string error = tasks::ValidateOptions(TaskOptions()); !error.empty()) return error;
+  const ModelShape shape = Model();
+  if (FindPreset(shape.preset, shape.model) == nullptr) {
+    return "preset: no preset '" + shape.preset + "' for model " + model;  // a table gap: a bug
+  }
+  if (ModelHasAttention(model) && shape.sizes.width % shape.sizes.heads != 0) {
+    const std::string width = std::to_string(shape.sizes.width);
+    const std::string heads = std::to_string(shape.sizes.heads);
+    const std::string from_preset = ", from preset " + shape.preset + ")";
+    if (shape.given.heads == 0) {
+      return "width: " + width + " is not divisible by heads (" + heads + from_preset;
+    }
+    if (shape.given.width == 0) {
+      return "heads: " + heads + " does not divide width (" + width + from_preset;
+    }
+    return "heads: " + heads + " does not divide width " + width;
+  }
+  if (const double parameters = ParameterCount(shape); parameters > kMaxParameters) {
+    const ModelSizes& z = shape.sizes;
+    std::string sizes = "layers " + std::to_string(z.layers) + ", width " + std::to_string(z.width);
+    if (ModelHasAttention(model)) sizes += ", ffn_width " + std::to_string(z.ffn_width);
+    if (model == "mlp" || model == "cisformer") {
+      sizes += ", context_length " + std::to_string(shape.context_length);
+    }
+    return SizeKeyToBlame(shape) + ": this " + model + " (" + sizes + ") has " +
+           (parameters < 1e15 ? WithThousands(parameters) : "over 10^15") +
+           " parameters, more than the " + WithThousands(kMaxParameters) +
+           " a job may have; make it smaller";
+  }
   return "";
 }
 
@@ -350,7 +496,16 @@ std::string JobConfig::FromJson(std::string_view json, JobConfig* out) {
   if (parsed.is_discarded()) return "config: not valid JSON";
   if (!parsed.is_object()) return "config: expected a JSON object";
   JobConfig config;
+  // Unknown keys first, then the keys in the registry's order, so that the
+  // first problem reported is the one a sweep file with the same keys
+  // reports (whatever order the JSON's keys come in).
   for (const auto& [key, item] : parsed.items()) {
+    if (FindParam(key) == nullptr) return key + ": unknown key" + DidYouMean(ClosestParam(key));
+  }
+  for (const ParamSpec& spec : AllParams()) {
+    if (!parsed.contains(spec.name)) continue;
+    const std::string& key = spec.name;
+    const nlohmann::json& item = parsed[key];
     Value value;
     if (item.is_number_integer()) {
       value = item.get<int64_t>();

@@ -20,6 +20,7 @@
 #include <variant>
 #include <vector>
 
+#include "common/config/presets.h"
 #include "common/tasks/iarc.h"
 
 namespace switchyard::config {
@@ -48,10 +49,19 @@ struct ParamSpec {
 const std::vector<ParamSpec>& AllParams();
 // nullptr when unknown.
 const ParamSpec* FindParam(std::string_view name);
-// The known name closest to `name` (edit distance), for "did you mean" hints.
+
+// "Did you mean" hints. A hint is given only when it is likely right: a
+// known alias (the names other tools use: learning_rate -> lr, d_model ->
+// width, num_heads -> heads ...), or a candidate within a small edit distance
+// (letters swapped, dropped or doubled; case ignored). Otherwise "": no hint
+// is better than a far-off one.
+// The parameter `name` was probably meant to be, or "".
 std::string ClosestParam(std::string_view name);
-// The candidate closest to `name` by edit distance ("" if there are none).
+// The candidate `name` was probably meant to be, or "" (no aliases).
 std::string ClosestOf(std::string_view name, const std::vector<std::string>& candidates);
+// "; did you mean 'X'?" for a non-empty suggestion, "" for none: the tail of
+// an "unknown ..." message.
+std::string DidYouMean(std::string_view suggestion);
 
 // Converts a value to the parameter's kind (an integer is accepted where a
 // number is expected; a float with no fractional part where an integer is)
@@ -61,6 +71,30 @@ std::string CheckValue(const ParamSpec& spec, Value* value);
 
 // Parses text (a command-line flag's argument) into the parameter's kind.
 std::string ParseValue(const ParamSpec& spec, std::string_view text, Value* out);
+
+// Jobs whose model has more parameters than this are refused at submit: 100M
+// float parameters and Adam's two moments are 1.2 GB before any activation,
+// and the largest model of the study has 31M (docs/models.md).
+inline constexpr int64_t kMaxParameters = 100'000'000;
+
+// The model a job describes, after the preset and the `auto` defaults: what
+// the trainer builds, size for size.
+struct ModelShape {
+  std::string model;      // "mlp", "lstm", "transformer", "cisformer"
+  std::string attention;  // "none" for mlp and lstm, else softmax/expressive
+  std::string preset;
+  ModelSizes sizes;       // sizes the family does not use are 0
+  ModelSizes given;       // the sizes the job set itself (0 = from the preset)
+  int vocab = 0;          // d: token ids 0 .. d-1
+  int numbers = 0;        // N: the model predicts one of N numbers
+  int context_length = 0; // Nc: the longest window the model takes
+};
+
+// Scalar parameters of the model `shape` describes: the formulas of
+// docs/models.md, equal to what the trainer's model counts
+// (tests/worker/models/parameter_count_test.cc). A double, because sizes at
+// the registry's limits overflow int64; exact below 2^53.
+double ParameterCount(const ModelShape& shape);
 
 // A complete job configuration: every registered key has a value.
 class JobConfig {
@@ -75,10 +109,19 @@ class JobConfig {
   // "softmax" for transformer and cisformer. Idempotent.
   void ResolveDefaults();
 
-  // Cross-field checks: attention only for transformer/cisformer ("none" for
-  // mlp and lstm), valid task set and task options, heads dividing the width,
-  // switch_min <= switch_max ... Returns "" or the first problem found.
+  // Checks the effective job, after the preset and the `auto` defaults:
+  // attention only for transformer/cisformer ("none" for mlp and lstm),
+  // valid task set and task options, heads dividing the width (whether
+  // either came from the preset), at most kMaxParameters parameters. Returns
+  // "" or the first problem found, starting with the key to change, e.g.
+  // "width: 30 is not divisible by heads (4, from preset small)". This is
+  // the one check of a job: the CLI, the coordinator and the trainer call it,
+  // and a config it accepts builds a model without further checks.
   std::string Validate() const;
+
+  // The model this config describes (attention "auto" resolved, sizes of 0
+  // taken from the preset). Meaningful for a config that Validate() accepts.
+  ModelShape Model() const;
 
   int64_t Int(std::string_view key) const;      // aborts on a key of another kind: a bug
   double Float(std::string_view key) const;

@@ -2,6 +2,8 @@
 
 #include <set>
 
+#include <nlohmann/json.hpp>
+
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 
@@ -30,8 +32,8 @@ absl::StatusOr<std::vector<SweepAxis>> CheckedAxes(const SweepDefinition& sweep)
   for (const SweepAxis& axis : sweep.axes) {
     const config::ParamSpec* spec = config::FindParam(axis.key);
     if (spec == nullptr) {
-      return absl::InvalidArgumentError(absl::StrCat(axis.key, ": unknown key; did you mean '",
-                                                     config::ClosestParam(axis.key), "'?"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          axis.key, ": unknown key", config::DidYouMean(config::ClosestParam(axis.key))));
     }
     if (!seen.insert(axis.key).second) {
       return absl::InvalidArgumentError(absl::StrCat(axis.key, ": given twice"));
@@ -58,7 +60,27 @@ absl::StatusOr<std::vector<SweepAxis>> CheckedAxes(const SweepDefinition& sweep)
   return axes;
 }
 
-bool AxisIs(const SweepAxis& axis, const char* key) { return axis.key == key; }
+// The keys that decide which model a cell trains.
+bool IsModelKey(const std::string& key) {
+  return key == "model" || key == "attention" || key == "preset" || key == "layers" ||
+         key == "width" || key == "heads" || key == "ffn_width";
+}
+
+// Two cells with equal keys train the same model: the config with attention
+// "none" for mlp and lstm (they take none, so a grid over attention kinds
+// does not repeat them) and with the preset replaced by the sizes it
+// resolves to (paper and paper_matched share the transformer). Normalises
+// *config's attention as a side effect, as the cell will have it.
+std::string DedupKey(config::JobConfig* config) {
+  if (!config::ModelHasAttention(config->Str("model"))) config->Set("attention", std::string("none"));
+  config->ResolveDefaults();
+  nlohmann::json key = nlohmann::json::parse(config->ToJson());
+  key.erase("preset");
+  const config::ModelSizes sizes = config->Model().sizes;
+  key["resolved_sizes"] = {sizes.layers, sizes.width, sizes.heads, sizes.ffn_width,
+                           sizes.input_width};
+  return key.dump();
+}
 
 }  // namespace
 
@@ -66,36 +88,44 @@ absl::StatusOr<int64_t> CountCells(const SweepDefinition& sweep) {
   if (absl::Status status = CheckHeader(sweep); !status.ok()) return status;
   absl::StatusOr<std::vector<SweepAxis>> axes = CheckedAxes(sweep);
   if (!axes.ok()) return axes.status();
-  // Cells = product over axes, except that attention multiplies only the
-  // models that take one.
-  int64_t models_with_attention = 0, models_without = 0, attention_kinds = 1, rest = 1;
-  bool has_model_axis = false;
+  // Cells = the distinct models the model-defining axes describe (attention
+  // only for the models that take one; presets that resolve to the same
+  // sizes once), times the product of the other axes.
+  std::vector<const SweepAxis*> model_axes;
+  int64_t models = 1, rest = 1;
   for (const SweepAxis& axis : *axes) {
-    if (AxisIs(axis, "model")) {
-      has_model_axis = true;
-      for (const config::Value& v : axis.values) {
-        (config::ModelHasAttention(std::get<std::string>(v)) ? models_with_attention
-                                                             : models_without)++;
-      }
-    } else if (AxisIs(axis, "attention")) {
-      attention_kinds = static_cast<int64_t>(axis.values.size());
+    if (IsModelKey(axis.key)) {
+      model_axes.push_back(&axis);
+      models *= static_cast<int64_t>(axis.values.size());
     } else {
       rest *= static_cast<int64_t>(axis.values.size());
-      if (rest > kMaxCells) break;
     }
+    if (models > kMaxCells || rest > kMaxCells) break;
   }
-  if (!has_model_axis) {
-    config::JobConfig defaults;
-    (config::ModelHasAttention(defaults.Str("model")) ? models_with_attention : models_without) = 1;
+  if (models <= kMaxCells && rest <= kMaxCells) {
+    std::set<std::string> distinct;
+    std::vector<size_t> position(model_axes.size(), 0);
+    for (int64_t i = 0; i < models; ++i) {
+      config::JobConfig config;
+      for (size_t a = 0; a < model_axes.size(); ++a) {
+        config.Set(model_axes[a]->key, model_axes[a]->values[position[a]]);
+      }
+      distinct.insert(DedupKey(&config));
+      for (size_t a = model_axes.size(); a-- > 0;) {  // odometer, last axis fastest
+        if (++position[a] < model_axes[a]->values.size()) break;
+        position[a] = 0;
+      }
+    }
+    models = static_cast<int64_t>(distinct.size());
   }
-  int64_t cells = (models_with_attention * attention_kinds + models_without) * rest;
-  if (rest > kMaxCells || cells > kMaxCells) {
+  if (models > kMaxCells || rest > kMaxCells || models * rest > kMaxCells) {
+    const bool over = models > kMaxCells || rest > kMaxCells;
     return absl::InvalidArgumentError(absl::StrCat(
-        "the grid has more than ", kMaxCells, " cells (", rest > kMaxCells ? "over " : "",
-        rest > kMaxCells ? kMaxCells : cells, "); split the sweep"));
+        "the grid has more than ", kMaxCells, " cells (", over ? "over " : "",
+        over ? kMaxCells : models * rest, "); split the sweep"));
   }
-  if (cells == 0) return absl::InvalidArgumentError("the grid has no cells");
-  return cells;
+  if (models * rest == 0) return absl::InvalidArgumentError("the grid has no cells");
+  return models * rest;
 }
 
 absl::StatusOr<std::vector<GridCell>> ExpandGrid(const SweepDefinition& sweep, int64_t limit) {
@@ -114,10 +144,8 @@ absl::StatusOr<std::vector<GridCell>> ExpandGrid(const SweepDefinition& sweep, i
       std::string error = config.Set((*axes)[a].key, (*axes)[a].values[position[a]]);
       if (!error.empty()) return absl::InternalError(error);  // checked above
     }
-    // mlp and lstm cells are not duplicated per attention kind.
-    if (!config::ModelHasAttention(config.Str("model"))) config.Set("attention", std::string("none"));
-    config.ResolveDefaults();
-    if (keys.insert(CellKey(config)).second) {
+    // A cell that trains the same model as an earlier one is left out.
+    if (keys.insert(DedupKey(&config)).second) {
       if (std::string error = config.Validate(); !error.empty()) {
         return absl::InvalidArgumentError(
             absl::StrCat(error, " (cell ", cells.size(), ": ", config.ToJson(), ")"));

@@ -43,8 +43,11 @@ struct GridCell {
 absl::StatusOr<int64_t> CountCells(const SweepDefinition& sweep);
 
 // Expands the grid in a fixed order (axes in the order given, the last axis
-// varying fastest). mlp and lstm cells get attention "none" and are not
-// duplicated per attention kind. Every cell is validated (JobConfig::Validate);
+// varying fastest). A cell that would train the same model as an earlier
+// one is left out: mlp and lstm cells get attention "none" and are not
+// duplicated per attention kind, and presets that resolve to the same sizes
+// (the transformer of paper and of paper_matched) give one cell, under the
+// preset listed first. CountCells counts the same cells. Every cell is validated (JobConfig::Validate);
 // the first invalid one is INVALID_ARGUMENT with its cell index. `limit` > 0
 // stops after that many cells (for dry runs).
 absl::StatusOr<std::vector<GridCell>> ExpandGrid(const SweepDefinition& sweep, int64_t limit = 0);

@@ -21,7 +21,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/ascii.h"
 #include "common/base/utf8.h"
-#include "common/tasks/iarc.h"
 
 namespace switchyard::common {
 namespace {
@@ -92,14 +91,32 @@ absl::StatusOr<int32_t> HeaderInt(const YAML::Node& node, const std::string& key
   return static_cast<int32_t>(*v);
 }
 
+// Where each key and each of its values is written in the file.
+struct Marks {
+  std::map<std::string, YAML::Mark> keys;
+  std::map<std::string, std::vector<YAML::Mark>> values;  // one per listed value
+};
+
+// A value of a cell's config JSON as the registry's kind, for comparing it
+// with the values the file lists.
+std::string JsonValueText(const nlohmann::json& v) {
+  if (v.is_string()) return v.get<std::string>();
+  if (v.is_number_integer()) return config::ValueToString(v.get<int64_t>());
+  if (v.is_number()) return config::ValueToString(v.get<double>());
+  return v.dump();
+}
+
 // Whole-grid checks (CountCells, ExpandGrid) know keys, not lines. Their
 // messages start with the key at fault ("heads: 4 does not divide width 30
-// (cell 0: {...})"): point at that key in the file, and shorten the cell's
-// full config to the keys the file sets.
+// (cell 0: {...})"): point at that key's value in the file (the listed value
+// the failing cell took), and shorten the cell's full config to the keys
+// whose lists span the grid. A one-cell sweep needs no cell.
 absl::Status GridError(const std::string& origin, const absl::Status& status,
-                       const SweepDefinition& sweep,
-                       const std::map<std::string, YAML::Mark>& marks) {
+                       const SweepDefinition& sweep, const Marks& marks) {
   std::string message(status.message());
+  const std::string key = message.substr(0, message.find(':'));
+  std::optional<YAML::Mark> where;
+  if (auto k = marks.keys.find(key); k != marks.keys.end()) where = k->second;
   size_t cell = message.find(" (cell ");
   size_t brace = cell == std::string::npos ? std::string::npos : message.find(": {", cell);
   if (brace != std::string::npos && message.back() == ')') {
@@ -109,11 +126,19 @@ absl::Status GridError(const std::string& origin, const absl::Status& status,
       std::string values;
       for (const SweepAxis& axis : sweep.axes) {
         if (!config.contains(axis.key)) continue;
-        const nlohmann::json& v = config[axis.key];
-        absl::StrAppend(&values, values.empty() ? ": " : ", ", axis.key, "=",
-                        v.is_string() ? v.get<std::string>() : v.dump());
+        const std::string text = JsonValueText(config[axis.key]);
+        if (axis.key == key && marks.values.count(key)) {
+          for (size_t i = 0; i < axis.values.size(); ++i) {
+            if (config::ValueToString(axis.values[i]) == text) where = marks.values.at(key)[i];
+          }
+        }
+        if (axis.values.size() > 1) absl::StrAppend(&values, values.empty() ? "" : ", ", axis.key, "=", text);
       }
-      message = absl::StrCat(message.substr(0, brace), values, ")");
+      // "<error> (cell N: {json})" -> "<error> (cell N: k=v, ...)" or "<error>".
+      const std::string cell_name = message.substr(cell + 2, brace - cell - 2);
+      message = values.empty() ? message.substr(0, cell)
+                               : absl::StrCat(message.substr(0, cell), " (", cell_name, ": ",
+                                              values, ")");
     }
   }
   if (message.rfind("the grid has more than", 0) == 0) {
@@ -139,19 +164,17 @@ absl::Status GridError(const std::string& origin, const absl::Status& status,
                            cells < 1e15 ? absl::StrCat(static_cast<int64_t>(cells)) : "over 10^15",
                            " cells, more than the ", kMaxCells,
                            " allowed; shorten a list or split the sweep");
-    if (longest != nullptr && marks.count(longest->key)) {
-      return ErrorAt(origin, marks.at(longest->key), message);
-    }
+    where.reset();
+    if (longest != nullptr && marks.keys.count(longest->key)) where = marks.keys.at(longest->key);
   }
-  auto key = marks.find(message.substr(0, message.find(':')));
-  if (key != marks.end()) return ErrorAt(origin, key->second, message);
+  if (where.has_value()) return ErrorAt(origin, *where, message);
   return absl::InvalidArgumentError(absl::StrCat(origin, ": ", message));
 }
 
+// A job key's hint (aliases included), else a header key's.
 std::string ClosestKey(std::string_view key) {
-  std::vector<std::string> keys(std::begin(kHeaderKeys), std::end(kHeaderKeys));
-  for (const config::ParamSpec& spec : config::AllParams()) keys.push_back(spec.name);
-  return config::ClosestOf(key, keys);
+  if (std::string param = config::ClosestParam(key); !param.empty()) return param;
+  return config::ClosestOf(key, std::vector<std::string>(std::begin(kHeaderKeys), std::end(kHeaderKeys)));
 }
 
 }  // namespace
@@ -191,13 +214,13 @@ absl::StatusOr<SweepDefinition> ParseSweepText(std::string_view text,
   }
 
   SweepDefinition sweep;
-  std::map<std::string, YAML::Mark> marks;  // where each key is written
+  Marks marks;
   for (const auto& entry : root) {
     const YAML::Node& key_node = entry.first;
     const YAML::Node& value = entry.second;
     if (!key_node.IsScalar()) return ErrorAt(origin, key_node.Mark(), "expected a key name");
     const std::string key = key_node.Scalar();
-    if (!marks.emplace(key, key_node.Mark()).second) {
+    if (!marks.keys.emplace(key, key_node.Mark()).second) {
       return ErrorAt(origin, key_node.Mark(), absl::StrCat(key, ": given twice"));
     }
     if (key == "name") {
@@ -214,7 +237,7 @@ absl::StatusOr<SweepDefinition> ParseSweepText(std::string_view text,
     const config::ParamSpec* spec = config::FindParam(key);
     if (spec == nullptr) {
       return ErrorAt(origin, key_node.Mark(),
-                     absl::StrCat(key, ": unknown key; did you mean '", ClosestKey(key), "'?"));
+                     absl::StrCat(key, ": unknown key", config::DidYouMean(ClosestKey(key))));
     }
     SweepAxis axis{key, {}};
     std::vector<YAML::Node> items;
@@ -245,14 +268,6 @@ absl::StatusOr<SweepDefinition> ParseSweepText(std::string_view text,
       if (std::string error = config::CheckValue(*spec, &v); !error.empty()) {
         return ErrorAt(origin, item.Mark(), error);
       }
-      // A task set is checked here, where its line is known, rather than
-      // per cell by the grid.
-      if (key == "tasks") {
-        tasks::IarcOptions options;
-        options.tasks = std::get<std::string>(v);
-        std::string error = tasks::ValidateOptions(options);
-        if (error.rfind("tasks:", 0) == 0) return ErrorAt(origin, item.Mark(), error);
-      }
       // A set, not a scan of the earlier values: a list of 100,000 seeds
       // took minutes that way.
       if (!seen.insert(config::ValueToString(v)).second) {
@@ -261,6 +276,7 @@ absl::StatusOr<SweepDefinition> ParseSweepText(std::string_view text,
                                                          " is listed twice"));
       }
       axis.values.push_back(std::move(v));
+      marks.values[key].push_back(item.Mark());
     }
     sweep.axes.push_back(std::move(axis));
   }

@@ -16,7 +16,7 @@
 
 #include <vector>
 
-#include "worker/models/presets.h"
+#include "worker/models/kinds.h"
 
 namespace switchyard::worker::models {
 

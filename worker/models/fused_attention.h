@@ -25,7 +25,7 @@
 
 #include <cstdint>
 
-#include "worker/models/presets.h"
+#include "worker/models/kinds.h"
 
 namespace switchyard::worker::models {
 

@@ -1,5 +1,5 @@
 // The sequence models of the IARC study (specs/iarc.md, docs/models.md) behind
-// one interface, and the factory that builds them from a ModelSpec.
+// one interface, and the factory that builds them from a ResolvedSpec.
 //
 // Every model maps a window of token ids to logits over the N number tokens at
 // every position, causally: the logits at position t depend only on inputs at
@@ -9,8 +9,8 @@
 //
 // Ownership: MakeModel returns a shared_ptr the caller owns alone; a model owns
 // its parameters. Threads: a model is not synchronised; use it from one thread
-// at a time (LibTorch parallelises inside each op). Errors: MakeModel reports
-// bad specs through its `error` argument and never throws; Forward throws
+// at a time (LibTorch parallelises inside each op). Errors: a spec comes from
+// a validated job config, so MakeModel has none to report; Forward throws
 // c10::Error on inputs that break its contract (the trainer catches those at
 // its border).
 #ifndef SWITCHYARD_WORKER_MODELS_MODEL_H_
@@ -24,32 +24,14 @@
 #include <string>
 #include <string_view>
 
-#include "worker/models/presets.h"
+#include "common/config/job_config.h"
+#include "worker/models/kinds.h"
 
 namespace switchyard::worker::models {
 
-// What a job asks for. An empty size takes the preset's value (the job
-// config's 0 maps to empty); a given size must be >= 1.
-struct ModelSpec {
-  std::string model;               // "mlp", "lstm", "transformer", "cisformer"
-  std::string attention = "auto";  // "auto", "none", "softmax", "expressive"
-  std::string preset = "small";    // "small" or "paper"
-  // "fused" (default) or "reference": which kernels compute the model
-  // (KernelPath); not a size and not part of the job config (the results are
-  // the same up to float rounding; docs/models.md).
-  std::string kernels = "fused";
-  std::optional<int> layers;
-  std::optional<int> width;
-  std::optional<int> heads;
-  std::optional<int> ffn_width;
-  int vocab = 20;           // d: token ids are 0 .. d-1 (numbers and controls)
-  int numbers = 16;         // N: the model predicts one of N numbers
-  int context_length = 24;  // Nc: the longest window the model accepts
-};
-
-// A spec with the preset applied and the names parsed: what a model is built
-// from. Fields that a family does not use are 0 (heads and ffn_width for mlp
-// and lstm, input_width for mlp).
+// What a model is built from: a job's model (config::ModelShape) with the
+// names parsed and the kernel path chosen. Fields that a family does not use
+// are 0 (heads and ffn_width for mlp and lstm, input_width for mlp).
 struct ResolvedSpec {
   ModelKind kind = ModelKind::kMlp;
   AttentionKind attention = AttentionKind::kNone;
@@ -60,11 +42,17 @@ struct ResolvedSpec {
   int context_length = 0;
 };
 
-// Applies the preset and checks the result. Returns "" or one message naming
-// the offending key, e.g. "heads: 3 does not divide width 20". Sizes the
-// family does not use (heads and ffn_width for mlp and lstm) are ignored, so a
-// sweep may cross models with those keys.
-std::string ResolveSpec(const ModelSpec& spec, ResolvedSpec* out);
+// The spec of a model that the job config has resolved and validated
+// (config::JobConfig::Validate, then Model()). No checks of its own: the
+// config is the one owner of what a legal job is, and a shape it accepted
+// builds. Aborts on a model or attention name the config does not know (a
+// bug, not bad input).
+ResolvedSpec SpecOf(const config::ModelShape& shape, KernelPath kernels);
+
+// Validates `job` (its Validate() message on failure) and returns its spec:
+// for tests and tools that build a model from a job config by hand.
+std::string SpecOfJob(const config::JobConfig& job, KernelPath kernels,
+                      ResolvedSpec* out);
 
 class SequenceModel : public torch::nn::Module {
  public:
@@ -95,12 +83,7 @@ class SequenceModel : public torch::nn::Module {
 
 // Builds the model the spec describes, its parameters initialised from
 // LibTorch's default generator (seed it first for reproducible weights), on
-// the CPU. Returns nullptr and sets *error (when error != nullptr) for a bad
-// spec: unknown model/attention/preset, attention given for mlp or lstm, a
-// size <= 0, heads not dividing the width. "auto" attention means none for
-// mlp and lstm and softmax for transformer and cisformer.
-std::shared_ptr<SequenceModel> MakeModel(const ModelSpec& spec,
-                                         std::string* error);
+// the CPU.
 std::shared_ptr<SequenceModel> MakeModel(const ResolvedSpec& spec);
 
 // Number of scalar parameters (trainable tensors, recursively).

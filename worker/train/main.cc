@@ -157,8 +157,10 @@ std::string ParseFlags(int argc, char** argv, Flags* flags) {
         return error;
       }
     } else {
-      return "unknown flag --" + Dashed(name) + "; did you mean --" +
-             Dashed(config::ClosestParam(name)) + "? (see --help)";
+      const std::string closest = config::ClosestParam(name);
+      return "unknown flag --" + Dashed(name) +
+             (closest.empty() ? "" : "; did you mean --" + Dashed(closest) + "?") +
+             " (see --help)";
     }
   }
   return "";

@@ -76,29 +76,6 @@ std::string ParseDevice(const std::string& text, torch::Device* device) {
   return "";
 }
 
-models::ModelSpec SpecOf(const config::JobConfig& job,
-                         const tasks::IarcOptions& task,
-                         const std::string& kernels) {
-  auto size = [&](const char* key) -> std::optional<int> {
-    const int64_t v = job.Int(key);
-    if (v == 0) return std::nullopt;  // 0 = the preset's value
-    return static_cast<int>(v);
-  };
-  models::ModelSpec spec;
-  spec.model = job.Str("model");
-  spec.attention = job.Str("attention");
-  spec.preset = job.Str("preset");
-  spec.kernels = kernels;
-  spec.layers = size("layers");
-  spec.width = size("width");
-  spec.heads = size("heads");
-  spec.ffn_width = size("ffn_width");
-  spec.vocab = task.d;
-  spec.numbers = tasks::NumberCount(task);
-  spec.context_length = task.context_length;
-  return spec;
-}
-
 // One batch of windows as device tensors.
 struct Batch {
   torch::Tensor ids;      // [B, T] int64
@@ -238,6 +215,12 @@ int Run::Setup() {
     return kExitBadConfig;
   }
   task_ = job_.TaskOptions();
+  models::KernelPath kernels;
+  if (!models::ParseKernelPath(options_.kernels, &kernels)) {
+    log_ << "switchyard-train: --kernels: unknown kernel path '"
+         << options_.kernels << "'; known: fused, reference\n";
+    return kExitBadConfig;
+  }
   if (std::string error = ParseDevice(options_.device, &device_);
       !error.empty()) {
     log_ << "switchyard-train: " << error << "\n";
@@ -246,13 +229,8 @@ int Run::Setup() {
   // Seeded before construction: the initial weights are a function of the
   // seed. Nothing draws from LibTorch's generator after this (no dropout).
   torch::manual_seed(static_cast<uint64_t>(job_.Int("seed")));
-  std::string error;
-  model_ =
-      models::MakeModel(SpecOf(job_, task_, options_.kernels), &error);
-  if (model_ == nullptr) {
-    log_ << "switchyard-train: bad config: " << error << "\n";
-    return kExitBadConfig;
-  }
+  // The config is valid, so its model builds: no second check here.
+  model_ = models::MakeModel(models::SpecOf(job_.Model(), kernels));
   model_->to(device_);
   parameters_ = models::CountParameters(*model_);
   optimizer_ = std::make_unique<torch::optim::Adam>(

@@ -76,6 +76,101 @@ TEST(JobConfigTest, HeadsMustDivideWidth) {
   EXPECT_EQ(config.Validate(), "heads: 3 does not divide width 20");
 }
 
+// Names other tools use get our key; a far-off name gets no hint at all.
+TEST(JobConfigTest, DidYouMeanKnowsAliasesAndGivesNoFarOffHint) {
+  for (const auto& [typed, meant] : std::vector<std::pair<std::string, std::string>>{
+           {"learning_rate", "lr"},        {"num_layers", "layers"},  {"n_layers", "layers"},
+           {"d_model", "width"},           {"hidden_size", "width"},  {"num_heads", "heads"},
+           {"batch", "batch_size"},        {"steps", "steps_per_epoch"},
+           {"model_type", "model"},        {"Learning-Rate", "lr"},   {"modle", "model"},
+           {"bach_size", "batch_size"},    {"LR", "lr"},              {"sed", "seed"}}) {
+    EXPECT_EQ(ClosestParam(typed), meant) << typed;
+  }
+  for (const char* far_off : {"optimizer", "weight_decay", "dropout", "momentum", "xyz"}) {
+    EXPECT_EQ(ClosestParam(far_off), "") << far_off;
+  }
+  JobConfig config;
+  EXPECT_EQ(config.Set("learning_rate", 0.01), "learning_rate: unknown key; did you mean 'lr'?");
+  EXPECT_EQ(config.Set("dropout", 0.1), "dropout: unknown key");
+}
+
+// The effective job is checked: sizes the preset supplies count as much as
+// sizes the job gives, and the message says which came from where.
+TEST(JobConfigTest, PresetSizesAreCheckedLikeGivenOnes) {
+  JobConfig width_given;  // the issue's w30 sweep: small preset, 4 heads
+  ASSERT_EQ(width_given.Set("width", int64_t{30}), "");
+  EXPECT_EQ(width_given.Validate(), "width: 30 is not divisible by heads (4, from preset small)");
+
+  JobConfig heads_given;
+  ASSERT_EQ(heads_given.Set("preset", std::string("paper")), "");
+  ASSERT_EQ(heads_given.Set("heads", int64_t{3}), "");
+  EXPECT_EQ(heads_given.Validate(), "heads: 3 does not divide width (20, from preset paper)");
+
+  // heads and ffn_width do not apply to mlp and lstm: ignored, not refused.
+  JobConfig lstm;
+  ASSERT_EQ(lstm.Set("model", std::string("lstm")), "");
+  ASSERT_EQ(lstm.Set("width", int64_t{30}), "");
+  ASSERT_EQ(lstm.Set("heads", int64_t{7}), "");
+  EXPECT_EQ(lstm.Validate(), "");
+  EXPECT_EQ(lstm.Model().sizes.heads, 0);
+  EXPECT_EQ(lstm.Model().sizes.width, 30);
+}
+
+TEST(JobConfigTest, ModelResolvesThePresetAndAuto) {
+  JobConfig config;
+  ASSERT_EQ(config.Set("model", std::string("cisformer")), "");
+  ASSERT_EQ(config.Set("preset", std::string("paper_matched")), "");
+  ASSERT_EQ(config.Set("layers", int64_t{3}), "");
+  const ModelShape shape = config.Model();
+  EXPECT_EQ(shape.attention, "softmax");
+  EXPECT_EQ(shape.sizes, (ModelSizes{3, 20, 4, 68, 0}));
+  EXPECT_EQ(shape.given, (ModelSizes{3, 0, 0, 0, 0}));
+  EXPECT_EQ(shape.vocab, 20);
+  EXPECT_EQ(shape.numbers, 16);
+  EXPECT_EQ(shape.context_length, 24);
+}
+
+// docs/models.md's arithmetic, and the regime the paper compares in: every
+// family of paper_matched within 2% of the paper transformer.
+TEST(JobConfigTest, ParameterCountsOfThePresets) {
+  auto count = [](const std::string& model, const std::string& preset) {
+    JobConfig config;
+    EXPECT_EQ(config.Set("model", model), "");
+    EXPECT_EQ(config.Set("preset", preset), "");
+    return static_cast<int64_t>(ParameterCount(config.Model()));
+  };
+  EXPECT_EQ(count("mlp", "paper"), 1908096);
+  EXPECT_EQ(count("lstm", "paper"), 3692036);
+  EXPECT_EQ(count("transformer", "paper"), 1301356);
+  EXPECT_EQ(count("cisformer", "paper"), 31192156);
+  EXPECT_EQ(count("mlp", "small"), 40144);
+  EXPECT_EQ(count("lstm", "small"), 56756);
+  EXPECT_EQ(count("transformer", "small"), 18352);
+  EXPECT_EQ(count("cisformer", "small"), 405488);
+  const double transformer = count("transformer", "paper_matched");
+  for (const char* model : {"mlp", "lstm", "transformer", "cisformer"}) {
+    EXPECT_NEAR(count(model, "paper_matched") / transformer, 1.0, 0.02) << model;
+  }
+}
+
+TEST(JobConfigTest, ModelsTooLargeToRunAreRefusedWithTheirSize) {
+  JobConfig config;
+  ASSERT_EQ(config.Set("model", std::string("cisformer")), "");
+  ASSERT_EQ(config.Set("width", int64_t{1024}), "");
+  ASSERT_EQ(config.Set("heads", int64_t{8}), "");
+  // 2 blocks x (4w + 24 positions x (QKV 3w^2+3w, out w^2+w, FFN 2wF+F+w))
+  // + input lookup 21w + final norm 2w + read-out 16w+16, w = 1024, F = 64.
+  EXPECT_EQ(config.Validate(),
+            "width: this cisformer (layers 2, width 1024, ffn_width 64, context_length 24) has "
+            "207,915,024 parameters, more than the 100,000,000 a job may have; make it smaller");
+  JobConfig at_limit_edges;  // the registry's largest sizes, from the preset's model
+  ASSERT_EQ(at_limit_edges.Set("layers", int64_t{256}), "");
+  ASSERT_EQ(at_limit_edges.Set("width", int64_t{8192}), "");
+  ASSERT_EQ(at_limit_edges.Set("ffn_width", int64_t{65536}), "");
+  EXPECT_EQ(at_limit_edges.Validate().rfind("width: this transformer (layers 256", 0), 0u)
+      << at_limit_edges.Validate();
+}
+
 TEST(JobConfigTest, TaskOptionsAreValidatedByTheGenerator) {
   JobConfig config;
   ASSERT_EQ(config.Set("tasks", std::string("IX")), "");

@@ -19,6 +19,37 @@ SweepAxis Ints(std::string key, std::vector<int64_t> values) {
   return axis;
 }
 
+// paper and paper_matched share the transformer: a grid over both presets
+// trains it once (under the preset listed first), and counts it once.
+TEST(GridTest, PresetsThatResolveToTheSameModelGiveOneCell) {
+  SweepDefinition sweep;
+  sweep.axes = {Strings("model", {"transformer", "cisformer", "mlp"}),
+                Strings("preset", {"paper", "paper_matched"}), Ints("seed", {1, 2})};
+  absl::StatusOr<int64_t> count = CountCells(sweep);
+  ASSERT_TRUE(count.ok()) << count.status();
+  EXPECT_EQ(*count, (1 + 2 + 2) * 2);
+  absl::StatusOr<std::vector<GridCell>> cells = ExpandGrid(sweep);
+  ASSERT_TRUE(cells.ok()) << cells.status();
+  ASSERT_EQ(static_cast<int64_t>(cells->size()), *count);
+  std::multiset<std::string> seen;
+  for (const GridCell& cell : *cells) {
+    seen.insert(cell.config.Str("model") + "/" + cell.config.Str("preset"));
+  }
+  EXPECT_EQ(seen, (std::multiset<std::string>{"transformer/paper", "transformer/paper",
+                                              "cisformer/paper", "cisformer/paper",
+                                              "cisformer/paper_matched", "cisformer/paper_matched",
+                                              "mlp/paper", "mlp/paper", "mlp/paper_matched",
+                                              "mlp/paper_matched"}));
+
+  // With the width given, the two mlp presets (both 16 layers) are one model.
+  sweep.axes = {Strings("model", {"mlp"}), Strings("preset", {"paper", "paper_matched"}),
+                Ints("width", {20})};
+  count = CountCells(sweep);
+  ASSERT_TRUE(count.ok()) << count.status();
+  EXPECT_EQ(*count, 1);
+  EXPECT_EQ(ExpandGrid(sweep)->size(), 1u);
+}
+
 TEST(GridTest, AttentionMultipliesOnlyModelsThatHaveIt) {
   SweepDefinition sweep;
   sweep.axes = {Strings("model", {"mlp", "lstm", "transformer", "cisformer"}),

@@ -36,7 +36,7 @@ const std::map<std::string, std::string>& Expected() {
        ":3:22: attention: unknown value 'linear'; known: auto, none, softmax, expressive"},
       {"unknown_task_set.yaml",
        ":3:15: tasks: 'IX' has an unknown letter 'X'; allowed: a non-empty subset of IARC in "
-       "that order"},
+       "that order (cell 1: tasks=IX)"},
       {"out_of_range.yaml", ":3:5: lr: -1 is out of range [1e-07, 10]"},
       {"priority_range.yaml", ":2:1: priority: 5000 is out of range [-1000, 1000]"},
       {"too_many_cells.yaml",
@@ -52,13 +52,23 @@ const std::map<std::string, std::string>& Expected() {
       {"name_list.yaml", ":1:7: name: expected a string"},
       {"empty_file.yaml", ": the file is empty; expected keys such as model, tasks, seed"},
       {"switch_range.yaml",
-       ":4:1: switch_max: 3 is less than switch_min 9 (cell 0: model=mlp, switch_min=9, "
-       "switch_max=3)"},
+       ":4:13: switch_max: 3 is less than switch_min 9"},
       {"heads_width.yaml",
-       ":4:1: heads: 4 does not divide width 30 (cell 0: model=transformer, width=30, heads=4)"},
+       ":4:8: heads: 4 does not divide width 30"},
+      // The example: the preset's heads against a given width.
+      {"w30.yaml", ":7:8: width: 30 is not divisible by heads (4, from preset small)"},
+      // A list: the listed value the failing cell took, and the cell.
+      {"width_list.yaml",
+       ":3:13: width: 30 is not divisible by heads (4, from preset small) (cell 2: width=30, "
+       "seed=1)"},
+      {"alias_key.yaml", ":2:1: learning_rate: unknown key; did you mean 'lr'?"},
+      {"far_key.yaml", ":2:1: optimizer: unknown key"},
+      {"too_many_parameters.yaml",
+       ":3:8: width: this cisformer (layers 2, width 1024, ffn_width 64, context_length 24) has "
+       "207,915,024 parameters, more than the 100,000,000 a job may have; make it smaller"},
       {"d_too_small.yaml",
-       ":4:1: d: 5 leaves N = 1 number tokens for tasks 'IARC'; d must be at least |tasks| + 2 "
-       "= 6 (cell 0: model=mlp, tasks=IARC, d=5)"},
+       ":4:4: d: 5 leaves N = 1 number tokens for tasks 'IARC'; d must be at least |tasks| + 2 "
+       "= 6"},
   };
   return *expected;
 }
@@ -139,9 +149,11 @@ TEST(SweepFile, PaperExampleCoversTheFigureSubsets) {
     seeds.insert(cell.config.Int("seed"));
   }
   EXPECT_EQ(tasks, (std::set<std::string>{"IARC", "IAR", "IA", "IR", "AR", "IC"}));
-  EXPECT_EQ(presets, std::set<std::string>{"paper"});
+  EXPECT_EQ(presets, (std::set<std::string>{"paper", "paper_matched"}));
   EXPECT_GE(seeds.size(), 3u);
-  EXPECT_EQ(grid->size(), 6u * 6u * seeds.size());
+  // Per task subset and seed: mlp and lstm at two sizes, the transformer
+  // (one model in both presets) x 2 attention kinds, the cisformer x 2 x 2.
+  EXPECT_EQ(grid->size(), 10u * 6u * seeds.size());
 }
 
 TEST(SweepFile, ListsExpandAndScalarsAreShared) {

@@ -161,22 +161,20 @@ TEST(FusedAttentionTest, MatchesReferenceInFloat) {
   }
 }
 
-ModelSpec Small(const std::string& model, AttentionKind kind,
-                const std::string& impl) {
-  ModelSpec spec;
-  spec.model = model;
-  spec.attention = AttentionKindName(kind);
-  spec.preset = "small";
-  spec.kernels = impl;
+// The small preset of `model` (IARC defaults), computed by `kernels`.
+ResolvedSpec Small(const std::string& model, AttentionKind kind,
+                   KernelPath kernels) {
+  config::JobConfig job;
+  EXPECT_EQ(job.Set("model", model), "");
+  EXPECT_EQ(job.Set("attention", std::string(AttentionKindName(kind))), "");
+  ResolvedSpec spec;
+  EXPECT_EQ(SpecOfJob(job, kernels, &spec), "");
   return spec;
 }
 
-std::shared_ptr<SequenceModel> Build(const ModelSpec& spec, uint64_t seed) {
+std::shared_ptr<SequenceModel> Build(const ResolvedSpec& spec, uint64_t seed) {
   torch::manual_seed(seed);
-  std::string error;
-  auto model = MakeModel(spec, &error);
-  EXPECT_NE(model, nullptr) << error;
-  return model;
+  return MakeModel(spec);
 }
 
 // Whole models (every family, both kinds): logits and every parameter's
@@ -190,8 +188,8 @@ TEST(FusedAttentionTest, ModelsMatchReference) {
       if (!attends && kind != kKinds[0]) continue;
       const AttentionKind used = attends ? kind : AttentionKind::kNone;
       SCOPED_TRACE(name + "/" + AttentionKindName(used));
-      auto fused = Build(Small(name, used, "fused"), 5);
-      auto reference = Build(Small(name, used, "reference"), 5);
+      auto fused = Build(Small(name, used, KernelPath::kFused), 5);
+      auto reference = Build(Small(name, used, KernelPath::kReference), 5);
       ASSERT_NE(fused, nullptr);
       ASSERT_NE(reference, nullptr);
       EXPECT_EQ(fused->spec().kernels, KernelPath::kFused);
@@ -215,12 +213,8 @@ TEST(FusedAttentionTest, ModelsMatchReference) {
     }
   }
   torch::set_num_threads(1);
-  ModelSpec bad = Small("transformer", AttentionKind::kSoftmax, "flash");
-  std::string error;
-  EXPECT_EQ(MakeModel(bad, &error), nullptr);
-  EXPECT_EQ(error,
-            "kernels: unknown kernel path 'flash'; known: "
-            "fused, reference");
+  KernelPath kernels;
+  EXPECT_FALSE(ParseKernelPath("flash", &kernels));
 }
 
 // One training batch: random windows, target = the previous token mod N.
@@ -255,8 +249,8 @@ TEST(FusedAttentionTest, TrainingLossesMatchReferenceAlongTheTrajectory) {
       for (AttentionKind kind : kKinds) {
         SCOPED_TRACE(name + "/" + AttentionKindName(kind) +
                      (is_float ? "/float" : "/double"));
-        auto fused = Build(Small(name, kind, "fused"), 11);
-        auto reference = Build(Small(name, kind, "reference"), 11);
+        auto fused = Build(Small(name, kind, KernelPath::kFused), 11);
+        auto reference = Build(Small(name, kind, KernelPath::kReference), 11);
         ASSERT_NE(fused, nullptr);
         ASSERT_NE(reference, nullptr);
         fused->to(dtype);
@@ -312,7 +306,7 @@ TEST(FusedAttentionTest, SoftmaxTrainingInDoubleMatchesReference) {
   for (const std::string name : {"transformer", "cisformer"}) {
     SCOPED_TRACE(name);
     std::vector<std::vector<double>> losses;
-    for (const std::string impl : {"fused", "reference"}) {
+    for (const KernelPath impl : {KernelPath::kFused, KernelPath::kReference}) {
       auto model = Build(Small(name, AttentionKind::kSoftmax, impl), 11);
       ASSERT_NE(model, nullptr);
       model->to(torch::kDouble);

@@ -6,7 +6,8 @@
 
 #include "worker/models/cisformer.h"
 #include "worker/models/model.h"
-#include "worker/models/presets.h"
+#include "common/config/job_config.h"
+#include "worker/models/kinds.h"
 
 namespace switchyard::worker::models {
 namespace {
@@ -15,23 +16,22 @@ constexpr int kVocab = 20;    // d
 constexpr int kNumbers = 16;  // N for IARC
 constexpr int kContext = 24;  // Nc
 
-ModelSpec Spec(const std::string& model, const std::string& attention,
-               const std::string& preset = "small") {
-  ModelSpec spec;
-  spec.model = model;
-  spec.attention = attention;
-  spec.preset = preset;
-  spec.vocab = kVocab;
-  spec.numbers = kNumbers;
-  spec.context_length = kContext;
-  return spec;
+// A job config of the default task options (d = 20, IARC, Nc = 24).
+config::JobConfig Spec(const std::string& model, const std::string& attention,
+                       const std::string& preset = "small") {
+  config::JobConfig job;
+  EXPECT_EQ(job.Set("model", model), "");
+  EXPECT_EQ(job.Set("attention", attention), "");
+  EXPECT_EQ(job.Set("preset", preset), "");
+  return job;
 }
 
-std::shared_ptr<SequenceModel> Make(const ModelSpec& spec) {
-  std::string error;
-  auto model = MakeModel(spec, &error);
-  EXPECT_NE(model, nullptr) << error;
-  return model;
+std::shared_ptr<SequenceModel> Make(const config::JobConfig& job) {
+  ResolvedSpec spec;
+  const std::string error = SpecOfJob(job, KernelPath::kFused, &spec);
+  EXPECT_EQ(error, "");
+  if (!error.empty()) return nullptr;
+  return MakeModel(spec);
 }
 
 // (model, attention, attached layout)
@@ -139,11 +139,11 @@ TEST(ParameterCountTest, PresetsMatchTheSpecAndSizesOverrideThem) {
             12 * (80 + 24 * (1260 + 420 + 54600 + 52020)) + 420 + 40 + 336);
 
   // Explicit sizes override the preset.
-  ModelSpec spec = Spec("transformer", "softmax", "paper");
-  spec.layers = 1;
-  spec.width = 8;
-  spec.heads = 2;
-  spec.ffn_width = 16;
+  config::JobConfig spec = Spec("transformer", "softmax", "paper");
+  ASSERT_EQ(spec.Set("layers", int64_t{1}), "");
+  ASSERT_EQ(spec.Set("width", int64_t{8}), "");
+  ASSERT_EQ(spec.Set("heads", int64_t{2}), "");
+  ASSERT_EQ(spec.Set("ffn_width", int64_t{16}), "");
   auto custom = Make(spec);
   ASSERT_NE(custom, nullptr);
   // input 20*8+8, block 16 + 216 + 72 + 16 + 144 + 136, norm 16, head 8*16+16
@@ -165,51 +165,57 @@ TEST(PositionwiseLinearTest, EachPositionUsesItsOwnWeights) {
   }
 }
 
-std::string ErrorOf(const ModelSpec& spec) {
-  std::string error;
-  EXPECT_EQ(MakeModel(spec, &error), nullptr);
-  return error;
+// The job config's parameter count (what submit checks against its limit)
+// is what the trainer builds, for every preset and family and for sizes
+// and task options away from the presets.
+TEST(ParameterCountTest, TheConfigsCountIsTheBuiltModels) {
+  std::vector<config::JobConfig> jobs;
+  for (const std::string& preset : config::PresetNames()) {
+    for (const char* model : {"mlp", "lstm", "transformer", "cisformer"}) {
+      jobs.push_back(Spec(model, "auto", preset));
+    }
+  }
+  for (const char* model : {"mlp", "lstm", "transformer", "cisformer"}) {
+    config::JobConfig job = Spec(model, "auto");
+    EXPECT_EQ(job.Set("layers", int64_t{3}), "");
+    EXPECT_EQ(job.Set("width", int64_t{12}), "");
+    EXPECT_EQ(job.Set("heads", int64_t{3}), "");
+    EXPECT_EQ(job.Set("ffn_width", int64_t{7}), "");
+    EXPECT_EQ(job.Set("tasks", std::string("IA")), "");
+    EXPECT_EQ(job.Set("d", int64_t{9}), "");
+    EXPECT_EQ(job.Set("context_length", int64_t{5}), "");
+    jobs.push_back(job);
+  }
+  for (const config::JobConfig& job : jobs) {
+    if (job.Str("model") == "cisformer" && job.Str("preset") == "paper") continue;  // 31M: slow
+    auto model = Make(job);
+    ASSERT_NE(model, nullptr);
+    EXPECT_EQ(CountParameters(*model),
+              static_cast<int64_t>(config::ParameterCount(job.Model())))
+        << job.ToJson();
+  }
 }
 
-TEST(MakeModelTest, RejectsBadSpecsWithClearErrors) {
-  EXPECT_EQ(ErrorOf(Spec("lstn", "auto")),
-            "model: unknown model 'lstn'; known: mlp, lstm, transformer, "
-            "cisformer");
-  EXPECT_EQ(ErrorOf(Spec("lstm", "softmax")).rfind("attention: model lstm", 0),
-            0u);
-  EXPECT_EQ(ErrorOf(Spec("mlp", "expressive")).rfind("attention:", 0), 0u);
-  EXPECT_EQ(ErrorOf(Spec("transformer", "none")).rfind("attention:", 0), 0u);
-  EXPECT_EQ(ErrorOf(Spec("transformer", "sofmax")).rfind("attention:", 0), 0u);
-  EXPECT_EQ(ErrorOf(Spec("mlp", "none", "huge")).rfind("preset:", 0), 0u);
+// The trainer builds exactly the shape the config resolved.
+TEST(SpecOfTest, MapsTheResolvedShape) {
+  config::JobConfig job = Spec("lstm", "auto", "paper_matched");
+  ASSERT_EQ(job.Set("heads", int64_t{3}), "");  // not an LSTM size: ignored
+  ResolvedSpec spec;
+  ASSERT_EQ(SpecOfJob(job, KernelPath::kReference, &spec), "");
+  EXPECT_EQ(spec.kind, ModelKind::kLstm);
+  EXPECT_EQ(spec.attention, AttentionKind::kNone);
+  EXPECT_EQ(spec.kernels, KernelPath::kReference);
+  EXPECT_EQ(spec.sizes, (ModelSizes{2, 324, 0, 0, 20}));
+  EXPECT_EQ(spec.vocab, kVocab);
+  EXPECT_EQ(spec.numbers, kNumbers);
+  EXPECT_EQ(spec.context_length, kContext);
+  ASSERT_EQ(SpecOfJob(Spec("cisformer", "auto"), KernelPath::kFused, &spec), "");
+  EXPECT_EQ(spec.attention, AttentionKind::kSoftmax);
 
-  ModelSpec zero_layers = Spec("transformer", "softmax");
-  zero_layers.layers = 0;
-  EXPECT_EQ(ErrorOf(zero_layers).rfind("layers: must be at least 1", 0), 0u);
-
-  ModelSpec bad_heads = Spec("cisformer", "expressive", "paper");
-  bad_heads.heads = 3;
-  EXPECT_EQ(ErrorOf(bad_heads), "heads: 3 does not divide width 20");
-
-  ModelSpec bad_width = Spec("transformer", "softmax");
-  bad_width.width = 30;  // small preset: 4 heads
-  EXPECT_EQ(ErrorOf(bad_width), "heads: 4 does not divide width 30");
-
-  // Sizes a family does not take are ignored; auto attention resolves.
-  ModelSpec spec = Spec("lstm", "auto");
-  spec.heads = 3;  // not an LSTM size
-  ResolvedSpec resolved;
-  ASSERT_EQ(ResolveSpec(spec, &resolved), "");
-  EXPECT_EQ(resolved.attention, AttentionKind::kNone);
-  EXPECT_EQ(resolved.sizes.heads, 0);
-  ASSERT_EQ(ResolveSpec(Spec("cisformer", "auto"), &resolved), "");
-  EXPECT_EQ(resolved.attention, AttentionKind::kSoftmax);
-
-  // Both presets exist for every family.
-  for (ModelKind kind : {ModelKind::kMlp, ModelKind::kLstm,
-                         ModelKind::kTransformer, ModelKind::kCisformer}) {
-    EXPECT_NE(FindPreset("paper", kind), nullptr) << ModelKindName(kind);
-    EXPECT_NE(FindPreset("small", kind), nullptr) << ModelKindName(kind);
-  }
+  // A bad job gets the config's one message.
+  config::JobConfig bad = Spec("transformer", "softmax");
+  ASSERT_EQ(bad.Set("width", int64_t{30}), "");
+  EXPECT_EQ(SpecOfJob(bad, KernelPath::kFused, &spec), bad.Validate());
 }
 
 }  // namespace

@@ -159,7 +159,7 @@ TEST(TrainBinaryTest, BadFlagsAndConfigsExit2NamingTheKey) {
            {{"--model", "lstn"}, "model: unknown value 'lstn'"},
            {{"--model", "lstm", "--attention", "softmax"}, "attention:"},
            {{"--model", "transformer", "--heads", "3", "--preset", "paper"},
-            "heads: 3 does not divide width 20"},
+            "heads: 3 does not divide width (20, from preset paper)"},
            {{"--layers", "-1"}, "layers: -1 is out of range"},
            {{"--layrs", "2"}, "did you mean --layers?"},
            {{"--batch-size"}, "--batch-size needs a value"},

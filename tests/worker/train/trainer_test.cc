@@ -245,7 +245,7 @@ TEST_F(TrainerTest, NoOpJobFailuresAndBadConfigs) {
   for (const Case& c : std::vector<Case>{
            {{{"model", "lstm"}, {"attention", "softmax"}}, "attention:"},
            {{{"model", "transformer"}, {"heads", "3"}},
-            "heads: 3 does not divide width 32"},
+            "heads: 3 does not divide width (32, from preset small)"},
            {{{"model", "cisformer"}, {"width", "30"}, {"heads", "4"}},
             "heads:"},
            {{{"tasks", "C"}}, "tasks"}}) {

@@ -1,31 +1,6 @@
-#include "worker/models/presets.h"
+#include "worker/models/kinds.h"
 
 namespace switchyard::worker::models {
-
-const std::vector<Preset>& AllPresets() {
-  // `paper`: the sizes of specs/iarc.md (arithmetic in docs/models.md).
-  // `small`: one CPU epoch (100 steps, batch 500, Nc = 24, 2 threads) in a
-  // few seconds, still big enough to learn the single tasks.
-  //                                  layers width heads ffn  input
-  static const std::vector<Preset> kPresets = {
-      {"paper", ModelKind::kMlp, {16, 340, 0, 0, 0}},
-      {"paper", ModelKind::kLstm, {2, 550, 0, 0, 20}},
-      {"paper", ModelKind::kTransformer, {12, 20, 4, 2600, 0}},
-      {"paper", ModelKind::kCisformer, {12, 20, 4, 2600, 0}},
-      {"small", ModelKind::kMlp, {3, 64, 0, 0, 0}},
-      {"small", ModelKind::kLstm, {2, 64, 0, 0, 20}},
-      {"small", ModelKind::kTransformer, {2, 32, 4, 64, 0}},
-      {"small", ModelKind::kCisformer, {2, 32, 4, 64, 0}},
-  };
-  return kPresets;
-}
-
-const Preset* FindPreset(std::string_view name, ModelKind kind) {
-  for (const Preset& preset : AllPresets()) {
-    if (preset.name == name && preset.kind == kind) return &preset;
-  }
-  return nullptr;
-}
 
 bool ParseModelKind(std::string_view name, ModelKind* out) {
   if (name == "mlp") {

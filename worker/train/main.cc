@@ -12,6 +12,9 @@
 #include <string>
 #include <string_view>
 
+#include <torch/cuda.h>
+#include <torch/version.h>
+
 #include "common/config/job_config.h"
 #include "worker/train/trainer.h"
 
@@ -29,7 +32,20 @@ struct Flags {
   train::TrainerOptions trainer;
   int threads = 0;
   bool help = false;
+  bool probe = false;
 };
+
+// What this build can do, as one JSON line: the daemon asks before it offers
+// devices (docs/worker.md). Torch-free callers read it; no torch type leaves.
+void PrintProbe(std::ostream& out) {
+  nlohmann::json line = nlohmann::json::object();
+  line["probe"] = true;
+  line["libtorch"] = TORCH_VERSION;
+  const bool cuda = torch::cuda::is_available();
+  line["cuda_available"] = cuda;
+  line["cuda_device_count"] = cuda ? static_cast<int64_t>(torch::cuda::device_count()) : 0;
+  out << line.dump() << "\n" << std::flush;
+}
 
 std::string Dashed(std::string name) {
   for (char& c : name) {
@@ -61,14 +77,21 @@ Options:
                          fused attention and feed-forward, oneDNN products
   --checkpoint-dir DIR   write ckpt-<step>.pt here (newest 2 kept)
   --resume               continue from the newest checkpoint in DIR
+  --probe                print what this build can do as one JSON line and
+                         exit 0: {"probe":true,"libtorch":"1.13.0",
+                         "cuda_available":false,"cuda_device_count":0}
   --help                 this text
 
 Exit codes:
   0  done (all epochs, or epochs = 0)
-  2  bad flags, config, device or model spec; nothing trained
+  2  bad flags, config, device name or model spec; nothing trained (the
+     job's fault)
   3  training failed: NaN/inf loss, LibTorch error (CUDA out of memory),
      checkpoint I/O error
   4  stopped on request (SIGTERM/SIGINT) after writing a checkpoint
+  5  the machine cannot run it: the device is not there (CUDA not
+     available in this build or this machine, no such GPU visible); nothing
+     trained (not the job's fault)
 
 Job config keys (each also a flag, --key-with-dashes VALUE):
 )";
@@ -111,6 +134,10 @@ std::string ParseFlags(int argc, char** argv, Flags* flags) {
     std::string arg = argv[i];
     if (arg == "--help" || arg == "-h") {
       flags->help = true;
+      return "";
+    }
+    if (arg == "--probe") {
+      flags->probe = true;
       return "";
     }
     if (arg.rfind("--", 0) != 0 || arg.size() == 2) {
@@ -176,6 +203,10 @@ int main(int argc, char** argv) {
   }
   if (flags.help) {
     PrintHelp(std::cout);
+    return train::kExitDone;
+  }
+  if (flags.probe) {
+    PrintProbe(std::cout);
     return train::kExitDone;
   }
   struct sigaction action = {};

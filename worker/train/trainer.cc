@@ -46,7 +46,12 @@ void WriteLine(std::ostream& out, const Json& json) {
   out << json.dump() << '\n' << std::flush;
 }
 
-std::string ParseDevice(const std::string& text, torch::Device* device) {
+// The error names the device; *exit_code says whose fault it is: a name
+// that is no device is the job's (kExitBadConfig), a device this machine or
+// this LibTorch cannot give is the machine's (kExitEnvironment).
+std::string ParseDevice(const std::string& text, torch::Device* device,
+                        int* exit_code) {
+  *exit_code = kExitBadConfig;
   if (text == "cpu") {
     *device = torch::Device(torch::kCPU);
     return "";
@@ -62,6 +67,7 @@ std::string ParseDevice(const std::string& text, torch::Device* device) {
   } else {
     return "device: unknown device '" + text + "'; use cpu, cuda or cuda:N";
   }
+  *exit_code = kExitEnvironment;
   if (!torch::cuda::is_available()) {
     return "device: " + text +
            " requested, but CUDA is not available (a CPU-only LibTorch, or "
@@ -221,10 +227,11 @@ int Run::Setup() {
          << options_.kernels << "'; known: fused, reference\n";
     return kExitBadConfig;
   }
-  if (std::string error = ParseDevice(options_.device, &device_);
+  int device_exit = kExitBadConfig;
+  if (std::string error = ParseDevice(options_.device, &device_, &device_exit);
       !error.empty()) {
     log_ << "switchyard-train: " << error << "\n";
-    return kExitBadConfig;
+    return device_exit;
   }
   // Seeded before construction: the initial weights are a function of the
   // seed. Nothing draws from LibTorch's generator after this (no dropout).

@@ -32,9 +32,12 @@ namespace switchyard::worker::train {
 // Process exit codes of switchyard-train.
 enum ExitCode : int {
   kExitDone = 0,       // all epochs done (or epochs = 0)
-  kExitBadConfig = 2,  // bad flags, config, device or spec; nothing trained
+  kExitBadConfig = 2,  // bad flags, config, device name or spec; nothing trained
   kExitFailed = 3,     // NaN/inf loss, LibTorch error (CUDA OOM), I/O failure
   kExitStopped = 4,    // stop requested: checkpoint written, then exited
+  // The machine cannot run it: the device asked for is not there (a
+  // CPU-only LibTorch, no such GPU visible). Not the job's fault.
+  kExitEnvironment = 5,
 };
 
 struct TrainerOptions {

@@ -141,6 +141,14 @@ class GrpcCoordinatorClient final : public CoordinatorClient {
     return std::vector<pb::Worker>(response->workers().begin(), response->workers().end());
   }
 
+  absl::StatusOr<pb::Worker> UnquarantineWorker(int64_t worker_id) override {
+    pb::UnquarantineWorkerRequest request;
+    request.set_worker_id(worker_id);
+    return Unary<pb::Worker>([&](grpc::ClientContext* c, pb::Worker* r) {
+      return stub_->UnquarantineWorker(c, request, r);
+    });
+  }
+
  private:
   template <typename Response, typename Call>
   absl::StatusOr<Response> Unary(Call call) {

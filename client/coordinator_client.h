@@ -59,6 +59,12 @@ class CoordinatorClient {
       const pb::QueryMetricsRequest& request,
       const std::function<absl::Status(const pb::JobMetricPoint&)>& sink) = 0;
   virtual absl::StatusOr<std::vector<pb::Worker>> ListWorkers() = 0;
+  // Lets a quarantined worker claim again; returns it. The default (for
+  // fakes) is UNIMPLEMENTED.
+  virtual absl::StatusOr<pb::Worker> UnquarantineWorker(int64_t worker_id) {
+    (void)worker_id;
+    return absl::UnimplementedError("UnquarantineWorker");
+  }
 };
 
 struct ClientOptions {

@@ -2,6 +2,7 @@
 // change one sweep or job through plain calls.
 #include <algorithm>
 #include <filesystem>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <set>
 
@@ -324,6 +325,10 @@ std::string OutcomeName(pb::AttemptOutcome outcome) {
       return "preempted";
     case pb::ATTEMPT_OUTCOME_CANCELLED:
       return "cancelled";
+    case pb::ATTEMPT_OUTCOME_CONFIG_ERROR:
+      return "config_error";
+    case pb::ATTEMPT_OUTCOME_ENVIRONMENT_ERROR:
+      return "environment_error";
     default:
       return "unknown";
   }
@@ -343,6 +348,10 @@ std::string OutcomeMeaning(pb::AttemptOutcome outcome) {
       return "finished every epoch";
     case pb::ATTEMPT_OUTCOME_RUNNING:
       return "still running";
+    case pb::ATTEMPT_OUTCOME_CONFIG_ERROR:
+      return "the trainer refused the job's config; the job failed at once, without retries";
+    case pb::ATTEMPT_OUTCOME_ENVIRONMENT_ERROR:
+      return "the worker's machine was broken, not the job; free, the job went back to the queue";
     default:
       return "";
   }
@@ -374,7 +383,7 @@ absl::Status ExplainPending(const pb::Job& job, CoordinatorClient* client, Comma
             << "has priority " << sweep->priority() << "\n";
   absl::StatusOr<std::vector<pb::Worker>> workers = client->ListWorkers();
   if (!workers.ok()) return workers.status();
-  int64_t alive = 0, slots = 0, busy = 0, draining = 0;
+  int64_t alive = 0, slots = 0, busy = 0, draining = 0, quarantined = 0;
   for (const pb::Worker& w : *workers) {
     if (w.state() == "alive") {
       ++alive;
@@ -382,7 +391,13 @@ absl::Status ExplainPending(const pb::Job& job, CoordinatorClient* client, Comma
       busy += w.slots_busy();
     } else if (w.state() == "draining") {
       ++draining;
+    } else if (w.state() == "quarantined") {
+      ++quarantined;
     }
+  }
+  if (quarantined > 0) {
+    env.out() << "  " << quarantined << " worker" << (quarantined == 1 ? " is" : "s are")
+              << " quarantined (broken machines get no jobs): see `switchyard workers`\n";
   }
   if (alive == 0) {
     env.out() << "  no worker is connected" << (draining > 0 ? " (only draining ones)" : "")
@@ -451,12 +466,37 @@ absl::Status RunWhy(const Args& args, CommandEnv& env) {
               << (last.worker_name().empty() ? absl::StrCat("worker ", last.worker_id())
                                              : last.worker_name())
               << " (" << last.device() << ") since " << FormatTime(last.started_at()) << "\n";
+  } else if (job->state() == pb::JOB_STATE_FAILED && job->attempts_size() > 0 &&
+             job->attempts(job->attempts_size() - 1).outcome() ==
+                 pb::ATTEMPT_OUTCOME_CONFIG_ERROR) {
+    env.out() << "  the trainer refused its config (see the cause below), so it was not tried "
+                 "again; fix the sweep file and submit it again\n";
   } else if (job->state() == pb::JOB_STATE_FAILED) {
     env.out() << "  it failed on every attempt the retry budget allowed; `switchyard retry "
               << data.sweep_id << "` runs it again\n";
   } else if (job->state() == pb::JOB_STATE_LOST) {
     env.out() << "  its workers kept disappearing; `switchyard retry " << data.sweep_id
               << " --state lost` runs it again\n";
+  }
+  // Attempts that broken workers handed back: the job was not charged.
+  std::map<std::string, int> broken;
+  for (const pb::Attempt& a : job->attempts()) {
+    if (a.outcome() != pb::ATTEMPT_OUTCOME_ENVIRONMENT_ERROR) continue;
+    ++broken[a.worker_name().empty() ? absl::StrCat("worker ", a.worker_id())
+                                     : absl::StrCat(a.worker_name(), " (", a.worker_id(), ")")];
+  }
+  if (!broken.empty()) {
+    std::vector<std::string> names;
+    int count = 0;
+    for (const auto& [name, n] : broken) {
+      names.push_back(name);
+      count += n;
+    }
+    env.out() << "  " << count << " attempt" << (count == 1 ? "" : "s")
+              << " went back to the queue because the worker was broken, not the job"
+              << " (environment_error, not counted against the retry budget): "
+              << absl::StrJoin(names, ", ") << "; `switchyard workers` shows which are "
+              << "quarantined\n";
   }
   if (job->attempts_size() > 0) {
     env.out() << "\n" << attempts.Render(OutputFormat::kTable);

@@ -173,12 +173,27 @@ absl::StatusOr<std::vector<std::pair<WorkerRecord, std::string>>> Coordinator::L
   absl::Time now = clock_->Now();
   std::vector<std::pair<WorkerRecord, std::string>> out;
   for (WorkerRecord& worker : *workers) {
-    std::string state = now - worker.last_seen > options_.worker_gone_after ? "gone"
-                        : worker.draining                                   ? "draining"
-                                                                            : "alive";
+    std::string state = WorkerState(worker, now);
     out.emplace_back(std::move(worker), std::move(state));
   }
   return out;
+}
+
+std::string Coordinator::WorkerState(const WorkerRecord& worker, absl::Time now) const {
+  if (now - worker.last_seen > options_.worker_gone_after) return "gone";
+  if (worker.quarantined_at.has_value()) return "quarantined";
+  return worker.draining ? "draining" : "alive";
+}
+
+absl::StatusOr<std::pair<WorkerRecord, std::string>> Coordinator::UnquarantineWorker(
+    int64_t worker_id) {
+  absl::StatusOr<bool> lifted = store_->UnquarantineWorker(worker_id);
+  if (!lifted.ok()) return lifted.status();
+  if (*lifted) SY_LOG(Info) << "worker " << worker_id << ": quarantine lifted by an operator";
+  absl::StatusOr<WorkerRecord> worker = store_->GetWorker(worker_id);
+  if (!worker.ok()) return worker.status();
+  std::string state = WorkerState(*worker, clock_->Now());
+  return std::make_pair(*std::move(worker), std::move(state));
 }
 
 absl::StatusOr<SweepProgress> Coordinator::WaitForProgress(int64_t sweep_id, absl::Duration timeout,
@@ -322,7 +337,8 @@ absl::Status CheckFinish(AttemptOutcome outcome, const std::string& cause,
                          const std::string& summary_json) {
   if (!WorkerMayReport(outcome)) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "outcome: a worker may report succeeded, failed, preempted or cancelled, not ",
+        "outcome: a worker may report succeeded, failed, config_error, environment_error, "
+        "preempted or cancelled, not ",
         AttemptOutcomeName(outcome)));
   }
   if (cause.size() > 64 * 1024 || summary_json.size() > 64 * 1024) {

@@ -92,8 +92,12 @@ class Coordinator {
   absl::StatusOr<int64_t> Retry(int64_t sweep_id, const std::vector<JobState>& states);
   absl::Status QueryMetrics(const MetricQuery& query,
                             const std::function<bool(const std::vector<JobMetricPoint>&)>& sink);
-  // Workers with their state ("alive", "draining", "gone").
+  // Workers with their state ("alive", "quarantined", "draining", "gone").
   absl::StatusOr<std::vector<std::pair<WorkerRecord, std::string>>> ListWorkers();
+  // Lets a quarantined worker claim again (Store::UnquarantineWorker) and
+  // returns it with its state. NOT_FOUND for an unknown worker; a no-op for
+  // a healthy one.
+  absl::StatusOr<std::pair<WorkerRecord, std::string>> UnquarantineWorker(int64_t worker_id);
 
   // Blocks until something about the sweep may have changed or `timeout`
   // passes, then returns a fresh snapshot. `reported` holds the ids of ended
@@ -111,6 +115,7 @@ class Coordinator {
   absl::StatusOr<HeartbeatResult> Heartbeat(int64_t worker_id,
                                             const std::vector<AttemptRef>& attempts,
                                             bool draining, int32_t slots_busy);
+  // FAILED_PRECONDITION, naming the cause, for a quarantined worker.
   absl::StatusOr<std::optional<Assignment>> ClaimJob(int64_t worker_id, const std::string& device);
   // Validates the batches (finite values, steps >= 0, names), then stores them.
   // One status per batch, as Store::AppendMetrics.
@@ -119,7 +124,8 @@ class Coordinator {
   absl::StatusOr<JobState> FinishJob(const AttemptRef& ref, AttemptOutcome outcome,
                                      const std::string& cause, const std::string& summary_json);
   // FinishJob, then ClaimJob(worker_id, device), in one transaction: the
-  // finish is refused (stale fencing, bad outcome) or both happen.
+  // finish is refused (stale fencing, bad outcome) or both happen. A worker
+  // quarantined (by this finish or before) gets no next job, not an error.
   absl::StatusOr<Store::FinishAndClaimResult> FinishJobAndClaim(
       const AttemptRef& ref, AttemptOutcome outcome, const std::string& cause,
       const std::string& summary_json, int64_t worker_id, const std::string& device);
@@ -146,6 +152,9 @@ class Coordinator {
   // A claim for the slot (worker_id, device) now: a fresh fencing token and
   // a lease of options_.lease.
   ClaimParams NewClaim(int64_t worker_id, const std::string& device) const;
+  // "gone" (not seen for worker_gone_after), "quarantined", "draining" or
+  // "alive".
+  std::string WorkerState(const WorkerRecord& worker, absl::Time now) const;
   // Adds a claim that handed out a job (served) or found none to the stats.
   void CountClaim(bool served);
   void ReaperLoop();

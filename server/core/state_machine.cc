@@ -24,6 +24,8 @@ const char* AttemptOutcomeName(AttemptOutcome outcome) {
     case AttemptOutcome::kLost: return "lost";
     case AttemptOutcome::kPreempted: return "preempted";
     case AttemptOutcome::kCancelled: return "cancelled";
+    case AttemptOutcome::kConfigError: return "config_error";
+    case AttemptOutcome::kEnvironmentError: return "environment_error";
   }
   return "unknown";
 }
@@ -83,7 +85,33 @@ absl::Status CheckTransition(int64_t job_id, JobState from, JobState to) {
 
 bool WorkerMayReport(AttemptOutcome outcome) {
   return outcome == AttemptOutcome::kSucceeded || outcome == AttemptOutcome::kFailed ||
-         outcome == AttemptOutcome::kPreempted || outcome == AttemptOutcome::kCancelled;
+         outcome == AttemptOutcome::kPreempted || outcome == AttemptOutcome::kCancelled ||
+         outcome == AttemptOutcome::kConfigError ||
+         outcome == AttemptOutcome::kEnvironmentError;
+}
+
+WorkerHealth WorkerAfterAttempt(const WorkerHealth& before, AttemptOutcome outcome,
+                                const std::string& cause) {
+  WorkerHealth after = before;
+  switch (outcome) {
+    case AttemptOutcome::kEnvironmentError:
+      after.environment_failures += 1;
+      after.last_cause = cause;
+      if (after.environment_failures >= kQuarantineAfter) after.quarantined = true;
+      break;
+    case AttemptOutcome::kSucceeded:
+    case AttemptOutcome::kFailed:
+    case AttemptOutcome::kConfigError:
+      // The trainer ran and judged the job: the machine works.
+      after.environment_failures = 0;
+      break;
+    case AttemptOutcome::kRunning:
+    case AttemptOutcome::kLost:
+    case AttemptOutcome::kPreempted:
+    case AttemptOutcome::kCancelled:
+      break;  // says nothing about the machine
+  }
+  return after;
 }
 
 absl::StatusOr<JobAfterAttempt> ApplyAttemptEnd(const JobRecord& job, int32_t max_attempts,
@@ -104,6 +132,19 @@ absl::StatusOr<JobAfterAttempt> ApplyAttemptEnd(const JobRecord& job, int32_t ma
       after.failures += 1;
       after.consecutive_lost = 0;
       after.state = after.failures >= max_attempts ? JobState::kFailed : JobState::kPending;
+      break;
+    case AttemptOutcome::kConfigError:
+      // Another attempt would be refused the same way: the budget is moot.
+      after.failures += 1;
+      after.consecutive_lost = 0;
+      after.state = JobState::kFailed;
+      break;
+    case AttemptOutcome::kEnvironmentError:
+      // Like a lost attempt: free, but a job that breaks every worker it
+      // lands on still ends (as lost) after kMaxConsecutiveLost in a row.
+      after.consecutive_lost += 1;
+      after.state =
+          after.consecutive_lost >= kMaxConsecutiveLost ? JobState::kLost : JobState::kPending;
       break;
     case AttemptOutcome::kLost:
       after.consecutive_lost += 1;

@@ -5,7 +5,9 @@
 //   pending --claim--> running --succeeded--> succeeded
 //                        |--failed (budget left)--> pending
 //                        |--failed (budget used)--> failed
-//                        |--lost / preempted--> pending (free; lost too often in a row -> lost)
+//                        |--config error--> failed (at once: the job's fault)
+//                        |--lost / preempted / environment error--> pending
+//                        |      (free; lost or environment errors too often in a row -> lost)
 //                        |--cancelled--> cancelled
 //   pending --cancel--> cancelled
 //   failed | lost --retry--> pending (retry budget reset)
@@ -13,6 +15,7 @@
 #define SWITCHYARD_SERVER_CORE_STATE_MACHINE_H_
 
 #include <cstdint>
+#include <string>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -42,6 +45,25 @@ absl::StatusOr<JobAfterAttempt> ApplyAttemptEnd(const JobRecord& job, int32_t ma
 
 // Outcomes a worker may report in FinishJob (lost is the reaper's alone).
 bool WorkerMayReport(AttemptOutcome outcome);
+
+// A worker whose attempts ended with an environment error this many times in
+// a row is quarantined: it gets no more claims until it registers again or
+// an operator lets it (Store::UnquarantineWorker).
+inline constexpr int kQuarantineAfter = 3;
+
+// What the coordinator tracks of a worker's health.
+struct WorkerHealth {
+  int32_t environment_failures = 0;  // in a row
+  bool quarantined = false;
+  std::string last_cause;            // of the last environment error
+};
+// The worker's health after one of its attempts ended with `outcome`: an
+// environment error counts (and quarantines at kQuarantineAfter); an attempt
+// whose trainer ran and judged the job (succeeded, failed, config error)
+// resets the count; the rest (lost, preempted, cancelled) change nothing.
+// Quarantine is only lifted by re-registration or an operator.
+WorkerHealth WorkerAfterAttempt(const WorkerHealth& before, AttemptOutcome outcome,
+                                const std::string& cause);
 
 }  // namespace switchyard::server
 

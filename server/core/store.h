@@ -95,12 +95,16 @@ class Store {
                                    absl::Time now) = 0;
   virtual absl::StatusOr<WorkerRecord> GetWorker(int64_t worker_id) = 0;
   virtual absl::StatusOr<std::vector<WorkerRecord>> ListWorkers() = 0;  // by id
+  // Lifts the worker's quarantine and zeroes its count of environment
+  // failures. Returns whether it was quarantined. NOT_FOUND for an unknown id.
+  virtual absl::StatusOr<bool> UnquarantineWorker(int64_t worker_id) = 0;
 
   // ---- the job life cycle
   // Picks the oldest pending job (lowest job id) of the highest-priority sweep,
   // makes it running and creates its next attempt with the given token and
   // lease, in one transaction; the latest checkpoint of the job, if any, rides
-  // along. std::nullopt when nothing is pending. An unknown worker is NOT_FOUND.
+  // along. std::nullopt when nothing is pending. An unknown worker is NOT_FOUND;
+  // a quarantined one FAILED_PRECONDITION, naming the cause.
   virtual absl::StatusOr<std::optional<Assignment>> ClaimJob(const ClaimParams& params) = 0;
 
   // Renews the lease of every listed attempt that is the running attempt of
@@ -113,13 +117,16 @@ class Store {
 
   // Ends the running attempt `ref` (FAILED_PRECONDITION when stale) with the
   // outcome, applying ApplyAttemptEnd (server/core/state_machine.h) to its job
-  // with the sweep's max_attempts. Returns the job's new state.
+  // with the sweep's max_attempts and WorkerAfterAttempt to the attempt's
+  // worker (which may quarantine it). Returns the job's new state.
   virtual absl::StatusOr<JobState> FinishAttempt(const AttemptRef& ref, AttemptOutcome outcome,
                                                  const std::string& cause,
                                                  const std::string& summary_json,
                                                  absl::Time now) = 0;
 
   // FinishAttempt, then ClaimJob(next), in one transaction: both or neither.
+  // A worker quarantined by this finish (or before) claims nothing: next is
+  // std::nullopt, and its next ClaimJob says why.
   struct FinishAndClaimResult {
     JobState state = JobState::kRunning;  // the finished job's new state
     std::optional<Assignment> next;       // std::nullopt: nothing pending

@@ -30,6 +30,9 @@ enum class AttemptOutcome {
   kLost = 4,       // lease expired; free
   kPreempted = 5,  // handed back by a draining worker; free
   kCancelled = 6,
+  kConfigError = 7,       // the trainer refused the job's config: fails the job at once
+  kEnvironmentError = 8,  // the worker's environment failed: free for the job,
+                          // counted against the worker (quarantine)
 };
 
 const char* JobStateName(JobState state);          // "pending", "running", ...
@@ -106,6 +109,11 @@ struct WorkerRecord {
   int32_t slots_busy = 0;
   absl::Time registered_at;
   absl::Time last_seen;
+  // Environment errors in a row (WorkerAfterAttempt, state_machine.h); at
+  // kQuarantineAfter the worker is quarantined and gets no more claims.
+  int32_t environment_failures = 0;
+  std::optional<absl::Time> quarantined_at;  // set while quarantined
+  std::string quarantine_cause;              // the last environment error's cause
 };
 
 // The fencing pair every call about a running attempt carries.

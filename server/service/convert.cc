@@ -37,6 +37,8 @@ absl::StatusOr<AttemptOutcome> AttemptOutcomeFromProto(pb::AttemptOutcome outcom
     case pb::ATTEMPT_OUTCOME_LOST: return AttemptOutcome::kLost;
     case pb::ATTEMPT_OUTCOME_PREEMPTED: return AttemptOutcome::kPreempted;
     case pb::ATTEMPT_OUTCOME_CANCELLED: return AttemptOutcome::kCancelled;
+    case pb::ATTEMPT_OUTCOME_CONFIG_ERROR: return AttemptOutcome::kConfigError;
+    case pb::ATTEMPT_OUTCOME_ENVIRONMENT_ERROR: return AttemptOutcome::kEnvironmentError;
     default:
       return absl::InvalidArgumentError(absl::StrCat("outcome: unknown value ",
                                                      static_cast<int>(outcome)));
@@ -179,6 +181,15 @@ absl::StatusOr<MetricBatchWrite> MetricBatchFromProto(const pb::MetricBatch& bat
     write.points.push_back(MetricPoint{point.name(), point.step(), point.value(), point.wall_time()});
   }
   return write;
+}
+
+// The quarantine fields of pb::Worker (issue 18); WorkerRecordToProto
+// fills the rest.
+void WorkerHealthToProto(const WorkerRecord& record, pb::Worker* out) {
+  out->set_quarantined(record.quarantined_at.has_value());
+  out->set_quarantine_cause(record.quarantine_cause);
+  out->set_environment_failures(record.environment_failures);
+  out->set_quarantined_at(record.quarantined_at.has_value() ? ToUnix(*record.quarantined_at) : 0);
 }
 
 }  // namespace switchyard::server

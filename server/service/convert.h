@@ -40,6 +40,8 @@ void WorkerRecordToProto(const WorkerRecord& record, const std::string& state, p
 absl::StatusOr<WorkerRecord> WorkerFromRegisterRequest(const pb::RegisterWorkerRequest& request);
 void AssignmentToProto(const Assignment& assignment, double lease_seconds, pb::Assignment* out);
 absl::StatusOr<MetricBatchWrite> MetricBatchFromProto(const pb::MetricBatch& batch);
+// The quarantine fields of pb::Worker; WorkerRecordToProto fills the rest.
+void WorkerHealthToProto(const WorkerRecord& record, pb::Worker* out);
 
 }  // namespace switchyard::server
 

@@ -200,8 +200,22 @@ grpc::Status SweepServiceImpl::ListWorkers(grpc::ServerContext* context,
   auto workers = coordinator_->ListWorkers();
   if (!workers.ok()) return ToGrpcStatus(workers.status());
   for (const auto& [worker, state] : *workers) {
-    WorkerRecordToProto(worker, state, response->add_workers());
+    v1::Worker* out = response->add_workers();
+    WorkerRecordToProto(worker, state, out);
+    WorkerHealthToProto(worker, out);
   }
+  return grpc::Status::OK;
+}
+
+grpc::Status SweepServiceImpl::UnquarantineWorker(grpc::ServerContext* context,
+                                                  const v1::UnquarantineWorkerRequest* request,
+                                                  v1::Worker* response) {
+  SY_GRPC_RETURN_IF_ERROR(auth_->Check(*context, Role::kClient));
+  SY_GRPC_RETURN_IF_ERROR(RequireId(request->worker_id(), "worker_id"));
+  auto worker = coordinator_->UnquarantineWorker(request->worker_id());
+  if (!worker.ok()) return ToGrpcStatus(worker.status());
+  WorkerRecordToProto(worker->first, worker->second, response);
+  WorkerHealthToProto(worker->first, response);
   return grpc::Status::OK;
 }
 

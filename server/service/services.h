@@ -34,6 +34,8 @@ class SweepServiceImpl final : public v1::SweepService::Service {
                             grpc::ServerWriter<v1::QueryMetricsResponse>*) override;
   grpc::Status ListWorkers(grpc::ServerContext*, const v1::ListWorkersRequest*,
                            v1::ListWorkersResponse*) override;
+  grpc::Status UnquarantineWorker(grpc::ServerContext*, const v1::UnquarantineWorkerRequest*,
+                                  v1::Worker*) override;
 
  private:
   Coordinator* const coordinator_;

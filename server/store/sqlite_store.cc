@@ -9,6 +9,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "common/base/constant_time.h"
+#include "common/base/log.h"
 #include "common/base/status_macros.h"
 #include "nlohmann/json.hpp"
 #include "server/core/state_machine.h"
@@ -82,12 +83,22 @@ constexpr char kInsertWorker[] =
 constexpr char kTouchWorker[] =
     "UPDATE workers SET draining = ?, slots_busy = ?, last_seen = ? WHERE id = ?";
 constexpr char kWorkerExists[] = "SELECT 1 FROM workers WHERE id = ?";
-constexpr char kSelectWorker[] =
-    "SELECT id, name, hostname, devices_json, build_version, trainer_version, cuda_version, "
-    "draining, slots_busy, registered_at, last_seen FROM workers WHERE id = ?";
-constexpr char kSelectWorkers[] =
-    "SELECT id, name, hostname, devices_json, build_version, trainer_version, cuda_version, "
-    "draining, slots_busy, registered_at, last_seen FROM workers ORDER BY id";
+#define SY_WORKER_COLUMNS                                                                  \
+  "id, name, hostname, devices_json, build_version, trainer_version, cuda_version, draining, " \
+  "slots_busy, registered_at, last_seen, environment_failures, quarantined_at, "              \
+  "quarantine_cause"
+constexpr char kSelectWorker[] = "SELECT " SY_WORKER_COLUMNS " FROM workers WHERE id = ?";
+constexpr char kSelectWorkers[] = "SELECT " SY_WORKER_COLUMNS " FROM workers ORDER BY id";
+constexpr char kSelectWorkerHealth[] =
+    "SELECT environment_failures, quarantined_at, quarantine_cause FROM workers WHERE id = ?";
+// quarantined_at keeps its first value while the quarantine lasts.
+constexpr char kUpdateWorkerHealth[] =
+    "UPDATE workers SET environment_failures = ?, "
+    "quarantined_at = CASE WHEN ? THEN COALESCE(quarantined_at, ?) ELSE NULL END, "
+    "quarantine_cause = ? WHERE id = ?";
+constexpr char kUnquarantineWorker[] =
+    "UPDATE workers SET environment_failures = 0, quarantined_at = NULL, quarantine_cause = '' "
+    "WHERE id = ?";
 
 // The claim: the first entry of the jobs_claim index.
 constexpr char kSelectNextPending[] =
@@ -114,7 +125,7 @@ constexpr char kUpdateJobAfterAttempt[] =
     "last_cause = ?, summary_json = CASE WHEN ? = '' THEN summary_json ELSE ? END, "
     "updated_at = ? WHERE id = ?";
 constexpr char kSelectExpiredAttempts[] =
-    "SELECT id, job_id FROM attempts WHERE outcome = 1 AND lease_expires < ? "
+    "SELECT id, job_id, worker_id FROM attempts WHERE outcome = 1 AND lease_expires < ? "
     "ORDER BY lease_expires, id";
 
 constexpr char kSelectUnfinishedJobsOfSweep[] =
@@ -182,7 +193,7 @@ absl::StatusOr<JobState> ToJobState(int64_t value) {
 }
 
 absl::StatusOr<AttemptOutcome> ToOutcome(int64_t value) {
-  if (value < 1 || value > 6) {
+  if (value < 1 || value > static_cast<int64_t>(AttemptOutcome::kEnvironmentError)) {
     return absl::InternalError(absl::StrCat("corrupt database: attempt outcome ", value));
   }
   return static_cast<AttemptOutcome>(value);
@@ -269,6 +280,9 @@ absl::StatusOr<WorkerRecord> ReadWorker(const Statement& stmt) {
   worker.slots_busy = static_cast<int32_t>(stmt.ColumnInt64(8));
   worker.registered_at = stmt.ColumnTime(9);
   worker.last_seen = stmt.ColumnTime(10);
+  worker.environment_failures = static_cast<int32_t>(stmt.ColumnInt64(11));
+  if (!stmt.ColumnIsNull(12)) worker.quarantined_at = stmt.ColumnTime(12);
+  worker.quarantine_cause = stmt.ColumnText(13);
   return worker;
 }
 
@@ -351,9 +365,60 @@ absl::Status MaybeFinishSweep(Database& db, int64_t sweep_id, absl::Time now) {
 
 // Ends the running attempt `attempt_id` of `job` with `outcome`, applying the
 // state machine. Returns the job's new state.
+// The worker's health after its attempt ended with `outcome`
+// (WorkerAfterAttempt), written back when it changed.
+absl::Status UpdateWorkerHealth(Database& db, int64_t worker_id, AttemptOutcome outcome,
+                                const std::string& cause, absl::Time now) {
+  WorkerHealth before;
+  {
+    SY_ASSIGN_OR_RETURN(ScopedStatement stmt, db.Cached(kSelectWorkerHealth));
+    stmt->BindInt64(1, worker_id);
+    SY_ASSIGN_OR_RETURN(bool row, stmt->Step());
+    if (!row) return absl::InternalError(absl::StrCat("worker ", worker_id, " is missing"));
+    before.environment_failures = static_cast<int32_t>(stmt->ColumnInt64(0));
+    before.quarantined = !stmt->ColumnIsNull(1);
+    before.last_cause = stmt->ColumnText(2);
+  }
+  // Only the cause's first line: the rest is a stderr tail, kept on the attempt.
+  const WorkerHealth after =
+      WorkerAfterAttempt(before, outcome, cause.substr(0, std::min(cause.find('\n'), size_t{2000})));
+  if (after.environment_failures == before.environment_failures &&
+      after.quarantined == before.quarantined && after.last_cause == before.last_cause) {
+    return absl::OkStatus();
+  }
+  if (after.quarantined && !before.quarantined) {
+    SY_LOG(Warning) << "worker " << worker_id << " quarantined after "
+                    << after.environment_failures
+                    << " environment errors in a row; last: " << after.last_cause;
+  }
+  SY_ASSIGN_OR_RETURN(ScopedStatement stmt, db.Cached(kUpdateWorkerHealth));
+  stmt->BindInt64(1, after.environment_failures);
+  stmt->BindBool(2, after.quarantined);
+  stmt->BindTime(3, now);
+  stmt->BindText(4, after.last_cause);
+  stmt->BindInt64(5, worker_id);
+  return stmt->Run();
+}
+
+// FAILED_PRECONDITION, naming the cause, when the worker is quarantined;
+// NOT_FOUND when it does not exist.
+absl::Status CheckMayClaim(Database& db, int64_t worker_id) {
+  SY_ASSIGN_OR_RETURN(ScopedStatement stmt, db.Cached(kSelectWorkerHealth));
+  stmt->BindInt64(1, worker_id);
+  SY_ASSIGN_OR_RETURN(bool row, stmt->Step());
+  if (!row) return absl::NotFoundError(absl::StrCat("worker ", worker_id, " does not exist"));
+  if (stmt->ColumnIsNull(1)) return absl::OkStatus();
+  return absl::FailedPreconditionError(absl::StrCat(
+      "worker ", worker_id, " is quarantined after ", stmt->ColumnInt64(0),
+      " environment errors in a row (last: ", stmt->ColumnText(2),
+      "); fix the machine and restart the worker, or run `switchyard workers --unquarantine ",
+      worker_id, "`"));
+}
+
 absl::StatusOr<JobState> EndAttempt(Database& db, const JobRecord& job, int64_t attempt_id,
-                                    AttemptOutcome outcome, const std::string& cause,
-                                    const std::string& summary_json, absl::Time now) {
+                                    int64_t worker_id, AttemptOutcome outcome,
+                                    const std::string& cause, const std::string& summary_json,
+                                    absl::Time now) {
   int32_t max_attempts = 0;
   {
     SY_ASSIGN_OR_RETURN(ScopedStatement stmt, db.Cached(kSelectMaxAttempts));
@@ -386,6 +451,7 @@ absl::StatusOr<JobState> EndAttempt(Database& db, const JobRecord& job, int64_t 
     stmt->BindInt64(8, job.id);
     SY_RETURN_IF_ERROR(stmt->Run());
   }
+  SY_RETURN_IF_ERROR(UpdateWorkerHealth(db, worker_id, outcome, cause, now));
   if (IsTerminal(after.state)) SY_RETURN_IF_ERROR(MaybeFinishSweep(db, job.sweep_id, now));
   return after.state;
 }
@@ -425,7 +491,7 @@ absl::StatusOr<std::optional<Assignment>> ClaimNextPending(Database& db,
   if (params.fencing_token.empty()) {
     return absl::InvalidArgumentError("ClaimJob: the fencing token is empty");
   }
-  SY_RETURN_IF_ERROR(Exists(db, kWorkerExists, params.worker_id, "worker"));
+  SY_RETURN_IF_ERROR(CheckMayClaim(db, params.worker_id));
   Assignment a;
   int32_t attempt_count = 0;
   {
@@ -482,7 +548,8 @@ absl::StatusOr<JobState> FinishRunningAttempt(Database& db, const AttemptRef& re
                                               const std::string& summary_json, absl::Time now) {
   SY_ASSIGN_OR_RETURN(FencedAttempt fenced, CheckFencing(db, ref));
   SY_ASSIGN_OR_RETURN(JobRow job, LoadJob(db, fenced.job_id));
-  return EndAttempt(db, job.record, ref.attempt_id, outcome, cause, summary_json, now);
+  return EndAttempt(db, job.record, ref.attempt_id, fenced.worker_id, outcome, cause,
+                    summary_json, now);
 }
 
 }  // namespace
@@ -795,6 +862,20 @@ absl::StatusOr<std::vector<WorkerRecord>> SqliteStore::ListWorkers() {
 
 // ---- the job life cycle
 
+absl::StatusOr<bool> SqliteStore::UnquarantineWorker(int64_t worker_id) {
+  bool was = false;
+  SY_RETURN_IF_ERROR(Write([&](WriteContext& context) -> absl::Status {
+    Database& db = context.db();
+    absl::Status may = CheckMayClaim(db, worker_id);
+    if (!may.ok() && !absl::IsFailedPrecondition(may)) return may;
+    was = !may.ok();
+    SY_ASSIGN_OR_RETURN(ScopedStatement stmt, db.Cached(kUnquarantineWorker));
+    stmt->BindInt64(1, worker_id);
+    return stmt->Run();
+  }));
+  return was;
+}
+
 absl::StatusOr<std::optional<Assignment>> SqliteStore::ClaimJob(const ClaimParams& params) {
   std::optional<Assignment> assignment;
   SY_RETURN_IF_ERROR(Write([&](WriteContext& context) -> absl::Status {
@@ -860,7 +941,11 @@ absl::StatusOr<Store::FinishAndClaimResult> SqliteStore::FinishAttemptAndClaim(
         Database& db = context.db();
         SY_ASSIGN_OR_RETURN(result.state, FinishRunningAttempt(db, ref, outcome, cause,
                                                                summary_json, next.now));
-        SY_ASSIGN_OR_RETURN(result.next, ClaimNextPending(db, next));
+        absl::StatusOr<std::optional<Assignment>> claimed = ClaimNextPending(db, next);
+        // Quarantined (perhaps by this very finish): the finish stands, and
+        // the worker's next ClaimJob says why it gets nothing.
+        if (absl::IsFailedPrecondition(claimed.status())) return absl::OkStatus();
+        SY_ASSIGN_OR_RETURN(result.next, std::move(claimed));
         return absl::OkStatus();
       },
       2));
@@ -872,17 +957,20 @@ absl::StatusOr<int64_t> SqliteStore::ExpireLeases(absl::Time now) {
   SY_RETURN_IF_ERROR(Write([&](WriteContext& context) -> absl::Status {
     Database& db = context.db();
     expired = 0;
-    std::vector<std::pair<int64_t, int64_t>> attempts;  // (attempt, job)
+    struct Expired {
+      int64_t attempt_id, job_id, worker_id;
+    };
+    std::vector<Expired> attempts;
     {
       SY_ASSIGN_OR_RETURN(ScopedStatement stmt, db.Cached(kSelectExpiredAttempts));
       stmt->BindTime(1, now);
       while (true) {
         SY_ASSIGN_OR_RETURN(bool row, stmt->Step());
         if (!row) break;
-        attempts.emplace_back(stmt->ColumnInt64(0), stmt->ColumnInt64(1));
+        attempts.push_back({stmt->ColumnInt64(0), stmt->ColumnInt64(1), stmt->ColumnInt64(2)});
       }
     }
-    for (const auto& [attempt_id, job_id] : attempts) {
+    for (const auto& [attempt_id, job_id, worker_id] : attempts) {
       SY_ASSIGN_OR_RETURN(JobRow job, LoadJob(db, job_id));
       if (job.current_attempt_id != attempt_id) {
         // A running attempt that is not its job's current one breaks an
@@ -891,7 +979,8 @@ absl::StatusOr<int64_t> SqliteStore::ExpireLeases(absl::Time now) {
                                                 job_id, " does not point at it"));
       }
       SY_RETURN_IF_ERROR(
-          EndAttempt(db, job.record, attempt_id, AttemptOutcome::kLost, "lease expired", "", now)
+          EndAttempt(db, job.record, attempt_id, worker_id, AttemptOutcome::kLost,
+                     "lease expired", "", now)
               .status());
       ++expired;
     }

@@ -100,6 +100,7 @@ class SqliteStore : public Store {
                            absl::Time now) override;
   absl::StatusOr<WorkerRecord> GetWorker(int64_t worker_id) override;
   absl::StatusOr<std::vector<WorkerRecord>> ListWorkers() override;
+  absl::StatusOr<bool> UnquarantineWorker(int64_t worker_id) override;
 
   absl::StatusOr<std::optional<Assignment>> ClaimJob(const ClaimParams& params) override;
   absl::StatusOr<std::vector<Order>> RenewLeases(int64_t worker_id,

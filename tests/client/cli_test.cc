@@ -478,8 +478,28 @@ TEST_F(CliTest, WatchOnATerminalRedrawsInPlace) {
 TEST_F(CliTest, WorkersTable) {
   EXPECT_EQ(Run({"workers", "--output", "csv"}), kExitOk);
   EXPECT_EQ(out_.str(),
-            "id,name,host,state,busy,slots,devices,last_seen,build,trainer\n"
-            "1,w1,host,alive,2,2,cpux2,-,,\n");
+            "id,name,host,state,busy,slots,devices,last_seen,build,trainer,env_errors,cause\n"
+            "1,w1,host,alive,2,2,cpux2,-,,,0,\n");
+}
+
+TEST_F(CliTest, AQuarantinedWorkerShowsWhyAndCanBeLetOut) {
+  {
+    std::lock_guard<std::mutex> lock(state_->mutex);
+    pb::Worker& w = state_->workers[0];
+    w.set_state("quarantined");
+    w.set_quarantined(true);
+    w.set_environment_failures(3);
+    w.set_quarantine_cause("this worker's environment failed (trainer exit code 5): no CUDA");
+  }
+  EXPECT_EQ(Run({"workers", "--output", "csv"}), kExitOk);
+  EXPECT_EQ(out_.str(),
+            "id,name,host,state,busy,slots,devices,last_seen,build,trainer,env_errors,cause\n"
+            "1,w1,host,quarantined,2,2,cpux2,-,,,3,this worker's environment failed (trainer "
+            "exit code 5): no CUDA\n");
+  out_.str("");
+  EXPECT_EQ(Run({"workers", "--unquarantine", "1"}), kExitOk);
+  EXPECT_EQ(out_.str(), "worker 1 (w1) may claim jobs again; state alive\n");
+  EXPECT_EQ(Run({"workers", "--unquarantine", "x"}), kExitUsage);
 }
 
 TEST_F(CliTest, SampleMatchesTheGenerator) {

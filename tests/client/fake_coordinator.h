@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "client/coordinator_client.h"
 #include "client/errors.h"
 
@@ -127,6 +128,17 @@ class FakeCoordinator final : public CoordinatorClient {
     std::lock_guard<std::mutex> lock(state_->mutex);
     if (!state_->fail_with.ok()) return state_->fail_with;
     return state_->workers;
+  }
+  absl::StatusOr<pb::Worker> UnquarantineWorker(int64_t worker_id) override {
+    std::lock_guard<std::mutex> lock(state_->mutex);
+    for (pb::Worker& w : state_->workers) {
+      if (w.id() != worker_id) continue;
+      w.set_quarantined(false);
+      w.set_environment_failures(0);
+      w.set_state("alive");
+      return w;
+    }
+    return absl::NotFoundError(absl::StrCat("worker ", worker_id, " does not exist"));
   }
 
  private:

@@ -117,6 +117,12 @@ std::vector<Rpc> EveryRpc() {
     pb::ListWorkersResponse response;
     return s->ListWorkers(c, pb::ListWorkersRequest(), &response);
   });
+  sweep("UnquarantineWorker", [](grpc::ClientContext* c, pb::SweepService::Stub* s) {
+    pb::UnquarantineWorkerRequest request;
+    request.set_worker_id(1);
+    pb::Worker response;
+    return s->UnquarantineWorker(c, request, &response);
+  });
   worker("RegisterWorker",
          [](grpc::ClientContext* c, pb::WorkerService::Stub* w) {
            pb::RegisterWorkerRequest request;
@@ -260,7 +266,7 @@ TEST_F(RolesTest, EachRoleIsConfinedToItsOwnService) {
   int64_t sweep_id = Submit({1});
   ASSERT_EQ(sweep_id, 1);
   const std::vector<Rpc> rpcs = EveryRpc();
-  ASSERT_EQ(rpcs.size(), 17u);  // 10 of SweepService, 7 of WorkerService
+  ASSERT_EQ(rpcs.size(), 18u);  // 11 of SweepService, 7 of WorkerService
   for (const Rpc& rpc : rpcs) {
     const bool for_clients = rpc.service == Service::kSweep;
     // The other role's token: PERMISSION_DENIED, with a message that says

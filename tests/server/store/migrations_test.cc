@@ -168,9 +168,56 @@ void CheckVersion1(SqliteStore& store) {
   EXPECT_TRUE(finished->finished_at.has_value());
 }
 
+// Rows in the 0002 schema: version 1's, plus a quarantined worker whose
+// last attempt ended with an environment error, and a job failed at once by
+// a config error.
+void FillVersion2(sqlite::Database& db) {
+  FillVersion1(db);
+  ExecOrFail(db, R"sql(
+    INSERT INTO workers (id, name, hostname, devices_json, registered_at, last_seen,
+                         environment_failures, quarantined_at, quarantine_cause)
+      VALUES (2, 'broken', 'h2', '[{"name":"cuda:0","kind":"cuda","memory_bytes":0,"slots":1,"description":""}]',
+              1700000000.0, 1700000001.0, 3, 1700000050.0, 'trainer exit code 5');
+    UPDATE jobs SET state = 4, failures = 1, current_attempt_id = NULL WHERE id = 1;
+    UPDATE attempts SET outcome = 7, ended_at = 1700000040.0 WHERE id = 1;
+    INSERT INTO attempts (id, job_id, number, worker_id, device, fencing_token, outcome,
+                          started_at, ended_at, lease_expires)
+      VALUES (3, 2, 2, 2, 'cuda:0', 'tok3', 8, 1700000041.0, 1700000042.0, 1700000060.0);
+  )sql");
+}
+
+void CheckVersion2(SqliteStore& store) {
+  absl::StatusOr<WorkerRecord> worker = store.GetWorker(2);
+  ASSERT_TRUE(worker.ok()) << worker.status();
+  EXPECT_EQ(worker->environment_failures, 3);
+  ASSERT_TRUE(worker->quarantined_at.has_value());
+  EXPECT_EQ(worker->quarantine_cause, "trainer exit code 5");
+  absl::StatusOr<JobRecord> job = store.GetJob(1);
+  ASSERT_TRUE(job.ok()) << job.status();
+  EXPECT_EQ(job->state, JobState::kFailed);
+  EXPECT_EQ(job->attempts[0].outcome, AttemptOutcome::kConfigError);
+  absl::StatusOr<JobRecord> other = store.GetJob(2);
+  ASSERT_TRUE(other.ok()) << other.status();
+  EXPECT_EQ(other->attempts.back().outcome, AttemptOutcome::kEnvironmentError);
+  absl::StatusOr<bool> lifted = store.UnquarantineWorker(2);
+  ASSERT_TRUE(lifted.ok()) << lifted.status();
+  EXPECT_TRUE(*lifted);
+}
+
+// Version 1's rows, upgraded: the workers are healthy and take the new
+// outcomes.
+void CheckVersion1Upgraded(SqliteStore& store) {
+  CheckVersion1(store);
+  absl::StatusOr<WorkerRecord> worker = store.GetWorker(1);
+  ASSERT_TRUE(worker.ok()) << worker.status();
+  EXPECT_EQ(worker->environment_failures, 0);
+  EXPECT_FALSE(worker->quarantined_at.has_value());
+}
+
 const std::vector<UpgradeCase>& UpgradeCases() {
   static const auto* cases = new std::vector<UpgradeCase>{
-      {1, FillVersion1, CheckVersion1},
+      {1, FillVersion1, CheckVersion1Upgraded},
+      {2, FillVersion2, CheckVersion2},
   };
   return *cases;
 }

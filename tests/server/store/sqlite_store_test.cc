@@ -268,6 +268,94 @@ TEST_F(SqliteStoreTest, WorkersRoundTrip) {
   EXPECT_EQ(store_->GetWorker(999).status().code(), absl::StatusCode::kNotFound);
 }
 
+// ---- quarantine (issue 18)
+
+TEST_F(SqliteStoreTest, EnvironmentErrorsInARowQuarantineTheWorker) {
+  const int64_t sweep = MakeSweep(1, 0, /*max_attempts=*/2);
+  for (int i = 1; i <= kQuarantineAfter; ++i) {
+    Assignment a = MustClaim();
+    absl::StatusOr<JobState> state = Finish(
+        a, AttemptOutcome::kEnvironmentError,
+        "this worker's environment failed (trainer exit code 5): device: cuda:0 requested, but "
+        "CUDA is not available\n--- stderr ---\nmore");
+    ASSERT_TRUE(state.ok()) << state.status();
+    EXPECT_EQ(*state, JobState::kPending) << "free for the job";
+  }
+  JobRecord job = Job(1);
+  EXPECT_EQ(job.failures, 0) << "the retry budget is intact";
+  EXPECT_EQ(job.attempts.back().outcome, AttemptOutcome::kEnvironmentError);
+  absl::StatusOr<WorkerRecord> w = store_->GetWorker(worker_);
+  ASSERT_TRUE(w.ok());
+  EXPECT_EQ(w->environment_failures, kQuarantineAfter);
+  ASSERT_TRUE(w->quarantined_at.has_value());
+  EXPECT_EQ(w->quarantine_cause,
+            "this worker's environment failed (trainer exit code 5): device: cuda:0 requested, "
+            "but CUDA is not available");
+
+  // No more claims for it, with the cause; another worker claims the job.
+  ClaimParams params;
+  params.worker_id = worker_;
+  params.fencing_token = "t";
+  params.now = now_;
+  params.lease_expires = now_ + kLease;
+  absl::StatusOr<std::optional<Assignment>> refused = store_->ClaimJob(params);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(refused.status().message()),
+              ::testing::HasSubstr("is quarantined after 3 environment errors in a row (last: "
+                                   "this worker's environment failed"));
+  const int64_t healthy = RegisterWorker("w2");
+  std::optional<Assignment> other = Claim(healthy);
+  ASSERT_TRUE(other.has_value());
+  EXPECT_EQ(other->sweep_id, sweep);
+
+  // An operator lifts it.
+  absl::StatusOr<bool> lifted = store_->UnquarantineWorker(worker_);
+  ASSERT_TRUE(lifted.ok()) << lifted.status();
+  EXPECT_TRUE(*lifted);
+  w = store_->GetWorker(worker_);
+  ASSERT_TRUE(w.ok());
+  EXPECT_FALSE(w->quarantined_at.has_value());
+  EXPECT_EQ(w->environment_failures, 0);
+  EXPECT_TRUE(store_->ClaimJob(params).ok());
+  EXPECT_FALSE(*store_->UnquarantineWorker(worker_)) << "a no-op the second time";
+  EXPECT_EQ(store_->UnquarantineWorker(999).status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(SqliteStoreTest, AnAttemptThatRanResetsTheCountAndAConfigErrorFailsAtOnce) {
+  MakeSweep(2, 0, /*max_attempts=*/3);
+  Assignment a = MustClaim();
+  ASSERT_TRUE(Finish(a, AttemptOutcome::kEnvironmentError, "env").ok());
+  a = MustClaim();
+  ASSERT_TRUE(Finish(a, AttemptOutcome::kEnvironmentError, "env").ok());
+  a = MustClaim();
+  absl::StatusOr<JobState> state = Finish(a, AttemptOutcome::kConfigError, "bad job config");
+  ASSERT_TRUE(state.ok()) << state.status();
+  EXPECT_EQ(*state, JobState::kFailed) << "no retry for a config the trainer refused";
+  absl::StatusOr<WorkerRecord> w = store_->GetWorker(worker_);
+  ASSERT_TRUE(w.ok());
+  EXPECT_EQ(w->environment_failures, 0);
+  EXPECT_FALSE(w->quarantined_at.has_value());
+}
+
+TEST_F(SqliteStoreTest, AFinishThatQuarantinesClaimsNothingButStands) {
+  MakeSweep(2);
+  for (int i = 1; i < kQuarantineAfter; ++i) {
+    ASSERT_TRUE(Finish(MustClaim(), AttemptOutcome::kEnvironmentError, "env").ok());
+  }
+  Assignment a = MustClaim();
+  ClaimParams next;
+  next.worker_id = worker_;
+  next.fencing_token = "next";
+  next.now = now_;
+  next.lease_expires = now_ + kLease;
+  absl::StatusOr<Store::FinishAndClaimResult> result = store_->FinishAttemptAndClaim(
+      a.attempt, AttemptOutcome::kEnvironmentError, "env", "", next);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->state, JobState::kPending);
+  EXPECT_FALSE(result->next.has_value());
+  EXPECT_EQ(Job(a.job_id).attempts.back().outcome, AttemptOutcome::kEnvironmentError);
+}
+
 // ---- claims
 
 TEST_F(SqliteStoreTest, ClaimTakesHighestPriorityThenOldest) {

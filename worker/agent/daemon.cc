@@ -87,6 +87,8 @@ std::string AttemptEnding(const JobResult& result) {
     case v1::ATTEMPT_OUTCOME_FAILED: return "failed";
     case v1::ATTEMPT_OUTCOME_CANCELLED: return "cancelled";
     case v1::ATTEMPT_OUTCOME_PREEMPTED: return "preempted";
+    case v1::ATTEMPT_OUTCOME_CONFIG_ERROR: return "config_error";
+    case v1::ATTEMPT_OUTCOME_ENVIRONMENT_ERROR: return "environment_error";
     default: return "unreported";
   }
 }
@@ -338,7 +340,13 @@ void WorkerDaemon::SlotLoop(SlotState* state) {
     if (!response.ok()) {
       absl::Duration delay = backoff.NextDelay();
       // The heartbeat thread reports outages; one line per slot is enough.
-      if (!failing) {
+      if (!failing && absl::IsFailedPrecondition(response.status())) {
+        // Quarantined: the coordinator counted too many environment errors
+        // here in a row. It says why; a restart or an operator clears it.
+        SY_LOG(Error) << "slot " << slot.index << " (" << slot.device.name
+                      << "): the coordinator gives this worker no jobs: "
+                      << response.status().message() << "; asking again now and then";
+      } else if (!failing) {
         SY_LOG(Warning) << "slot " << slot.index << " (" << slot.device.name
                         << "): cannot claim a job (" << response.status() << "); retrying in "
                         << Seconds(delay);

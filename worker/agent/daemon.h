@@ -74,8 +74,8 @@ struct WorkerStats {
   int64_t unacked_metric_batches = 0;  // summed over the running jobs
   int64_t checkpoints_waiting = 0;     // summed over the running jobs
   int64_t jobs_claimed = 0;            // since the daemon started
-  // Attempts that ended, by how: succeeded, failed, cancelled, preempted,
-  // abandoned (the coordinator took the attempt back), unreported.
+  // Attempts that ended, by how: succeeded, failed, config_error,
+  // environment_error, cancelled, preempted, abandoned (the coordinator took the attempt back), unreported.
   std::map<std::string, int64_t> attempts_ended;
 };
 

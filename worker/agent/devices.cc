@@ -10,8 +10,10 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "nlohmann/json.hpp"
 #include "worker/agent/process_launcher.h"
 
 namespace switchyard::worker {
@@ -183,6 +185,54 @@ absl::StatusOr<std::vector<DeviceInfo>> ResolveDevices(std::string_view spec,
   }
   if (devices.empty()) return absl::InvalidArgumentError("--devices: names no device");
   return devices;
+}
+
+absl::StatusOr<TrainerProbe> ParseTrainerProbe(std::string_view text) {
+  std::vector<absl::string_view> lines = absl::StrSplit(A(text), '\n', absl::SkipWhitespace());
+  for (auto it = lines.rbegin(); it != lines.rend(); ++it) {
+    const nlohmann::json json =
+        nlohmann::json::parse(it->begin(), it->end(), nullptr, /*allow_exceptions=*/false);
+    if (!json.is_object() || json.value("probe", false) != true) continue;
+    const auto libtorch = json.find("libtorch");
+    const auto cuda = json.find("cuda_available");
+    const auto count = json.find("cuda_device_count");
+    if (libtorch == json.end() || !libtorch->is_string() || cuda == json.end() ||
+        !cuda->is_boolean() || count == json.end() || !count->is_number_integer()) {
+      break;
+    }
+    TrainerProbe probe;
+    probe.libtorch = libtorch->get<std::string>();
+    probe.cuda_available = cuda->get<bool>();
+    probe.cuda_device_count = count->get<int>();
+    return probe;
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat("not a probe report: '", A(text).substr(0, 300), "'"));
+}
+
+absl::StatusOr<std::vector<DeviceInfo>> DevicesTheTrainerCanUse(
+    std::string_view spec, std::vector<DeviceInfo> devices, const TrainerProbe& trainer,
+    const std::string& trainer_path, const DeviceInfo& cpu, std::string* note) {
+  note->clear();
+  if (trainer.cuda_available) return devices;
+  std::vector<std::string> gpus;
+  for (const DeviceInfo& d : devices) {
+    if (d.kind == "cuda") gpus.push_back(d.name);
+  }
+  if (gpus.empty()) return devices;
+  const std::string why =
+      absl::StrCat("the trainer at ", trainer_path, " was built without CUDA (LibTorch ",
+                   trainer.libtorch, ", cuda_available=false)");
+  if (Trimmed(A(spec)) == "auto") {
+    *note = absl::StrCat("found ", gpus.size(), " GPU(s) (", absl::StrJoin(gpus, ", "),
+                         "), but ", why, "; offering the CPU only. Install a CUDA build of "
+                         "switchyard-train (or pass --trainer) to use them");
+    return std::vector<DeviceInfo>{cpu};
+  }
+  return absl::FailedPreconditionError(absl::StrCat(
+      "--devices ", absl::StrJoin(gpus, ","), ": ", why,
+      "; every job given to it would fail. Install a CUDA build of switchyard-train (or pass "
+      "--trainer), or offer --devices cpu"));
 }
 
 }  // namespace switchyard::worker

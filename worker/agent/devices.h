@@ -59,6 +59,28 @@ absl::StatusOr<std::vector<DeviceInfo>> ResolveDevices(std::string_view spec,
                                                        const GpuProbe& probe,
                                                        const DeviceInfo& cpu);
 
+// What `switchyard-train --probe` reports about its build (docs/worker.md).
+struct TrainerProbe {
+  std::string libtorch;          // "1.13.0"
+  bool cuda_available = false;
+  int cuda_device_count = 0;
+};
+
+// Parses the probe's output: its last line that is a JSON object with
+// "probe": true. INVALID_ARGUMENT, quoting the text, when there is none or a
+// field has the wrong type.
+absl::StatusOr<TrainerProbe> ParseTrainerProbe(std::string_view text);
+
+// The resolved devices narrowed to those the trainer at `trainer_path` can
+// use. Without CUDA in the trainer, "auto" falls back to the CPU (and
+// *note says why, for the log); GPUs named in --devices are refused with
+// FAILED_PRECONDITION saying why ("--devices cuda:0: the trainer at PATH was
+// built without CUDA (LibTorch 1.13.0, cuda_available=false); ..."). With
+// CUDA, every device stays.
+absl::StatusOr<std::vector<DeviceInfo>> DevicesTheTrainerCanUse(
+    std::string_view spec, std::vector<DeviceInfo> devices, const TrainerProbe& trainer,
+    const std::string& trainer_path, const DeviceInfo& cpu, std::string* note);
+
 }  // namespace switchyard::worker
 
 #endif  // SWITCHYARD_WORKER_AGENT_DEVICES_H_

@@ -62,6 +62,8 @@ const char* OutcomeWord(v1::AttemptOutcome outcome) {
     case v1::ATTEMPT_OUTCOME_FAILED: return "failed";
     case v1::ATTEMPT_OUTCOME_PREEMPTED: return "preempted";
     case v1::ATTEMPT_OUTCOME_CANCELLED: return "cancelled";
+    case v1::ATTEMPT_OUTCOME_CONFIG_ERROR: return "failed (bad config)";
+    case v1::ATTEMPT_OUTCOME_ENVIRONMENT_ERROR: return "handed back (worker environment error)";
     default: return "ended";
   }
 }
@@ -82,16 +84,6 @@ int64_t CheckpointFileStep(const std::string& name) {
 }
 
 }  // namespace
-
-const char* StopReasonName(StopReason reason) {
-  switch (reason) {
-    case StopReason::kNone: return "none";
-    case StopReason::kDrain: return "drain";
-    case StopReason::kCancel: return "cancel";
-    case StopReason::kAbandon: return "abandon";
-  }
-  return "unknown";
-}
 
 JobRunner::JobRunner(v1::Assignment assignment, Slot slot, CoordinatorClient* client,
                      TrainerLauncher* launcher, JobRunnerOptions options)
@@ -477,103 +469,96 @@ absl::Status JobRunner::ReportEnd(v1::AttemptOutcome outcome, const std::string&
 JobResult JobRunner::Run() {
   const absl::Time started = absl::Now();
   JobResult result;
-  std::string failure;  // why the attempt failed before its trainer ran
-  if (absl::Status s = PrepareWorkDir(); !s.ok()) failure = std::string(s.message());
+  AttemptFacts facts;
+  if (absl::Status s = PrepareWorkDir(); !s.ok()) {
+    facts.early = EarlyFailure::kWorkDir;
+    facts.early_message = std::string(s.message());
+  }
   uploader_->Start();
   shipper_ = std::thread([this] { ShipperLoop(); });
 
   bool resume = false;
-  if (failure.empty() && assignment_.checkpoint_id() != 0 && !Abandoned()) {
+  if (facts.early == EarlyFailure::kNone && assignment_.checkpoint_id() != 0 && !Abandoned()) {
     absl::Status s = DownloadCheckpoint();
     if (s.ok()) {
       resume = true;
     } else if (!Abandoned() && stop_reason() == StopReason::kNone) {
-      failure = absl::StrCat("cannot download checkpoint ", assignment_.checkpoint_id(), ": ",
-                             s.message());
+      facts.early = EarlyFailure::kCheckpoint;
+      facts.early_message = absl::StrCat("cannot download checkpoint ",
+                                         assignment_.checkpoint_id(), ": ", s.message());
     }
   }
 
-  bool launched = false;
-  ExitInfo exit;
   std::string stderr_tail;
-  if (failure.empty() && stop_reason() == StopReason::kNone) {
-    absl::StatusOr<std::unique_ptr<TrainerProcess>> process = launcher_->Launch(MakeSpec(resume));
-    if (!process.ok()) {
-      failure = absl::StrCat("cannot start the trainer: ", process.status().message());
-    } else {
-      launched = true;
-      {
-        // A stop that came while the trainer was starting is delivered now.
-        std::lock_guard<std::mutex> lock(mutex_);
-        process_ = process->get();
-        if (stop_ == StopReason::kAbandon) {
-          process_->Kill();
-          kill_sent_ = true;
-        } else if (stop_ != StopReason::kNone) {
-          process_->Terminate();
-          terminate_sent_ = true;
-        }
-      }
-      SY_LOG(Debug) << Label() << ": trainer started on " << slot_.device.name << " with "
-                    << slot_.threads << " thread(s)" << (resume ? ", resuming" : "");
-      std::string line;
-      while (true) {
-        TrainerProcess::ReadResult r = (*process)->ReadLine(options_.poll, &line);
-        if (r == TrainerProcess::ReadResult::kEof) break;
-        if (r == TrainerProcess::ReadResult::kLine && !Abandoned()) HandleLine(line);
-        EnforceStopDeadlines(process->get());
-      }
-      while (true) {
-        std::optional<ExitInfo> ended = (*process)->Wait(options_.poll);
-        if (ended.has_value()) {
-          exit = *ended;
-          break;
-        }
-        EnforceStopDeadlines(process->get());
-      }
-      stderr_tail = (*process)->StderrTail(options_.stderr_tail_bytes);
-      std::lock_guard<std::mutex> lock(mutex_);
-      process_ = nullptr;
+  if (facts.early == EarlyFailure::kNone && stop_reason() == StopReason::kNone) {
+    stderr_tail = RunTrainer(resume, &facts);
+  }
+  facts.stop = stop_reason();
+  const Classified classified = ClassifyAttempt(facts);
+  Report(classified, facts.early_message, stderr_tail, started, &result);
+  if (Abandoned()) {
+    result.abandoned = true;
+    result.reported = false;
+    SY_LOG(Warning) << Label() << ": stopped: the coordinator took the attempt back "
+                    << "(stale fencing token or lost lease); nothing more is reported";
+  }
+  if (!options_.keep_work_dir) {
+    std::error_code ignored;
+    fs::remove_all(dir_, ignored);
+  }
+  return result;
+}
+
+std::string JobRunner::RunTrainer(bool resume, AttemptFacts* facts) {
+  absl::StatusOr<std::unique_ptr<TrainerProcess>> process = launcher_->Launch(MakeSpec(resume));
+  if (!process.ok()) {
+    facts->early = EarlyFailure::kLaunch;
+    facts->early_message = absl::StrCat("cannot start the trainer: ", process.status().message());
+    return "";
+  }
+  facts->launched = true;
+  {
+    // A stop that came while the trainer was starting is delivered now.
+    std::lock_guard<std::mutex> lock(mutex_);
+    process_ = process->get();
+    if (stop_ == StopReason::kAbandon) {
+      process_->Kill();
+      kill_sent_ = true;
+    } else if (stop_ != StopReason::kNone) {
+      process_->Terminate();
+      terminate_sent_ = true;
     }
   }
-
-  // How did it end?
-  const StopReason stop = stop_reason();
-  v1::AttemptOutcome outcome = v1::ATTEMPT_OUTCOME_FAILED;
-  std::string reason;
-  const bool exited = launched && !exit.signaled;
-  if (stop == StopReason::kAbandon) {
-    outcome = v1::ATTEMPT_OUTCOME_UNSPECIFIED;
-  } else if (!failure.empty()) {
-    outcome = stop == StopReason::kCancel ? v1::ATTEMPT_OUTCOME_CANCELLED
-                                          : v1::ATTEMPT_OUTCOME_FAILED;
-    reason = failure;
-  } else if (!launched) {
-    outcome = stop == StopReason::kCancel ? v1::ATTEMPT_OUTCOME_CANCELLED
-                                          : v1::ATTEMPT_OUTCOME_PREEMPTED;
-    reason = stop == StopReason::kCancel ? "cancelled before the trainer started"
-                                         : "worker draining; handed back before the trainer started";
-  } else if (exited && exit.code == kTrainerExitOk) {
-    outcome = v1::ATTEMPT_OUTCOME_SUCCEEDED;
-  } else if (stop == StopReason::kCancel) {
-    outcome = v1::ATTEMPT_OUTCOME_CANCELLED;
-    reason = absl::StrCat("cancelled; the trainer stopped with ", exit.Describe());
-  } else if (exited && exit.code == kTrainerExitBadConfig) {
-    reason = "bad job config (trainer exit code 2)";
-  } else if (exited && exit.code == kTrainerExitTrainingFailed) {
-    reason = "training failed (trainer exit code 3)";
-  } else if (stop == StopReason::kDrain) {
-    outcome = v1::ATTEMPT_OUTCOME_PREEMPTED;
-    reason = absl::StrCat("worker draining; the trainer stopped with ", exit.Describe());
-  } else if (exited && exit.code == kTrainerExitStopped) {
-    outcome = v1::ATTEMPT_OUTCOME_PREEMPTED;
-    reason = "the trainer was stopped by a SIGTERM from outside the daemon";
-  } else if (exit.signaled) {
-    reason = absl::StrCat("the trainer crashed: ", exit.Describe());
-  } else {
-    reason = absl::StrCat("the trainer exited with code ", exit.code);
+  SY_LOG(Debug) << Label() << ": trainer started on " << slot_.device.name << " with "
+                << slot_.threads << " thread(s)" << (resume ? ", resuming" : "");
+  std::string line;
+  while (true) {
+    TrainerProcess::ReadResult r = (*process)->ReadLine(options_.poll, &line);
+    if (r == TrainerProcess::ReadResult::kEof) break;
+    if (r == TrainerProcess::ReadResult::kLine) {
+      facts->trainer_spoke = true;
+      if (!Abandoned()) HandleLine(line);
+    }
+    EnforceStopDeadlines(process->get());
   }
+  while (true) {
+    std::optional<ExitInfo> ended = (*process)->Wait(options_.poll);
+    if (ended.has_value()) {
+      facts->exit = *ended;
+      break;
+    }
+    EnforceStopDeadlines(process->get());
+  }
+  std::string stderr_tail = (*process)->StderrTail(options_.stderr_tail_bytes);
+  if (!stderr_tail.empty()) facts->trainer_spoke = true;
+  std::lock_guard<std::mutex> lock(mutex_);
+  process_ = nullptr;
+  return stderr_tail;
+}
 
+void JobRunner::Report(const Classified& classified, const std::string& early_message,
+                       const std::string& stderr_tail, absl::Time started, JobResult* result) {
+  const v1::AttemptOutcome outcome = classified.outcome;
   // Checkpoints first (they wait for their metrics), then the rest of the
   // metrics, then the report.
   {
@@ -585,9 +570,9 @@ JobResult JobRunner::Run() {
   shipper_.join();
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    result.last_uploaded_checkpoint_step = uploaded_step_;
+    result->last_uploaded_checkpoint_step = uploaded_step_;
   }
-  result.metric_batches = metric_batches_;
+  result->metric_batches = metric_batches_;
 
   if (!Abandoned()) {
     absl::Status metrics = WaitForMetrics(uploader_->last_seq());
@@ -606,50 +591,41 @@ JobResult JobRunner::Run() {
     }
   }
   uploader_->Abort();  // no-op after a clean Close
+  if (Abandoned()) return;
 
-  if (!Abandoned()) {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      reporting_ = true;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    reporting_ = true;
+  }
+  const bool succeeded = outcome == v1::ATTEMPT_OUTCOME_SUCCEEDED;
+  // An early failure's message is its whole reason; else the trainer's
+  // error line (or its last words) follow the reason.
+  std::string cause = succeeded ? ""
+                                : FormatCause(classified.reason,
+                                              early_message.empty() ? trainer_error_ : "",
+                                              stderr_tail);
+  absl::Status reported =
+      ReportEnd(outcome, cause, succeeded ? summary_json_ : "", &result->next);
+  result->outcome = outcome;
+  result->charged_to = classified.charged_to;
+  result->cause = cause;
+  result->reported = reported.ok();
+  const std::string took = Seconds(absl::Now() - started);
+  if (reported.ok()) {
+    std::string detail;
+    if (outcome == v1::ATTEMPT_OUTCOME_PREEMPTED && result->last_uploaded_checkpoint_step >= 0) {
+      detail = absl::StrCat(", handed back with its checkpoint at step ",
+                            result->last_uploaded_checkpoint_step);
+    } else if (!classified.reason.empty()) {
+      // The cause's first line: the reason and the trainer's own words.
+      detail = absl::StrCat(": ", cause.substr(0, cause.find('\n')));
     }
-    std::string cause =
-        outcome == v1::ATTEMPT_OUTCOME_SUCCEEDED
-            ? ""
-            : FormatCause(reason, failure.empty() ? trainer_error_ : "", stderr_tail);
-    absl::Status reported =
-        ReportEnd(outcome, cause, outcome == v1::ATTEMPT_OUTCOME_SUCCEEDED ? summary_json_ : "",
-                  &result.next);
-    result.outcome = outcome;
-    result.cause = cause;
-    result.reported = reported.ok();
-    const std::string took = Seconds(absl::Now() - started);
-    if (reported.ok()) {
-      std::string detail;
-      if (outcome == v1::ATTEMPT_OUTCOME_PREEMPTED && result.last_uploaded_checkpoint_step >= 0) {
-        detail = absl::StrCat(", handed back with its checkpoint at step ",
-                              result.last_uploaded_checkpoint_step);
-      } else if (!reason.empty()) {
-        // The cause's first line: the reason and the trainer's own words.
-        detail = absl::StrCat(": ", cause.substr(0, cause.find('\n')));
-      }
-      SY_LOG(Info) << Label() << ": finished: " << OutcomeWord(outcome) << " after " << took
-                   << detail;
-    } else if (!Abandoned()) {
-      SY_LOG(Error) << Label() << ": " << OutcomeWord(outcome) << " after " << took
-                    << ", but the coordinator was not told: " << reported;
-    }
+    SY_LOG(Info) << Label() << ": finished: " << OutcomeWord(outcome) << " after " << took
+                 << detail;
+  } else if (!Abandoned()) {
+    SY_LOG(Error) << Label() << ": " << OutcomeWord(outcome) << " after " << took
+                  << ", but the coordinator was not told: " << reported;
   }
-  if (Abandoned()) {
-    result.abandoned = true;
-    result.reported = false;
-    SY_LOG(Warning) << Label() << ": stopped: the coordinator took the attempt back "
-                    << "(stale fencing token or lost lease); nothing more is reported";
-  }
-  if (!options_.keep_work_dir) {
-    std::error_code ignored;
-    fs::remove_all(dir_, ignored);
-  }
-  return result;
 }
 
 }  // namespace switchyard::worker

@@ -44,6 +44,7 @@
 
 #include "absl/time/time.h"
 #include "common/base/clock.h"
+#include "worker/agent/attempt_outcome.h"
 #include "worker/agent/backoff.h"
 #include "worker/agent/coordinator_client.h"
 #include "worker/agent/devices.h"
@@ -51,15 +52,6 @@
 #include "worker/agent/trainer_launcher.h"
 
 namespace switchyard::worker {
-
-// The trainer's exit codes (docs/trainer.md).
-inline constexpr int kTrainerExitOk = 0;
-inline constexpr int kTrainerExitBadConfig = 2;
-inline constexpr int kTrainerExitTrainingFailed = 3;
-inline constexpr int kTrainerExitStopped = 4;
-
-enum class StopReason { kNone = 0, kDrain = 1, kCancel = 2, kAbandon = 3 };
-const char* StopReasonName(StopReason reason);
 
 struct Slot {
   DeviceInfo device;
@@ -89,6 +81,7 @@ struct JobRunnerOptions {
 struct JobResult {
   bool reported = false;   // FinishJob was accepted
   v1::AttemptOutcome outcome = v1::ATTEMPT_OUTCOME_UNSPECIFIED;
+  ChargedTo charged_to = ChargedTo::kNobody;  // whose fault the end was (attempt_outcome.h)
   bool abandoned = false;  // stopped because the coordinator took the attempt back
   std::string cause;
   int64_t last_uploaded_checkpoint_step = -1;
@@ -117,8 +110,9 @@ class JobRunner {
   JobRunner(const JobRunner&) = delete;
   JobRunner& operator=(const JobRunner&) = delete;
 
-  // Runs the attempt to its end. Never throws; every failure of the job is
-  // reported as the attempt's outcome, never as the daemon's problem.
+  // Runs the attempt to its end. Never throws; every failure is reported as
+  // the attempt's outcome (ClassifyAttempt decides which, and whom it is
+  // charged to), never as the daemon's problem.
   JobResult Run();
 
   // See the stop reasons above. `deadline` matters for kDrain: by then the
@@ -144,6 +138,13 @@ class JobRunner {
   // Downloads the assignment's checkpoint into the checkpoint folder.
   absl::Status DownloadCheckpoint();
   TrainerSpec MakeSpec(bool resume) const;
+  // Starts the trainer, forwards its lines until it exits, and fills
+  // facts->launched, exit and trainer_spoke, or early/early_message when it
+  // could not start. Returns the tail of its stderr.
+  std::string RunTrainer(bool resume, AttemptFacts* facts);
+  // Ships the last checkpoint and metrics, then reports the outcome.
+  void Report(const Classified& classified, const std::string& early_message,
+              const std::string& stderr_tail, absl::Time started, JobResult* result);
   void HandleLine(const std::string& line);
   void EnforceStopDeadlines(TrainerProcess* process);
   void ShipperLoop();

@@ -56,6 +56,10 @@ ABSL_FLAG(double, drain_timeout, 60,
           "seconds a drain (SIGTERM/SIGINT) may take before the daemon exits anyway");
 ABSL_FLAG(std::string, trainer, "",
           "path of switchyard-train (default: beside this program)");
+ABSL_FLAG(bool, probe_trainer, true,
+          "ask the trainer (switchyard-train --probe) whether it has CUDA before offering "
+          "GPUs; --probe_trainer=false skips that (a testing aid: it lets a worker offer "
+          "devices its trainer cannot use, to exercise the environment-error path)");
 ABSL_FLAG(bool, tls, false, "connect with TLS, trusting the system's roots");
 ABSL_FLAG(std::string, tls_ca, "", "connect with TLS, trusting this CA file (PEM)");
 ABSL_FLAG(std::string, metrics_listen, "",
@@ -75,6 +79,7 @@ struct Config {
   std::string hostname;
   absl::Duration drain_timeout;
   std::string trainer;
+  bool probe_trainer = true;
   bool tls = false;
   std::string tls_ca;
   std::string metrics_listen;
@@ -138,6 +143,7 @@ absl::StatusOr<Config> ConfigFromFlags() {
                                             " is not an executable file (", std::strerror(errno),
                                             "); build switchyard-train or pass --trainer"));
   }
+  config.probe_trainer = absl::GetFlag(FLAGS_probe_trainer);
   config.tls = absl::GetFlag(FLAGS_tls);
   config.tls_ca = absl::GetFlag(FLAGS_tls_ca);
   config.metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
@@ -220,6 +226,31 @@ int Run() {
     std::cerr << "switchyard-worker: " << devices.status().message() << "\n";
     return 2;
   }
+  std::string trainer_build;  // "LibTorch 1.13.0, CUDA no", for the trainer's version
+  if (config->probe_trainer) {
+    // A trainer that cannot run, or cannot use the devices offered, would
+    // fail every job it is given: refuse to start instead.
+    absl::StatusOr<std::string> said =
+        RunAndCapture(config->trainer, {"--probe"}, absl::Seconds(60));
+    absl::StatusOr<TrainerProbe> probe =
+        said.ok() ? ParseTrainerProbe(*said) : absl::StatusOr<TrainerProbe>(said.status());
+    if (!probe.ok()) {
+      std::cerr << "switchyard-worker: the trainer at " << config->trainer
+                << " does not answer --probe (" << probe.status().message()
+                << "); it cannot run jobs here. Fix it or pass --trainer\n";
+      return 2;
+    }
+    std::string note;
+    devices = DevicesTheTrainerCanUse(config->devices_spec, *std::move(devices), *probe,
+                                      config->trainer, cpu, &note);
+    if (!devices.ok()) {
+      std::cerr << "switchyard-worker: " << devices.status().message() << "\n";
+      return 2;
+    }
+    if (!note.empty()) SY_LOG(Warning) << note;
+    trainer_build = absl::StrCat("LibTorch ", probe->libtorch, ", CUDA ",
+                                 probe->cuda_available ? "yes" : "no");
+  }
   int slots = static_cast<int>(devices->size()) * config->slots_per_device;
   int threads = config->threads_per_slot;
   if (threads == 0) {
@@ -253,6 +284,10 @@ int Run() {
   options.threads_per_slot = threads;
   options.build_version = SWITCHYARD_VERSION;
   options.trainer_version = TrainerVersion(config->trainer);
+  if (!trainer_build.empty()) {
+    options.trainer_version = absl::StrCat(options.trainer_version.substr(0, 120), " (",
+                                           trainer_build, ")");
+  }
   options.cuda_version = gpus.cuda_version;
   options.drain_timeout = config->drain_timeout;
   options.seed = std::random_device{}();

@@ -72,7 +72,8 @@ std::vector<prometheus::MetricFamily> WorkerMetricsCollector::Collect() const {
   auto ended = MetricFamily("switchyard_worker_attempts_ended_total",
                             "Attempts that ended on this worker, by how.",
                             MetricType::Counter);
-  for (const char *how : {"succeeded", "failed", "cancelled", "preempted",
+  for (const char *how : {"succeeded", "failed", "config_error",
+                          "environment_error", "cancelled", "preempted",
                           "abandoned", "unreported"}) {
     auto it = stats.attempts_ended.find(how);
     AddCounter(

@@ -353,6 +353,7 @@ TEST_F(WorkerDaemonTest, OneJobsFailureLeavesTheOthersAndTheDaemonRunning) {
   auto b = launcher_.WaitForProcess(1);
   ASSERT_NE(a, nullptr);
   ASSERT_NE(b, nullptr);
+  a->WriteStderr("switchyard-train: training\n");  // a crash mid-run: the job's failure
   a->Crash(SIGSEGV);
   ASSERT_TRUE(coordinator_.WaitUntil([&] { return coordinator_.finishes().size() == 1; }));
   EXPECT_FALSE(b->exited());

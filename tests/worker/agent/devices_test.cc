@@ -1,5 +1,6 @@
 #include "worker/agent/devices.h"
 
+#include "absl/strings/match.h"
 #include "gtest/gtest.h"
 
 namespace switchyard::worker {
@@ -97,6 +98,52 @@ TEST_F(ResolveDevicesTest, RefusesWhatCannotBeRight) {
     auto devices = ResolveDevices(spec, two_gpus_, cpu_);
     EXPECT_EQ(devices.status().code(), absl::StatusCode::kInvalidArgument) << spec;
   }
+}
+
+TEST(TrainerProbeTest, ReadsTheProbeLine) {
+  auto probe = ParseTrainerProbe(
+      "some banner\n"
+      "{\"probe\":true,\"libtorch\":\"1.13.0\",\"cuda_available\":false,"
+      "\"cuda_device_count\":0}\n");
+  ASSERT_TRUE(probe.ok()) << probe.status();
+  EXPECT_EQ(probe->libtorch, "1.13.0");
+  EXPECT_FALSE(probe->cuda_available);
+  EXPECT_EQ(probe->cuda_device_count, 0);
+  EXPECT_EQ(ParseTrainerProbe("").status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_FALSE(ParseTrainerProbe("{\"probe\":true,\"libtorch\":1}").ok());
+  EXPECT_FALSE(ParseTrainerProbe("{\"epoch\":1}").ok());
+}
+
+TEST_F(ResolveDevicesTest, OnlyDevicesTheTrainerCanUseAreOffered) {
+  TrainerProbe cpu_only{"1.13.0", false, 0};
+  TrainerProbe cuda{"2.3.0", true, 2};
+  std::string note;
+  // A CUDA trainer: every GPU.
+  auto all = DevicesTheTrainerCanUse("auto", two_gpus_.gpus, cuda, "/t", cpu_, &note);
+  ASSERT_TRUE(all.ok());
+  EXPECT_EQ(all->size(), 2u);
+  EXPECT_EQ(note, "");
+  // auto with a CPU-only trainer on a GPU node: the CPU, and the reason.
+  auto fallback = DevicesTheTrainerCanUse("auto", two_gpus_.gpus, cpu_only, "/t", cpu_, &note);
+  ASSERT_TRUE(fallback.ok());
+  ASSERT_EQ(fallback->size(), 1u);
+  EXPECT_EQ((*fallback)[0].name, "cpu");
+  EXPECT_EQ(note,
+            "found 2 GPU(s) (cuda:0, cuda:1), but the trainer at /t was built without CUDA "
+            "(LibTorch 1.13.0, cuda_available=false); offering the CPU only. Install a CUDA "
+            "build of switchyard-train (or pass --trainer) to use them");
+  // GPUs asked for by name: refused, saying why.
+  auto refused = DevicesTheTrainerCanUse("cuda:0", {two_gpus_.gpus[0]}, cpu_only, "/t", cpu_,
+                                         &note);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(absl::StartsWith(refused.status().message(),
+                               "--devices cuda:0: the trainer at /t was built without CUDA "
+                               "(LibTorch 1.13.0, cuda_available=false)"))
+      << refused.status();
+  // The CPU alone is fine with any trainer.
+  auto cpu = DevicesTheTrainerCanUse("cpu", {cpu_}, cpu_only, "/t", cpu_, &note);
+  ASSERT_TRUE(cpu.ok());
+  EXPECT_EQ(cpu->size(), 1u);
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <future>
 #include <set>
 
@@ -86,6 +87,23 @@ class JobRunnerTest : public ::testing::Test {
   // Runs `runner` on a thread of its own (the slot's, in the daemon).
   std::future<JobResult> Start(JobRunner* runner) {
     return std::async(std::launch::async, [runner] { return runner->Run(); });
+  }
+
+  // Runs an attempt (the launcher's `launch`-th) whose trainer writes
+  // `stderr_text` and then ends as `end` makes it.
+  JobResult RunEndingWith(size_t launch, const std::string& stderr_text,
+                          const std::function<void(FakeTrainer&)>& end) {
+    auto runner = MakeRunner();
+    auto done = Start(runner.get());
+    StopOnExit guard(runner.get());
+    std::shared_ptr<FakeTrainer> trainer = launcher_.WaitForProcess(launch);
+    if (trainer == nullptr) {
+      ADD_FAILURE() << "no trainer was launched";
+      return {};
+    }
+    trainer->WriteStderr(stderr_text);
+    end(*trainer);
+    return done.get();
   }
 
   std::filesystem::path work_dir_;
@@ -235,41 +253,45 @@ TEST_F(JobRunnerTest, ATrainingFailureFailsTheAttemptWithTheStderrTail) {
   EXPECT_EQ(coordinator_.stored().size(), 1u) << "metrics before the failure are kept";
 }
 
-TEST_F(JobRunnerTest, ABadConfigAndACrashAreFailuresToo) {
-  {
-    auto runner = MakeRunner();
-    auto done = Start(runner.get());
-  StopOnExit guard(runner.get());
-    auto trainer = launcher_.WaitForProcess(0);
-    ASSERT_NE(trainer, nullptr);
-    trainer->WriteStderr("config: lr: -1 is out of range\n");
-    trainer->Exit(2);
-    JobResult result = done.get();
-    EXPECT_EQ(result.outcome, v1::ATTEMPT_OUTCOME_FAILED);
-    EXPECT_TRUE(absl::StartsWith(result.cause, "bad job config (trainer exit code 2): config: lr"))
-        << result.cause;
-  }
-  {
-    assignment_.mutable_attempt()->set_attempt_id(78);
-    auto runner = MakeRunner();
-    auto done = Start(runner.get());
-  StopOnExit guard(runner.get());
-    auto trainer = launcher_.WaitForProcess(1);
-    ASSERT_NE(trainer, nullptr);
-    trainer->Crash(SIGSEGV);
-    JobResult result = done.get();
-    EXPECT_EQ(result.outcome, v1::ATTEMPT_OUTCOME_FAILED);
-    EXPECT_TRUE(absl::StrContains(result.cause, "the trainer crashed: killed by signal 11"))
-        << result.cause;
-  }
+TEST_F(JobRunnerTest, ABadConfigIsAConfigErrorAndACrashAFailure) {
+  JobResult result = RunEndingWith(0, "config: lr: -1 is out of range\n",
+                                   [](FakeTrainer& trainer) { trainer.Exit(2); });
+  EXPECT_EQ(result.outcome, v1::ATTEMPT_OUTCOME_CONFIG_ERROR);
+  EXPECT_EQ(result.charged_to, ChargedTo::kJob);
+  EXPECT_TRUE(absl::StartsWith(result.cause, "bad job config (trainer exit code 2): config: lr"))
+      << result.cause;
+
+  assignment_.mutable_attempt()->set_attempt_id(78);
+  result = RunEndingWith(1, "switchyard-train: mlp, preset tiny\n",
+                         [](FakeTrainer& trainer) { trainer.Crash(SIGSEGV); });
+  EXPECT_EQ(result.outcome, v1::ATTEMPT_OUTCOME_FAILED);
+  EXPECT_EQ(result.charged_to, ChargedTo::kJob);
+  EXPECT_TRUE(absl::StrContains(result.cause, "the trainer crashed: killed by signal 11"))
+      << result.cause;
 }
 
-TEST_F(JobRunnerTest, ATrainerThatCannotStartFailsTheAttempt) {
+TEST_F(JobRunnerTest, ATrainerThatCannotStartIsTheWorkersFault) {
   launcher_.SetLaunchStatus(absl::UnavailableError("cannot start x: Permission denied"));
   auto runner = MakeRunner();
   JobResult result = runner->Run();
-  EXPECT_EQ(result.outcome, v1::ATTEMPT_OUTCOME_FAILED);
+  EXPECT_EQ(result.outcome, v1::ATTEMPT_OUTCOME_ENVIRONMENT_ERROR);
+  EXPECT_EQ(result.charged_to, ChargedTo::kWorker);
   EXPECT_TRUE(absl::StrContains(result.cause, "cannot start the trainer")) << result.cause;
+}
+
+TEST_F(JobRunnerTest, AnEnvironmentErrorIsReportedWithTheTrainersWords) {
+  JobResult result = RunEndingWith(
+      0, "switchyard-train: device: cuda:0 requested, but CUDA is not available\n",
+      [](FakeTrainer& trainer) { trainer.Exit(5); });
+  EXPECT_EQ(result.outcome, v1::ATTEMPT_OUTCOME_ENVIRONMENT_ERROR);
+  EXPECT_EQ(result.charged_to, ChargedTo::kWorker);
+  auto finishes = coordinator_.finishes();
+  ASSERT_EQ(finishes.size(), 1u);
+  EXPECT_EQ(finishes[0].request.outcome(), v1::ATTEMPT_OUTCOME_ENVIRONMENT_ERROR);
+  const std::string& cause = finishes[0].request.cause();
+  EXPECT_EQ(cause.substr(0, cause.find('\n')),
+            "this worker's environment failed (trainer exit code 5): switchyard-train: device: "
+            "cuda:0 requested, but CUDA is not available");
 }
 
 TEST_F(JobRunnerTest, CancelSendsSigtermAndReportsCancelledWithoutUploadingCheckpoints) {

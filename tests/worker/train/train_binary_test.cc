@@ -150,6 +150,24 @@ TEST(TrainBinaryTest, HelpListsRegistryKeysAndExitCodes) {
   EXPECT_NE(p.out.find("4  stopped on request"), std::string::npos);
 }
 
+// What the worker asks at start (docs/worker.md): one JSON line, exit 0. On
+// this CPU-only build a CUDA device is then the machine's fault: exit 5.
+TEST(TrainBinaryTest, ProbeReportsTheBuildAndAMissingDeviceExits5) {
+  Process p = RunTrainer({"--probe"});
+  EXPECT_EQ(p.exit_code, 0);
+  auto lines = p.Lines();
+  ASSERT_EQ(lines.size(), 1u) << p.out;
+  EXPECT_EQ(lines[0]["probe"], true);
+  EXPECT_TRUE(lines[0]["libtorch"].is_string());
+  EXPECT_TRUE(lines[0]["cuda_available"].is_boolean());
+  EXPECT_TRUE(lines[0]["cuda_device_count"].is_number_integer());
+  if (lines[0]["cuda_available"] == false) {
+    Process gpu = RunTrainer({"--device", "cuda:0", "--epochs", "0"});
+    EXPECT_EQ(gpu.exit_code, 5);
+    EXPECT_NE(gpu.err.find("CUDA is not available"), std::string::npos) << gpu.err;
+  }
+}
+
 TEST(TrainBinaryTest, BadFlagsAndConfigsExit2NamingTheKey) {
   struct Case {
     std::vector<std::string> args;

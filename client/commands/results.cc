@@ -221,6 +221,204 @@ SeriesStyle StyleForKey(const std::vector<std::string>& group_by,
 
 bool IsFraction(const std::string& metric) { return absl::StartsWith(metric, "accuracy"); }
 
+// What every figure kind starts from: the sweep, its jobs, the metric and
+// the grouping, all checked.
+struct FigureInput {
+  int64_t sweep_id = 0;
+  std::string sweep_title;  // "sweep 3 'quick'"
+  std::string metric;
+  std::vector<std::string> group_by;
+  std::vector<JobData> jobs;
+  CoordinatorClient* client = nullptr;
+};
+
+// A drawn figure and the one-line summary printed after writing it.
+struct Figure {
+  std::string svg;
+  std::string summary;
+};
+
+// The sweep's task sets, in the order the grid first reaches them.
+std::vector<std::string> TaskSetsInCellOrder(const std::vector<JobData>& jobs) {
+  std::map<std::string, int64_t> first;
+  for (const JobData& job : jobs) {
+    auto [it, inserted] = first.emplace(job.Config("tasks"), job.cell_index);
+    if (!inserted) it->second = std::min(it->second, job.cell_index);
+  }
+  std::vector<std::pair<int64_t, std::string>> order;
+  for (const auto& [tasks, cell] : first) order.emplace_back(cell, tasks);
+  std::sort(order.begin(), order.end());
+  std::vector<std::string> task_sets;
+  for (auto& [cell, tasks] : order) task_sets.push_back(tasks);
+  return task_sets;
+}
+
+// One task set per curves figure, as in the paper's Fig. 1 (left): --tasks,
+// else IARC when the sweep has it, else the first in the file.
+absl::StatusOr<std::string> CurvesTaskSet(const Args& args, const FigureInput& in) {
+  const std::vector<std::string> task_sets = TaskSetsInCellOrder(in.jobs);
+  auto has = [&task_sets](const std::string& t) {
+    return std::find(task_sets.begin(), task_sets.end(), t) != task_sets.end();
+  };
+  if (args.Has("tasks")) {
+    const std::string tasks = args.Get("tasks");
+    if (!has(tasks)) {
+      return absl::InvalidArgumentError(absl::StrCat("--tasks: sweep ", in.sweep_id,
+                                                     " has no job on '", tasks, "'; it has: ",
+                                                     absl::StrJoin(task_sets, ", ")));
+    }
+    return tasks;
+  }
+  if (has("IARC")) return std::string("IARC");
+  return task_sets.empty() ? std::string() : task_sets.front();
+}
+
+// Each job's metric against x: the "epoch" metric logged at the same step;
+// without it, step / steps_per_epoch. *by_epoch becomes false when some job
+// has neither (x is then the step).
+absl::StatusOr<std::map<int64_t, Series>> LoadSeriesByEpoch(
+    const FigureInput& in, const std::map<int64_t, const JobData*>& by_id, bool* by_epoch) {
+  std::map<int64_t, std::map<int64_t, double>> epoch_at, value_at;
+  pb::QueryMetricsRequest request;
+  request.set_sweep_id(in.sweep_id);
+  for (const auto& [job_id, job] : by_id) request.add_job_ids(job_id);
+  request.add_names(in.metric);
+  if (in.metric != "epoch") request.add_names("epoch");
+  if (!by_id.empty()) {
+    absl::Status status = in.client->QueryMetrics(request, [&](const pb::JobMetricPoint& p) {
+      if (p.point().name() == "epoch") epoch_at[p.job_id()][p.point().step()] = p.point().value();
+      if (p.point().name() == in.metric) value_at[p.job_id()][p.point().step()] = p.point().value();
+      return absl::OkStatus();
+    });
+    if (!status.ok()) return status;
+  }
+  *by_epoch = true;
+  std::map<int64_t, Series> series;
+  for (const auto& [job_id, values] : value_at) {
+    const JobData& job = *by_id.at(job_id);
+    double steps_per_epoch = std::atof(job.Config("steps_per_epoch").c_str());
+    std::map<double, double> points;  // one value per x: the latest step wins
+    for (const auto& [step, value] : values) {
+      double x;
+      if (auto e = epoch_at[job_id].find(step); e != epoch_at[job_id].end()) {
+        x = e->second;
+      } else if (steps_per_epoch > 0) {
+        x = static_cast<double>(step) / steps_per_epoch;
+      } else {
+        x = static_cast<double>(step);
+        *by_epoch = false;
+      }
+      points[x] = value;
+    }
+    series[job_id].assign(points.begin(), points.end());
+  }
+  return series;
+}
+
+// --kind curves: the metric against epoch on one task set, one line per group
+// (mean over seeds, band of one sd).
+absl::StatusOr<Figure> CurvesFigure(const Args& args, const FigureInput& in, CommandEnv& env) {
+  absl::StatusOr<std::string> tasks = CurvesTaskSet(args, in);
+  if (!tasks.ok()) return tasks.status();
+  std::vector<JobData> selected;
+  for (const JobData& job : in.jobs) {
+    if (job.Config("tasks") == *tasks && job.state == "succeeded") selected.push_back(job);
+  }
+  std::map<int64_t, const JobData*> by_id;
+  for (const JobData& job : selected) by_id[job.id] = &job;
+  bool by_epoch = true;
+  absl::StatusOr<std::map<int64_t, Series>> series = LoadSeriesByEpoch(in, by_id, &by_epoch);
+  if (!series.ok()) return series.status();
+
+  std::vector<std::string> mix_keys = in.group_by;
+  mix_keys.push_back("tasks");
+  NoteMixedKeys(selected, mix_keys, env);
+  std::vector<Curve> curves = GroupCurves(selected, *series, in.group_by);
+  if (curves.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("figure: no succeeded job of sweep ",
+                                                   in.sweep_id, " has '", in.metric,
+                                                   "' points to draw"));
+  }
+  LineChartSpec chart;
+  chart.title = absl::StrCat(in.metric, " against epoch, ", in.sweep_title);
+  int64_t max_n = 0;
+  for (const Curve& c : curves) {
+    for (const CurvePoint& p : c.points) max_n = std::max(max_n, p.y.n);
+  }
+  chart.subtitle =
+      absl::StrCat("tasks ", *tasks,
+                   "; line = mean over seeds, band = mean \u00b1 1 sd (n \u2264 ", max_n, ")");
+  chart.x_label = by_epoch ? "epoch" : "step";
+  chart.y_label = in.metric;
+  if (IsFraction(in.metric)) {
+    chart.y_min = 0;
+    chart.y_max = 1;
+  }
+  for (size_t i = 0; i < curves.size(); ++i) {
+    LineSeries line;
+    line.label = SeriesLabel(in.group_by, curves[i].key);
+    line.style = StyleForKey(in.group_by, curves[i].key, i);
+    line.points = curves[i].points;
+    for (size_t k = 0; k < in.group_by.size(); ++k) line.data[in.group_by[k]] = curves[i].key[k];
+    line.data["tasks"] = *tasks;
+    line.data["metric"] = in.metric;
+    chart.series.push_back(std::move(line));
+  }
+  return Figure{RenderLineChart(chart), absl::StrCat(curves.size(), " curves on ", *tasks)};
+}
+
+// --kind bars: the final metric per task subset (groups along x), one bar per
+// group of the other keys (mean over seeds, whisker of one sd).
+absl::StatusOr<Figure> BarsFigure(const FigureInput& in, CommandEnv& env) {
+  std::vector<std::string> keys = in.group_by;
+  keys.push_back("tasks");
+  NoteMixedKeys(in.jobs, keys, env);
+  std::vector<GroupResult> results = GroupFinalMetrics(in.jobs, in.metric, keys);
+  if (results.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("figure: no succeeded job of sweep ",
+                                                   in.sweep_id, " has a final '", in.metric, "'"));
+  }
+  BarChartSpec chart;
+  chart.title = absl::StrCat("final ", in.metric, " per task subset, ", in.sweep_title);
+  chart.subtitle = "bar = mean over seeds, whisker = \u00b1 1 sd";
+  chart.x_label = "task subset";
+  chart.y_label = absl::StrCat("final ", in.metric);
+  if (IsFraction(in.metric)) {
+    chart.y_min = 0;
+    chart.y_max = 1;
+  }
+  // Series and groups in the order the sweep file gives them.
+  std::map<std::vector<std::string>, size_t> series_index;
+  std::map<std::string, size_t> group_index;
+  for (const GroupResult& r : results) {
+    std::vector<std::string> series_key(r.key.begin(), r.key.end() - 1);
+    const std::string& tasks = r.key.back();
+    if (!series_index.count(series_key)) {
+      series_index[series_key] = chart.series.size();
+      chart.series.push_back(BarSeries{SeriesLabel(in.group_by, series_key),
+                                       StyleForKey(in.group_by, series_key, chart.series.size())});
+    }
+    if (!group_index.count(tasks)) {
+      group_index[tasks] = chart.groups.size();
+      chart.groups.push_back(BarGroup{tasks, {}});
+    }
+  }
+  for (const GroupResult& r : results) {
+    std::vector<std::string> series_key(r.key.begin(), r.key.end() - 1);
+    Bar bar;
+    bar.series = series_index[series_key];
+    bar.value = r.summary;
+    for (size_t k = 0; k < keys.size(); ++k) bar.data[keys[k]] = r.key[k];
+    bar.data["metric"] = in.metric;
+    chart.groups[group_index[r.key.back()]].bars.push_back(std::move(bar));
+  }
+  return Figure{RenderBarChart(chart),
+                absl::StrCat(results.size(), " bars in ", chart.groups.size(), " task subset",
+                             chart.groups.size() == 1 ? "" : "s")};
+}
+
+// Checks the flags, loads the sweep and its jobs, draws the kind asked for and
+// writes it.
 absl::Status RunFigure(const Args& args, CommandEnv& env) {
   absl::StatusOr<int64_t> id = SweepArg(args);
   if (!id.ok()) return id.status();
@@ -232,182 +430,36 @@ absl::Status RunFigure(const Args& args, CommandEnv& env) {
   if (!args.Has("out") || args.Get("out").empty()) {
     return absl::InvalidArgumentError("figure: --out FILE.svg is required (- for stdout)");
   }
-  const std::string metric = args.Get("metric", "accuracy");
+  FigureInput in;
+  in.sweep_id = *id;
+  in.metric = args.Get("metric", "accuracy");
   absl::StatusOr<std::vector<std::string>> group_by =
       ParseGroupBy(args.Get("group-by", "model,attention"));
   if (!group_by.ok()) return group_by.status();
+  in.group_by = *group_by;
   if (*kind == "bars" &&
-      std::find(group_by->begin(), group_by->end(), "tasks") != group_by->end()) {
+      std::find(in.group_by.begin(), in.group_by.end(), "tasks") != in.group_by.end()) {
     return absl::InvalidArgumentError("--group-by: bars already group by tasks along the x axis");
   }
   absl::StatusOr<CoordinatorClient*> client = env.Client();
   if (!client.ok()) return client.status();
-  absl::StatusOr<pb::Sweep> sweep = (*client)->GetSweep(*id);
+  in.client = *client;
+  absl::StatusOr<pb::Sweep> sweep = in.client->GetSweep(*id);
   if (!sweep.ok()) return sweep.status();
-  absl::StatusOr<std::vector<JobData>> jobs = LoadJobs(*client, *id);
+  absl::StatusOr<std::vector<JobData>> jobs = LoadJobs(in.client, *id);
   if (!jobs.ok()) return jobs.status();
-  if (absl::Status s = CheckMetric(*jobs, *id, metric, env); !s.ok()) return s;
-  std::string sweep_title = absl::StrCat("sweep ", *id, sweep->name().empty() ? "" : " '",
-                                         sweep->name(), sweep->name().empty() ? "" : "'");
+  in.jobs = std::move(*jobs);
+  if (absl::Status s = CheckMetric(in.jobs, *id, in.metric, env); !s.ok()) return s;
+  in.sweep_title = absl::StrCat("sweep ", *id, sweep->name().empty() ? "" : " '", sweep->name(),
+                                sweep->name().empty() ? "" : "'");
 
-  std::string svg;
-  std::string summary;
-  if (*kind == "curves") {
-    // One task set per figure, as in the paper's Fig. 1 (left): --tasks, else
-    // IARC when the sweep has it, else the first in the file.
-    std::vector<std::string> task_sets;
-    {
-      std::map<std::string, int64_t> first;
-      for (const JobData& job : *jobs) {
-        auto [it, inserted] = first.emplace(job.Config("tasks"), job.cell_index);
-        if (!inserted) it->second = std::min(it->second, job.cell_index);
-      }
-      std::vector<std::pair<int64_t, std::string>> order;
-      for (const auto& [tasks, cell] : first) order.emplace_back(cell, tasks);
-      std::sort(order.begin(), order.end());
-      for (auto& [cell, tasks] : order) task_sets.push_back(tasks);
-    }
-    std::string tasks;
-    if (args.Has("tasks")) {
-      tasks = args.Get("tasks");
-      if (std::find(task_sets.begin(), task_sets.end(), tasks) == task_sets.end()) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("--tasks: sweep ", *id, " has no job on '", tasks,
-                         "'; it has: ", absl::StrJoin(task_sets, ", ")));
-      }
-    } else if (std::find(task_sets.begin(), task_sets.end(), "IARC") != task_sets.end()) {
-      tasks = "IARC";
-    } else if (!task_sets.empty()) {
-      tasks = task_sets.front();
-    }
-    std::vector<JobData> selected;
-    std::map<int64_t, const JobData*> by_id;
-    for (const JobData& job : *jobs) {
-      if (job.Config("tasks") == tasks && job.state == "succeeded") selected.push_back(job);
-    }
-    for (const JobData& job : selected) by_id[job.id] = &job;
-
-    // x = the "epoch" metric logged at the same step; without it, step /
-    // steps_per_epoch.
-    std::map<int64_t, std::map<int64_t, double>> epoch_at, value_at;
-    pb::QueryMetricsRequest request;
-    request.set_sweep_id(*id);
-    for (const auto& [job_id, job] : by_id) request.add_job_ids(job_id);
-    request.add_names(metric);
-    if (metric != "epoch") request.add_names("epoch");
-    if (!by_id.empty()) {
-      absl::Status status = (*client)->QueryMetrics(request, [&](const pb::JobMetricPoint& p) {
-        if (p.point().name() == "epoch") epoch_at[p.job_id()][p.point().step()] = p.point().value();
-        if (p.point().name() == metric) value_at[p.job_id()][p.point().step()] = p.point().value();
-        return absl::OkStatus();
-      });
-      if (!status.ok()) return status;
-    }
-    bool by_epoch = true;
-    std::map<int64_t, Series> series;
-    for (const auto& [job_id, values] : value_at) {
-      const JobData& job = *by_id.at(job_id);
-      double steps_per_epoch = std::atof(job.Config("steps_per_epoch").c_str());
-      std::map<double, double> points;  // one value per x: the latest step wins
-      for (const auto& [step, value] : values) {
-        double x;
-        if (auto e = epoch_at[job_id].find(step); e != epoch_at[job_id].end()) {
-          x = e->second;
-        } else if (steps_per_epoch > 0) {
-          x = static_cast<double>(step) / steps_per_epoch;
-        } else {
-          x = static_cast<double>(step);
-          by_epoch = false;
-        }
-        points[x] = value;
-      }
-      series[job_id].assign(points.begin(), points.end());
-    }
-    std::vector<std::string> mix_keys = *group_by;
-    mix_keys.push_back("tasks");
-    NoteMixedKeys(selected, mix_keys, env);
-    std::vector<Curve> curves = GroupCurves(selected, series, *group_by);
-    if (curves.empty()) {
-      return absl::InvalidArgumentError(absl::StrCat("figure: no succeeded job of sweep ", *id,
-                                                     " has '", metric, "' points to draw"));
-    }
-    LineChartSpec chart;
-    chart.title = absl::StrCat(metric, " against epoch, ", sweep_title);
-    int64_t max_n = 0;
-    for (const Curve& c : curves) {
-      for (const CurvePoint& p : c.points) max_n = std::max(max_n, p.y.n);
-    }
-    chart.subtitle =
-        absl::StrCat("tasks ", tasks,
-                     "; line = mean over seeds, band = mean \u00b1 1 sd (n \u2264 ", max_n, ")");
-    chart.x_label = by_epoch ? "epoch" : "step";
-    chart.y_label = metric;
-    if (IsFraction(metric)) {
-      chart.y_min = 0;
-      chart.y_max = 1;
-    }
-    for (size_t i = 0; i < curves.size(); ++i) {
-      LineSeries line;
-      line.label = SeriesLabel(*group_by, curves[i].key);
-      line.style = StyleForKey(*group_by, curves[i].key, i);
-      line.points = curves[i].points;
-      for (size_t k = 0; k < group_by->size(); ++k) line.data[(*group_by)[k]] = curves[i].key[k];
-      line.data["tasks"] = tasks;
-      line.data["metric"] = metric;
-      chart.series.push_back(std::move(line));
-    }
-    svg = RenderLineChart(chart);
-    summary = absl::StrCat(curves.size(), " curves on ", tasks);
-  } else {
-    std::vector<std::string> keys = *group_by;
-    keys.push_back("tasks");
-    NoteMixedKeys(*jobs, keys, env);
-    std::vector<GroupResult> results = GroupFinalMetrics(*jobs, metric, keys);
-    if (results.empty()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("figure: no succeeded job of sweep ", *id, " has a final '", metric, "'"));
-    }
-    BarChartSpec chart;
-    chart.title = absl::StrCat("final ", metric, " per task subset, ", sweep_title);
-    chart.subtitle = "bar = mean over seeds, whisker = \u00b1 1 sd";
-    chart.x_label = "task subset";
-    chart.y_label = absl::StrCat("final ", metric);
-    if (IsFraction(metric)) {
-      chart.y_min = 0;
-      chart.y_max = 1;
-    }
-    // Series and groups in the order the sweep file gives them.
-    std::map<std::vector<std::string>, size_t> series_index;
-    std::map<std::string, size_t> group_index;
-    for (const GroupResult& r : results) {
-      std::vector<std::string> series_key(r.key.begin(), r.key.end() - 1);
-      const std::string& tasks = r.key.back();
-      if (!series_index.count(series_key)) {
-        series_index[series_key] = chart.series.size();
-        chart.series.push_back(BarSeries{SeriesLabel(*group_by, series_key),
-                                         StyleForKey(*group_by, series_key, chart.series.size())});
-      }
-      if (!group_index.count(tasks)) {
-        group_index[tasks] = chart.groups.size();
-        chart.groups.push_back(BarGroup{tasks, {}});
-      }
-    }
-    // Groups by first appearance of their task set across all results.
-    for (const GroupResult& r : results) {
-      std::vector<std::string> series_key(r.key.begin(), r.key.end() - 1);
-      Bar bar;
-      bar.series = series_index[series_key];
-      bar.value = r.summary;
-      for (size_t k = 0; k < keys.size(); ++k) bar.data[keys[k]] = r.key[k];
-      bar.data["metric"] = metric;
-      chart.groups[group_index[r.key.back()]].bars.push_back(std::move(bar));
-    }
-    svg = RenderBarChart(chart);
-    summary = absl::StrCat(results.size(), " bars in ", chart.groups.size(), " task subset",
-                           chart.groups.size() == 1 ? "" : "s");
+  absl::StatusOr<Figure> figure =
+      *kind == "curves" ? CurvesFigure(args, in, env) : BarsFigure(in, env);
+  if (!figure.ok()) return figure.status();
+  if (absl::Status s = WriteOutputFile(env, args.Get("out"), figure->svg); !s.ok()) return s;
+  if (args.Get("out") != "-") {
+    env.err() << "wrote " << args.Get("out") << " (" << figure->summary << ")\n";
   }
-  if (absl::Status s = WriteOutputFile(env, args.Get("out"), svg); !s.ok()) return s;
-  if (args.Get("out") != "-") env.err() << "wrote " << args.Get("out") << " (" << summary << ")\n";
   return absl::OkStatus();
 }
 

@@ -1,11 +1,15 @@
 // switchyard-coordinator: owns the results database and serves the gRPC API.
 // Flags become a Config; main wires the store, the coordinator and the server
 // together and waits for SIGTERM or SIGINT.
+#include <malloc.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <string>
 
@@ -13,6 +17,8 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "common/base/clock.h"
 #include "common/base/flags.h"
 #include "common/base/log.h"
@@ -86,6 +92,36 @@ absl::StatusOr<Config> ConfigFromFlags() {
   return config;
 }
 
+// How often freed heap memory is handed back to the OS (ReleaseFreedMemory).
+constexpr int kTrimIntervalSeconds = 60;
+
+int64_t ResidentKib() {
+  std::ifstream statm("/proc/self/statm");
+  int64_t size = 0, resident = 0;
+  statm >> size >> resident;
+  return resident * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+// glibc keeps what a thread frees in that thread's arena, resident, and
+// gives a heap back only from its top; with a thousand gRPC threads spread
+// over 16 arenas, the memory of a burst (a SubmitSweep of 17,000 cells left
+// 61 MiB behind in one arena) and the fragments of steady traffic stayed in
+// the RSS for good (docs/reliability.md, "What the memory is"). malloc_trim
+// returns every whole free page of every arena, in tens of milliseconds at
+// most (36 ms with 1,000 threads on a busy 2-core machine).
+void ReleaseFreedMemory() {
+#ifdef __GLIBC__
+  const absl::Time start = absl::Now();
+  const int64_t before = ResidentKib();
+  malloc_trim(0);
+  const int64_t released = before - ResidentKib();
+  if (released >= 8 * 1024) {
+    SY_LOG(Info) << "returned " << released / 1024 << " MiB of freed memory to the OS in "
+                 << absl::ToDoubleMilliseconds(absl::Now() - start) << " ms";
+  }
+#endif
+}
+
 absl::Status LoadTokens(Config* config) {
   auto token = [&](const std::string& flag, const char* default_name) -> absl::StatusOr<std::string> {
     if (!flag.empty()) return common::ReadTokenFile(flag);
@@ -129,7 +165,7 @@ int Run() {
     return 1;
   }
 
-  // Signals are taken by sigwait below; block them before any thread starts.
+  // Signals are taken by sigtimedwait below; block them before any thread starts.
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
@@ -172,8 +208,14 @@ int Run() {
   SY_LOG(Info) << "coordinator serving on " << (*server)->address() << " with data in "
                << config->data_dir << (config->server.tls_cert_file.empty() ? "" : " (TLS)");
 
-  int signal_number = 0;
-  sigwait(&signals, &signal_number);
+  // The main thread has nothing else to do: it waits for a signal and, every
+  // kTrimIntervalSeconds meanwhile, hands freed memory back.
+  const timespec trim_interval{kTrimIntervalSeconds, 0};
+  int signal_number = -1;
+  while (signal_number < 0) {
+    signal_number = sigtimedwait(&signals, nullptr, &trim_interval);
+    if (signal_number < 0 && errno == EAGAIN) ReleaseFreedMemory();  // EINTR: wait again
+  }
   SY_LOG(Info) << "signal " << signal_number << ": shutting down";
   coordinator.Stop();  // wakes watchers so their streams end
   (*server)->Shutdown(absl::Seconds(5));

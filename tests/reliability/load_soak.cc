@@ -20,8 +20,9 @@
 // (about 0.4 MiB/s at 1,000 workers) until the cache is full.
 //
 // Measures, after the warm-up: the coordinator's resident memory (VmRSS from
-// /proc/PID/status, once a second), heartbeat latency (p50, p99, max), and
-// counts every failed call. Passes (exit 0) when no call failed, every worker
+// /proc/PID/status, once a second; split into anonymous, file and shared
+// memory in the progress lines and the CSV), heartbeat latency (p50, p99,
+// max), and counts every failed call. Passes (exit 0) when no call failed, every worker
 // heartbeated, and the mean RSS of the last third of the measurement is at
 // most --max-rss-growth above the mean of the first third. See
 // docs/reliability.md.
@@ -121,6 +122,26 @@ void RaiseFileLimit(int workers) {
     std::cerr << "warning: open files limited to " << limit.rlim_cur
               << " (want " << wanted << ")\n";
   }
+}
+
+// The resident set split as /proc/PID/status gives it, in KiB: anonymous
+// memory (heap, stacks: where a leak or the allocator's retention shows),
+// file mappings (the binary and its libraries) and shared memory (SQLite's
+// WAL index, DATA_DIR/switchyard.db-shm, grows with the WAL). -1 when gone.
+struct RssParts {
+  int64_t anon = -1, file = -1, shmem = -1;
+};
+RssParts ReadRssParts(pid_t pid) {
+  RssParts parts;
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  std::string key;
+  int64_t kib = 0;
+  while (status >> key) {
+    if (key == "RssAnon:" && status >> kib) parts.anon = kib;
+    if (key == "RssFile:" && status >> kib) parts.file = kib;
+    if (key == "RssShmem:" && status >> kib) parts.shmem = kib;
+  }
+  return parts;
 }
 
 double Mean(const std::vector<int64_t>& values, size_t from, size_t to) {
@@ -260,6 +281,7 @@ int main(int argc, char** argv) {
   // Sample RSS once a second; the warm-up's samples are printed, not judged.
   std::vector<std::pair<double, int64_t>>
       samples;  // (seconds since start, KiB)
+  std::vector<RssParts> parts;  // beside samples
   const absl::Time measure_from = started + absl::Seconds(options.warmup);
   const absl::Time end = measure_from + absl::Seconds(options.duration);
   bool warm = false;
@@ -275,6 +297,7 @@ int main(int argc, char** argv) {
       return 1;
     }
     samples.emplace_back(t, rss);
+    parts.push_back(ReadRssParts((*coordinator)->pid()));
     if (!warm && absl::Now() >= measure_from) {
       warm = true;
       for (auto& worker : workers) (void)worker->TakeHeartbeatLatencies();
@@ -283,9 +306,11 @@ int main(int argc, char** argv) {
       next_report += absl::Seconds(10);
       sim::SimWorkerStats totals = sim::Total(workers);
       std::printf(
-          "  t=%4.0f s  rss %6.1f MiB  threads %lld  heartbeats %lld  "
-          "batches %lld  jobs %lld  failed calls %lld\n",
-          t, rss / 1024.0, static_cast<long long>((*coordinator)->Threads()),
+          "  t=%4.0f s  rss %6.1f MiB (anon %.1f, file %.1f, shmem %.1f)  "
+          "threads %lld  heartbeats %lld  batches %lld  jobs %lld  "
+          "failed calls %lld\n",
+          t, rss / 1024.0, parts.back().anon / 1024.0, parts.back().file / 1024.0,
+          parts.back().shmem / 1024.0, static_cast<long long>((*coordinator)->Threads()),
           static_cast<long long>(totals.heartbeats),
           static_cast<long long>(totals.batches_acked),
           static_cast<long long>(totals.jobs_finished),
@@ -321,9 +346,11 @@ int main(int argc, char** argv) {
 
   if (!options.csv.empty()) {
     std::ofstream csv(options.csv);
-    csv << "seconds,rss_kib,measured\n";
-    for (const auto& [t, kib] : samples) {
-      csv << t << "," << kib << "," << (t >= options.warmup ? 1 : 0) << "\n";
+    csv << "seconds,rss_kib,measured,anon_kib,file_kib,shmem_kib\n";
+    for (size_t i = 0; i < samples.size(); ++i) {
+      const auto& [t, kib] = samples[i];
+      csv << t << "," << kib << "," << (t >= options.warmup ? 1 : 0) << "," << parts[i].anon
+          << "," << parts[i].file << "," << parts[i].shmem << "\n";
     }
   }
 

@@ -1,5 +1,6 @@
 // Self-contained SVG figures: a line chart with bands (mean +- standard
-// deviation over seeds) and a grouped bar chart with error bars.
+// deviation over seeds), a grouped bar chart with error bars, and a heatmap
+// (one grid of coloured cells per panel, with a colour scale).
 //
 // The output is one standalone XML document (no scripts, no external fonts or
 // styles) that browsers and XML parsers read. Besides drawing, every data
@@ -8,6 +9,10 @@
 //   <g class="series" data-KEY="VALUE"...>   one per line (or bar series)
 //   <circle class="point" data-x= data-mean= data-std= data-n=>   curves
 //   <rect class="bar" data-group= data-mean= data-std= data-n= data-KEY=...>
+//   <g class="heatmap" data-x-key= data-y-key= data-facet-key=>   heatmaps
+//     <g class="panel" data-facet=>   one per panel
+//       <rect class="cell" data-x= data-y= data-facet= data-metric=
+//             data-mean= data-std= data-n=>   every cell, n = 0 when empty
 // Numbers in data-* attributes are written at full precision (the shortest
 // form that reads back to the same double); data-std is "" when n < 2.
 //
@@ -82,6 +87,47 @@ struct BarChartSpec {
 };
 
 std::string RenderBarChart(const BarChartSpec& spec);
+
+// One cell of a heatmap panel: indices into HeatmapChartSpec::x_values and
+// y_values, and the summary drawn there.
+struct HeatmapCell {
+  size_t x = 0;
+  size_t y = 0;
+  Summary value;
+};
+
+struct HeatmapPanel {
+  std::string title;  // above the panel, e.g. "transformer"; may be empty
+  std::string facet;  // its data-facet value
+  // At most one cell per (x, y); a cell that is missing or has n = 0 is drawn
+  // hatched, with no value written in it.
+  std::vector<HeatmapCell> cells;
+};
+
+struct HeatmapChartSpec {
+  std::string title;
+  std::string subtitle;
+  std::string x_label;  // the x key, e.g. "length": data-x-key and the axis label
+  std::string y_label;
+  std::string facet_label;            // the facet key(s); "" when there is one unnamed panel
+  std::string metric;                 // data-metric of every cell and the colour scale's label
+  std::vector<std::string> x_values;  // columns, left to right
+  std::vector<std::string> y_values;  // rows, bottom to top
+  std::vector<HeatmapPanel> panels;   // side by side, three to a row
+  // The colour scale's range; NaN = from the data, widened to nice ticks.
+  // Means outside the range take the colour of its nearer end.
+  double value_min = std::numeric_limits<double>::quiet_NaN();
+  double value_max = std::numeric_limits<double>::quiet_NaN();
+};
+
+// Cells are coloured on a sequential (viridis) scale with a legend bar and
+// ticks; each non-empty cell shows its mean in a colour that contrasts with
+// its fill. The document's size grows with the panels and cells.
+std::string RenderHeatmap(const HeatmapChartSpec& spec);
+
+// The scale's colour ("#rrggbb") at t in [0, 1] (clamped): dark purple at 0,
+// yellow at 1, lightness rising throughout.
+std::string ScaleColor(double t);
 
 // "Nice" tick positions (steps of 1, 2 or 5 times a power of ten) covering
 // [lo, hi] with about `target` ticks; the first tick <= lo, the last >= hi.

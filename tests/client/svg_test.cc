@@ -182,5 +182,113 @@ TEST(StyleFor, StableAndDistinct) {
   EXPECT_NE(StyleFor("mlp", "none").color, StyleFor("lstm", "none").color);
 }
 
+// Two facets over length x width; the hostile facet's bottom-right cell has
+// no value.
+HeatmapChartSpec Heat() {
+  HeatmapChartSpec spec;
+  spec.title = "final accuracy by length and width, sweep 7 'bh'";
+  spec.subtitle = "cell = mean over seeds";
+  spec.x_label = "length";
+  spec.y_label = "width";
+  spec.facet_label = "model";
+  spec.metric = "accuracy";
+  spec.value_min = 0;
+  spec.value_max = 1;
+  spec.x_values = {"20", "50", "100"};
+  spec.y_values = {"64", "256"};
+  HeatmapPanel a{"transformer", "transformer", {}};
+  HeatmapPanel b{"<script>alert(1)</script>", "<script>alert(1)</script>", {}};
+  for (size_t x = 0; x < 3; ++x) {
+    for (size_t y = 0; y < 2; ++y) {
+      double v = 0.25 * static_cast<double>(x + y);
+      a.cells.push_back({x, y, Summarize({v, v + 0.5})});
+      if (x != 2 || y != 0) b.cells.push_back({x, y, Summarize({v})});
+    }
+  }
+  spec.panels = {a, b};
+  return spec;
+}
+
+TEST(Heatmap, EveryCellCarriesItsNumbers) {
+  std::string svg = RenderHeatmap(Heat());
+  EXPECT_TRUE(WellFormed(svg)) << svg;
+  EXPECT_NE(svg.find("<title>final accuracy by length and width, sweep 7 &apos;bh&apos;</title>"),
+            std::string::npos);
+  EXPECT_NE(svg.find("class=\"heatmap\" data-x-key=\"length\" data-y-key=\"width\" "
+                     "data-facet-key=\"model\""),
+            std::string::npos);
+  EXPECT_EQ(Count(svg, "class=\"panel\""), 2);
+  EXPECT_EQ(Count(svg, "class=\"cell\""), 12);
+  EXPECT_EQ(Count(svg, "class=\"value\""), 11);  // the empty cell has none
+  EXPECT_NE(svg.find("data-x=\"50\" data-y=\"256\" data-facet=\"transformer\" "
+                     "data-metric=\"accuracy\" data-mean=\"0.75\" data-std=\"" +
+                     ShortestDouble(Summarize({0.5, 1.0}).stddev) + "\" data-n=\"2\""),
+            std::string::npos)
+      << svg;
+  EXPECT_NE(svg.find(">0.75</text>"), std::string::npos);
+  // The empty cell: hatched, n = 0, no mean.
+  EXPECT_NE(svg.find("fill=\"url(#switchyard-heatmap-empty)\" stroke=\"#ffffff\" "
+                     "stroke-width=\"1\" data-x=\"100\" data-y=\"64\" "
+                     "data-facet=\"&lt;script&gt;alert(1)&lt;/script&gt;\" "
+                     "data-metric=\"accuracy\" data-mean=\"\" data-std=\"\" data-n=\"0\""),
+            std::string::npos)
+      << svg;
+  EXPECT_EQ(svg.find("<script"), std::string::npos);
+  EXPECT_NE(svg.find(">&lt;script&gt;alert(1)&lt;/script&gt;</text>"), std::string::npos);
+  // The legend: a 0..1 colour scale with ticks, and the hatch explained.
+  EXPECT_NE(svg.find("class=\"legend\""), std::string::npos);
+  EXPECT_NE(svg.find("class=\"color-scale\""), std::string::npos);
+  EXPECT_NE(svg.find("data-min=\"0\" data-max=\"1\""), std::string::npos);
+  EXPECT_EQ(Count(svg, "class=\"tick\""), 6);  // 0.0, 0.2, ..., 1.0
+  EXPECT_NE(svg.find(">no data</text>"), std::string::npos);
+  EXPECT_NE(svg.find(">length</text>"), std::string::npos);
+  EXPECT_NE(svg.find(">width</text>"), std::string::npos);
+}
+
+TEST(Heatmap, ScaleFromTheDataAndTextThatContrasts) {
+  HeatmapChartSpec spec;
+  spec.title = "final loss";
+  spec.x_label = "width";
+  spec.y_label = "layers";
+  spec.metric = "loss";
+  spec.x_values = {"64", "128"};
+  spec.y_values = {"1"};
+  spec.panels = {{"", "", {{0, 0, Summarize({2.5})}, {1, 0, Summarize({7.5})}}}};
+  std::string svg = RenderHeatmap(spec);
+  EXPECT_TRUE(WellFormed(svg)) << svg;
+  EXPECT_NE(svg.find("data-min=\"2\" data-max=\"8\""), std::string::npos) << svg;
+  EXPECT_EQ(svg.find(">no data</text>"), std::string::npos);  // no empty cell
+  // Ticks 2 .. 8: dark 2.5 takes white text, yellow 7.5 black.
+  EXPECT_NE(svg.find("fill=\"#ffffff\">2.5</text>"), std::string::npos) << svg;
+  EXPECT_NE(svg.find("fill=\"#000000\">7.5</text>"), std::string::npos);
+  EXPECT_EQ(ScaleColor(0), "#440154");
+  EXPECT_EQ(ScaleColor(1), "#fde725");
+  EXPECT_EQ(ScaleColor(7), "#fde725");  // clamped
+  EXPECT_EQ(ScaleColor(0.5), "#21918c");
+}
+
+TEST(Heatmap, PanelsWrapAfterThree) {
+  auto size_of = [](size_t panels) {
+    HeatmapChartSpec spec = Heat();
+    spec.panels.resize(panels, spec.panels.front());
+    std::string svg = RenderHeatmap(spec);
+    EXPECT_TRUE(WellFormed(svg));
+    EXPECT_EQ(Count(svg, "class=\"panel\""), static_cast<int>(panels));
+    size_t at = svg.find("<svg ");
+    return svg.substr(at, svg.find(" viewBox") - at);  // width="W" height="H"
+  };
+  std::string three = size_of(3), four = size_of(4);
+  EXPECT_EQ(three.substr(0, three.find(" height")), four.substr(0, four.find(" height")));
+  EXPECT_NE(three, four);  // a second row: taller
+}
+
+TEST(Heatmap, EmptySaysNoData) {
+  HeatmapChartSpec spec;
+  spec.title = "t";
+  std::string svg = RenderHeatmap(spec);
+  EXPECT_TRUE(WellFormed(svg)) << svg;
+  EXPECT_NE(svg.find(">no data</text>"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace switchyard::client

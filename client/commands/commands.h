@@ -15,6 +15,7 @@
 #include <memory>
 #include <ostream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -106,8 +107,11 @@ std::vector<std::string> JobStateNames();
 // A wire Job as the statistics see it (config_json parsed into text values).
 JobData ToJobData(const pb::Job& job);
 
-// The config keys that group results: the registry's names; INVALID_ARGUMENT
-// naming --group-by for an unknown key.
+// Comma-separated config keys (the registry's names), e.g. the value of
+// --facet; INVALID_ARGUMENT naming `flag` for an unknown key, with a hint.
+absl::StatusOr<std::vector<std::string>> ParseConfigKeys(std::string_view flag,
+                                                         const std::string& text);
+// ParseConfigKeys for --group-by: the keys that group results.
 absl::StatusOr<std::vector<std::string>> ParseGroupBy(const std::string& text);
 
 // Writes `content` to `path` through a temporary file and a rename, so that a

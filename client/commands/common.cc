@@ -119,16 +119,22 @@ JobData ToJobData(const pb::Job& job) {
   return data;
 }
 
-absl::StatusOr<std::vector<std::string>> ParseGroupBy(const std::string& text) {
-  absl::StatusOr<std::vector<std::string>> items = ParseListFlag("--group-by", text, {});
+absl::StatusOr<std::vector<std::string>> ParseConfigKeys(std::string_view flag,
+                                                         const std::string& text) {
+  absl::StatusOr<std::vector<std::string>> items = ParseListFlag(flag, text, {});
   if (!items.ok()) return items.status();
   for (const std::string& item : *items) {
     if (config::FindParam(item) == nullptr) {
-      return absl::InvalidArgumentError(absl::StrCat("--group-by: unknown key '", item, "'",
-                                                     config::DidYouMean(config::ClosestParam(item))));
+      return absl::InvalidArgumentError(
+          absl::StrCat(std::string(flag), ": unknown key '", item, "'",
+                       config::DidYouMean(config::ClosestParam(item))));
     }
   }
   return items;
+}
+
+absl::StatusOr<std::vector<std::string>> ParseGroupBy(const std::string& text) {
+  return ParseConfigKeys("--group-by", text);
 }
 
 absl::Status WriteOutputFile(CommandEnv& env, const std::string& path, const std::string& content) {

@@ -3,12 +3,14 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <map>
 #include <set>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "client/commands/commands.h"
@@ -69,9 +71,10 @@ absl::Status CheckMetric(const std::vector<JobData>& jobs, int64_t sweep_id,
 }
 
 // Keys other than seed whose values differ inside a group: the group then
-// averages over more than seeds, which the user should hear about.
+// averages over more than seeds, which the user should hear about, with the
+// flag (`split_with`) that splits such groups.
 void NoteMixedKeys(const std::vector<JobData>& jobs, const std::vector<std::string>& group_by,
-                   CommandEnv& env) {
+                   CommandEnv& env, const std::string& split_with = "--group-by") {
   std::map<std::vector<std::string>, std::map<std::string, std::string>> first;
   std::set<std::string> mixed;
   for (const JobData& job : jobs) {
@@ -89,7 +92,7 @@ void NoteMixedKeys(const std::vector<JobData>& jobs, const std::vector<std::stri
   }
   if (!mixed.empty()) {
     env.err() << "note: groups mix jobs with different " << absl::StrJoin(mixed, ", ")
-              << "; add to --group-by to split them\n";
+              << "; add to " << split_with << " to split them\n";
   }
 }
 
@@ -238,25 +241,39 @@ struct Figure {
   std::string summary;
 };
 
-// The sweep's task sets, in the order the grid first reaches them.
-std::vector<std::string> TaskSetsInCellOrder(const std::vector<JobData>& jobs) {
-  std::map<std::string, int64_t> first;
+// The values `keys` take among the jobs (of any state), in the order the
+// grid first reaches them.
+std::vector<std::vector<std::string>> KeysInCellOrder(const std::vector<JobData>& jobs,
+                                                      const std::vector<std::string>& keys) {
+  std::map<std::vector<std::string>, int64_t> first;
   for (const JobData& job : jobs) {
-    auto [it, inserted] = first.emplace(job.Config("tasks"), job.cell_index);
+    std::vector<std::string> key;
+    for (const std::string& k : keys) key.push_back(job.Config(k));
+    auto [it, inserted] = first.emplace(key, job.cell_index);
     if (!inserted) it->second = std::min(it->second, job.cell_index);
   }
-  std::vector<std::pair<int64_t, std::string>> order;
-  for (const auto& [tasks, cell] : first) order.emplace_back(cell, tasks);
+  std::vector<std::pair<int64_t, std::vector<std::string>>> order;
+  for (const auto& [key, cell] : first) order.emplace_back(cell, key);
   std::sort(order.begin(), order.end());
-  std::vector<std::string> task_sets;
-  for (auto& [cell, tasks] : order) task_sets.push_back(tasks);
-  return task_sets;
+  std::vector<std::vector<std::string>> values;
+  for (auto& [cell, key] : order) values.push_back(std::move(key));
+  return values;
+}
+
+// The values of one key, in the order the grid first reaches them.
+std::vector<std::string> ValuesInCellOrder(const std::vector<JobData>& jobs,
+                                           const std::string& key) {
+  std::vector<std::string> values;
+  for (std::vector<std::string>& value : KeysInCellOrder(jobs, {key})) {
+    values.push_back(std::move(value.front()));
+  }
+  return values;
 }
 
 // One task set per curves figure, as in the paper's Fig. 1 (left): --tasks,
 // else IARC when the sweep has it, else the first in the file.
 absl::StatusOr<std::string> CurvesTaskSet(const Args& args, const FigureInput& in) {
-  const std::vector<std::string> task_sets = TaskSetsInCellOrder(in.jobs);
+  const std::vector<std::string> task_sets = ValuesInCellOrder(in.jobs, "tasks");
   auto has = [&task_sets](const std::string& t) {
     return std::find(task_sets.begin(), task_sets.end(), t) != task_sets.end();
   };
@@ -367,6 +384,12 @@ absl::StatusOr<Figure> CurvesFigure(const Args& args, const FigureInput& in, Com
   return Figure{RenderLineChart(chart), absl::StrCat(curves.size(), " curves on ", *tasks)};
 }
 
+// The error of a figure with no final value to draw.
+absl::Status NoFinalMetric(const FigureInput& in) {
+  return absl::InvalidArgumentError(absl::StrCat("figure: no succeeded job of sweep ", in.sweep_id,
+                                                 " has a final '", in.metric, "'"));
+}
+
 // --kind bars: the final metric per task subset (groups along x), one bar per
 // group of the other keys (mean over seeds, whisker of one sd).
 absl::StatusOr<Figure> BarsFigure(const FigureInput& in, CommandEnv& env) {
@@ -374,10 +397,7 @@ absl::StatusOr<Figure> BarsFigure(const FigureInput& in, CommandEnv& env) {
   keys.push_back("tasks");
   NoteMixedKeys(in.jobs, keys, env);
   std::vector<GroupResult> results = GroupFinalMetrics(in.jobs, in.metric, keys);
-  if (results.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat("figure: no succeeded job of sweep ",
-                                                   in.sweep_id, " has a final '", in.metric, "'"));
-  }
+  if (results.empty()) return NoFinalMetric(in);
   BarChartSpec chart;
   chart.title = absl::StrCat("final ", in.metric, " per task subset, ", in.sweep_title);
   chart.subtitle = "bar = mean over seeds, whisker = \u00b1 1 sd";
@@ -417,15 +437,143 @@ absl::StatusOr<Figure> BarsFigure(const FigureInput& in, CommandEnv& env) {
                              chart.groups.size() == 1 ? "" : "s")};
 }
 
+// An axis's values: ascending when all are numbers (lengths 20, 50, 100),
+// else in the order the grid first reaches them.
+std::vector<std::string> AxisValues(const std::vector<JobData>& jobs, const std::string& key) {
+  std::vector<std::string> values = ValuesInCellOrder(jobs, key);
+  std::vector<std::pair<double, std::string>> numbers;
+  for (const std::string& value : values) {
+    double number = 0;
+    if (!absl::SimpleAtod(value, &number) || !std::isfinite(number)) return values;
+    numbers.emplace_back(number, value);
+  }
+  std::stable_sort(numbers.begin(), numbers.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  values.clear();
+  for (auto& [number, value] : numbers) values.push_back(std::move(value));
+  return values;
+}
+
+std::map<std::string, size_t> IndexOf(const std::vector<std::string>& values) {
+  std::map<std::string, size_t> index;
+  for (size_t i = 0; i < values.size(); ++i) index[values[i]] = i;
+  return index;
+}
+
+// --kind heatmap: the final metric over two keys, one panel per value of the
+// facet keys. in.group_by is the facet keys, then --x, then --y; a cell is
+// the mean over the jobs (seeds) that share its values, as `results
+// --group-by FACET,X,Y` prints it. Cells without a succeeded job stay empty.
+absl::StatusOr<Figure> HeatmapFigure(const FigureInput& in, CommandEnv& env) {
+  const std::vector<std::string>& keys = in.group_by;
+  const std::vector<std::string> facet_keys(keys.begin(), keys.end() - 2);
+  const std::string& x_key = keys[keys.size() - 2];
+  const std::string& y_key = keys.back();
+  NoteMixedKeys(in.jobs, keys, env, "--facet");
+  std::vector<GroupResult> results = GroupFinalMetrics(in.jobs, in.metric, keys);
+  if (results.empty()) return NoFinalMetric(in);
+
+  HeatmapChartSpec chart;
+  chart.title =
+      absl::StrCat("final ", in.metric, " by ", x_key, " and ", y_key, ", ", in.sweep_title);
+  int64_t max_n = 0;
+  for (const GroupResult& r : results) max_n = std::max(max_n, r.summary.n);
+  chart.subtitle =
+      absl::StrCat("cell = mean over seeds (n \u2264 ", max_n, "); hatched = no succeeded job");
+  chart.x_label = x_key;
+  chart.y_label = y_key;
+  chart.facet_label = absl::StrJoin(facet_keys, ",");
+  chart.metric = in.metric;
+  if (IsFraction(in.metric)) {
+    chart.value_min = 0;
+    chart.value_max = 1;
+  }
+  chart.x_values = AxisValues(in.jobs, x_key);
+  chart.y_values = AxisValues(in.jobs, y_key);
+  const std::map<std::string, size_t> x_index = IndexOf(chart.x_values);
+  const std::map<std::string, size_t> y_index = IndexOf(chart.y_values);
+  std::map<std::vector<std::string>, size_t> panel_index;
+  for (const std::vector<std::string>& facet : KeysInCellOrder(in.jobs, facet_keys)) {
+    panel_index[facet] = chart.panels.size();
+    chart.panels.push_back(
+        HeatmapPanel{facet_keys.empty() ? std::string() : SeriesLabel(facet_keys, facet),
+                     absl::StrJoin(facet, ","),
+                     {}});
+  }
+  for (const GroupResult& r : results) {
+    std::vector<std::string> facet(r.key.begin(), r.key.end() - 2);
+    chart.panels[panel_index.at(facet)].cells.push_back(
+        HeatmapCell{x_index.at(r.key[r.key.size() - 2]), y_index.at(r.key.back()), r.summary});
+  }
+  return Figure{RenderHeatmap(chart),
+                absl::StrCat(results.size(), " of ",
+                             chart.x_values.size() * chart.y_values.size() * chart.panels.size(),
+                             " cells with a value, ", chart.panels.size(), " panel",
+                             chart.panels.size() == 1 ? "" : "s")};
+}
+
+// The keys a figure groups jobs by: --group-by for curves and bars; for a
+// heatmap the --facet keys, then --x, then --y. A flag the kind has no use
+// for is refused rather than ignored.
+absl::StatusOr<std::vector<std::string>> FigureKeys(const Args& args, const std::string& kind) {
+  if (kind != "heatmap") {
+    for (const char* flag : {"x", "y", "facet"}) {
+      if (args.Has(flag)) {
+        return absl::InvalidArgumentError(absl::StrCat("--", flag, ": only for --kind heatmap"));
+      }
+    }
+    absl::StatusOr<std::vector<std::string>> group_by =
+        ParseGroupBy(args.Get("group-by", "model,attention"));
+    if (!group_by.ok()) return group_by.status();
+    if (kind == "bars" &&
+        std::find(group_by->begin(), group_by->end(), "tasks") != group_by->end()) {
+      return absl::InvalidArgumentError("--group-by: bars already group by tasks along the x axis");
+    }
+    return group_by;
+  }
+  for (const char* flag : {"group-by", "tasks"}) {
+    if (args.Has(flag)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--", flag, ": not for --kind heatmap, whose cells group by --x, --y and --facet"));
+    }
+  }
+  if (!args.Has("x") || !args.Has("y")) {
+    return absl::InvalidArgumentError("figure: --kind heatmap needs --x KEY and --y KEY");
+  }
+  std::vector<std::string> keys;
+  if (args.Has("facet")) {
+    absl::StatusOr<std::vector<std::string>> facet = ParseConfigKeys("--facet", args.Get("facet"));
+    if (!facet.ok()) return facet.status();
+    keys = *facet;
+  }
+  for (const char* flag : {"x", "y"}) {
+    const std::string name = absl::StrCat("--", flag);
+    absl::StatusOr<std::vector<std::string>> key = ParseConfigKeys(name, args.Get(flag));
+    if (!key.ok()) return key.status();
+    if (key->size() != 1) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(name, ": one key, got '", args.Get(flag), "' (use --facet for more)"));
+    }
+    if (std::find(keys.begin(), keys.end(), key->front()) != keys.end()) {
+      const bool is_x = name == "--y" && keys.back() == key->front();
+      return absl::InvalidArgumentError(absl::StrCat(name, ": '", key->front(), "' is already ",
+                                                     is_x ? "--x" : "a --facet key",
+                                                     "; a heatmap needs distinct keys"));
+    }
+    keys.push_back(key->front());
+  }
+  return keys;
+}
+
 // Checks the flags, loads the sweep and its jobs, draws the kind asked for and
 // writes it.
 absl::Status RunFigure(const Args& args, CommandEnv& env) {
   absl::StatusOr<int64_t> id = SweepArg(args);
   if (!id.ok()) return id.status();
   if (!args.Has("kind"))
-    return absl::InvalidArgumentError("figure: --kind curves|bars is required");
+    return absl::InvalidArgumentError("figure: --kind curves|bars|heatmap is required");
   absl::StatusOr<std::string> kind =
-      ParseChoiceFlag("--kind", args.Get("kind"), {"curves", "bars"});
+      ParseChoiceFlag("--kind", args.Get("kind"), {"curves", "bars", "heatmap"});
   if (!kind.ok()) return kind.status();
   if (!args.Has("out") || args.Get("out").empty()) {
     return absl::InvalidArgumentError("figure: --out FILE.svg is required (- for stdout)");
@@ -433,14 +581,9 @@ absl::Status RunFigure(const Args& args, CommandEnv& env) {
   FigureInput in;
   in.sweep_id = *id;
   in.metric = args.Get("metric", "accuracy");
-  absl::StatusOr<std::vector<std::string>> group_by =
-      ParseGroupBy(args.Get("group-by", "model,attention"));
-  if (!group_by.ok()) return group_by.status();
-  in.group_by = *group_by;
-  if (*kind == "bars" &&
-      std::find(in.group_by.begin(), in.group_by.end(), "tasks") != in.group_by.end()) {
-    return absl::InvalidArgumentError("--group-by: bars already group by tasks along the x axis");
-  }
+  absl::StatusOr<std::vector<std::string>> keys = FigureKeys(args, *kind);
+  if (!keys.ok()) return keys.status();
+  in.group_by = *std::move(keys);
   absl::StatusOr<CoordinatorClient*> client = env.Client();
   if (!client.ok()) return client.status();
   in.client = *client;
@@ -453,8 +596,9 @@ absl::Status RunFigure(const Args& args, CommandEnv& env) {
   in.sweep_title = absl::StrCat("sweep ", *id, sweep->name().empty() ? "" : " '", sweep->name(),
                                 sweep->name().empty() ? "" : "'");
 
-  absl::StatusOr<Figure> figure =
-      *kind == "curves" ? CurvesFigure(args, in, env) : BarsFigure(in, env);
+  absl::StatusOr<Figure> figure = *kind == "curves" ? CurvesFigure(args, in, env)
+                                  : *kind == "bars" ? BarsFigure(in, env)
+                                                    : HeatmapFigure(in, env);
   if (!figure.ok()) return figure.status();
   if (absl::Status s = WriteOutputFile(env, args.Get("out"), figure->svg); !s.ok()) return s;
   if (args.Get("out") != "-") {
@@ -500,15 +644,20 @@ Command FigureCommand() {
        "  (mean over seeds, with a band of +-1 standard deviation), for one task set.\n"
        "--kind bars: the final metric per task subset, one bar per model and attention\n"
        "  kind (mean over seeds, whiskers +-1 standard deviation).\n"
+       "--kind heatmap: the final metric over two config keys (--x, --y), one panel per\n"
+       "  value of --facet; each cell is coloured by the mean over seeds and shows it.\n"
        "Only succeeded jobs are drawn. Every point carries its numbers as data-*\n"
        "attributes (data-mean, data-std, data-n).",
-       {{"kind", "curves|bars", "which figure; required"},
+       {{"kind", "curves|bars|heatmap", "which figure; required"},
         {"out", "FILE.svg", "where to write (- for stdout); required"},
         {"metric", "M", "the metric (default accuracy)"},
         {"tasks", "T", "curves: the task set to draw (default IARC if present, else the first)"},
         {"group-by", "KEYS",
          "one line or bar series per value of these keys "
-         "(default model,attention)"}},
+         "(default model,attention)"},
+        {"x", "KEY", "heatmap: the config key along the x axis; required"},
+        {"y", "KEY", "heatmap: the config key along the y axis; required"},
+        {"facet", "KEYS", "heatmap: one panel per value of these keys (default: one panel)"}},
        1,
        1},
       RunFigure};

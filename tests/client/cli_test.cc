@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -661,6 +662,140 @@ TEST_F(CliTest, SampleSeparationErrorsNameTheOption) {
     EXPECT_EQ(err_.str().rfind("switchyard: " + c.message, 0), 0u) << err_.str();
     EXPECT_EQ(out_.str(), "");
   }
+}
+
+// ---- figure --kind heatmap
+
+// A job of a model x width x layers x seed grid; accuracies are binary
+// fractions, so means print exactly.
+pb::Job GridJob(int64_t id, const std::string& model, int width, int layers, int seed,
+                pb::JobState state, double accuracy) {
+  pb::Job job = MakeJob(id, id - 100, model, "none", seed, state, accuracy);
+  job.set_config_json("{\"layers\":" + std::to_string(layers) + ",\"model\":\"" + model +
+                      "\",\"seed\":" + std::to_string(seed) +
+                      ",\"width\":" + std::to_string(width) + "}");
+  return job;
+}
+
+// Two models x widths 128, 64 (in that order in the file) x layers 1, 2 x
+// seeds 1, 2. Both seeds of transformer, width 128, 2 layers failed.
+std::vector<pb::Job> HeatmapGrid() {
+  std::vector<pb::Job> jobs;
+  int64_t id = 100;
+  for (const std::string model : {"mlp", "transformer"}) {
+    for (int width : {128, 64}) {
+      for (int layers : {1, 2}) {
+        for (int seed : {1, 2}) {
+          double accuracy = 0.125 * layers + (width == 128 ? 0.25 : 0) +
+                            (model == "transformer" ? 0.125 : 0) + (seed == 2 ? 0.25 : 0);
+          bool failed = model == "transformer" && width == 128 && layers == 2;
+          jobs.push_back(GridJob(id++, model, width, layers, seed,
+                                 failed ? pb::JOB_STATE_FAILED : pb::JOB_STATE_SUCCEEDED,
+                                 accuracy));
+        }
+      }
+    }
+  }
+  return jobs;
+}
+
+TEST_F(CliTest, FigureHeatmapCellsAgreeWithResults) {
+  state_->jobs = HeatmapGrid();
+  std::string path = (dir_ / "heatmap.svg").string();
+  ASSERT_EQ(Run({"figure", "3", "--kind", "heatmap", "--x", "width", "--y", "layers", "--facet",
+                 "model", "--out", path}),
+            kExitOk)
+      << err_.str();
+  EXPECT_NE(err_.str().find("wrote " + path + " (7 of 8 cells with a value, 2 panels)"),
+            std::string::npos)
+      << err_.str();
+  EXPECT_EQ(err_.str().find("mix"), std::string::npos) << err_.str();
+  std::string svg = Read(path);
+  // A copy to look at: SWITCHYARD_HEATMAP_SAMPLE=/tmp/heatmap.svg.
+  if (const char* sample = std::getenv("SWITCHYARD_HEATMAP_SAMPLE")) std::ofstream(sample) << svg;
+  auto count = [&svg](const std::string& what) {
+    int n = 0;
+    for (size_t at = svg.find(what); at != std::string::npos; at = svg.find(what, at + 1)) ++n;
+    return n;
+  };
+  EXPECT_EQ(count("class=\"panel\""), 2);
+  EXPECT_EQ(count("class=\"cell\""), 8);
+  EXPECT_EQ(count("data-n=\"2\""), 7);
+  // Widths sort as numbers: 64 comes first although the file lists 128 first.
+  size_t first = svg.find("class=\"cell\"");
+  EXPECT_EQ(svg.find("data-x=\"64\" data-y=\"1\" data-facet=\"mlp\"", first),
+            svg.find("data-x=", first))
+      << svg;
+  // Each cell's numbers are those of `results` for the same keys.
+  ASSERT_EQ(Run({"results", "3", "--group-by", "model,width,layers", "--output", "csv"}), kExitOk);
+  std::istringstream rows(out_.str());
+  std::string row;
+  std::getline(rows, row);
+  EXPECT_EQ(row, "model,width,layers,metric,mean,std,n");
+  int rows_seen = 0;
+  while (std::getline(rows, row)) {
+    std::vector<std::string> f;
+    std::stringstream fields(row);
+    for (std::string field; std::getline(fields, field, ',');) f.push_back(field);
+    ASSERT_EQ(f.size(), 7u) << row;
+    EXPECT_NE(svg.find("data-x=\"" + f[1] + "\" data-y=\"" + f[2] + "\" data-facet=\"" + f[0] +
+                       "\" data-metric=\"accuracy\" data-mean=\"" + f[4] + "\" data-std=\"" + f[5] +
+                       "\" data-n=\"" + f[6] + "\""),
+              std::string::npos)
+        << row;
+    ++rows_seen;
+  }
+  EXPECT_EQ(rows_seen, 7);
+  EXPECT_NE(svg.find("data-x=\"64\" data-y=\"1\" data-facet=\"mlp\" data-metric=\"accuracy\" "
+                     "data-mean=\"0.25\""),
+            std::string::npos);
+  EXPECT_NE(svg.find("data-x=\"128\" data-y=\"2\" data-facet=\"transformer\" "
+                     "data-metric=\"accuracy\" data-mean=\"\" data-std=\"\" data-n=\"0\""),
+            std::string::npos);
+}
+
+TEST_F(CliTest, FigureHeatmapWithoutFacetNotesTheMixedKeys) {
+  state_->jobs = HeatmapGrid();
+  EXPECT_EQ(
+      Run({"figure", "3", "--kind", "heatmap", "--x", "width", "--y", "layers", "--out", "-"}),
+      kExitOk)
+      << err_.str();
+  EXPECT_NE(err_.str().find("note: groups mix jobs with different model; add to --facet to "
+                            "split them"),
+            std::string::npos)
+      << err_.str();
+  EXPECT_NE(out_.str().find("data-facet-key=\"\""), std::string::npos);
+  EXPECT_NE(out_.str().find("data-x=\"128\" data-y=\"2\" data-facet=\"\" data-metric=\"accuracy\" "
+                            "data-mean=\"0.625\" data-std=\"0.1767766952966369\" data-n=\"2\""),
+            std::string::npos)
+      << out_.str();
+}
+
+TEST_F(CliTest, FigureHeatmapFlagErrors) {
+  state_->jobs = HeatmapGrid();
+  std::string path = (dir_ / "heatmap.svg").string();
+  auto heatmap = [&](std::vector<std::string> flags) {
+    std::vector<std::string> args = {"figure", "3", "--kind", "heatmap", "--out", path};
+    args.insert(args.end(), flags.begin(), flags.end());
+    return Run(args);
+  };
+  EXPECT_EQ(heatmap({"--y", "layers"}), kExitUsage);
+  EXPECT_EQ(err_.str(), "switchyard: figure: --kind heatmap needs --x KEY and --y KEY\n");
+  EXPECT_EQ(heatmap({"--x", "width", "--y", "width"}), kExitUsage);
+  EXPECT_EQ(err_.str(), "switchyard: --y: 'width' is already --x; a heatmap needs distinct keys\n");
+  EXPECT_EQ(heatmap({"--x", "width", "--y", "layers", "--facet", "layers"}), kExitUsage);
+  EXPECT_EQ(err_.str(),
+            "switchyard: --y: 'layers' is already a --facet key; a heatmap needs distinct keys\n");
+  EXPECT_EQ(heatmap({"--x", "widht", "--y", "layers"}), kExitUsage);
+  EXPECT_EQ(err_.str(), "switchyard: --x: unknown key 'widht'; did you mean 'width'?\n");
+  EXPECT_EQ(heatmap({"--x", "width", "--y", "layers", "--facet", "modle"}), kExitUsage);
+  EXPECT_EQ(err_.str(), "switchyard: --facet: unknown key 'modle'; did you mean 'model'?\n");
+  EXPECT_EQ(heatmap({"--x", "width,model", "--y", "layers"}), kExitUsage);
+  EXPECT_EQ(heatmap({"--x", "width", "--y", "layers", "--group-by", "model"}), kExitUsage);
+  EXPECT_EQ(heatmap({"--x", "width", "--y", "layers", "--metric", "acc"}), kExitUsage);
+  EXPECT_EQ(Run({"figure", "3", "--kind", "bars", "--x", "width", "--out", path}), kExitUsage);
+  EXPECT_EQ(err_.str(), "switchyard: --x: only for --kind heatmap\n");
+  EXPECT_FALSE(std::filesystem::exists(path));
 }
 
 }  // namespace

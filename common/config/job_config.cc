@@ -17,6 +17,20 @@ namespace {
 
 constexpr double kMaxSafeInt = 9007199254740992.0;  // 2^53: exact in a double and in JSON
 
+// The separation generator's own defaults, so that the keys and
+// `switchyard sample` cannot drift apart.
+const tasks::SeparationOptions kSeparationDefaults;
+
+std::vector<std::string> TaskNames() {
+  std::vector<std::string> names = {"iarc"};
+  for (tasks::TaskFamily family :
+       {tasks::TaskFamily::kIndexLookup, tasks::TaskFamily::kDyck,
+        tasks::TaskFamily::kNearestNeighbor, tasks::TaskFamily::kStringEquality}) {
+    names.emplace_back(tasks::TaskFamilyName(family));
+  }
+  return names;
+}
+
 std::vector<ParamSpec> BuildRegistry() {
   auto int_param = [](std::string name, Group group, int64_t def, double min, double max,
                       std::string help) {
@@ -42,6 +56,9 @@ std::vector<ParamSpec> BuildRegistry() {
       enum_param("attention", Group::kJob, "auto", {"auto", "none", "softmax", "expressive"},
                  "attention kind for transformer and cisformer; none for mlp and lstm; "
                  "auto picks softmax or none"),
+      enum_param("task", Group::kTask, "iarc", TaskNames(),
+                 "the task: iarc (task switching, ../shared/specs/iarc.md) or a separation task "
+                 "(../shared/specs/separations.md, docs/tasks.md): the answer at the last token"),
       text_param("tasks", Group::kTask, "IARC",
                  "task set: a non-empty subset of IARC in that order, with one of I, A, R"),
       int_param("seed", Group::kJob, 0, 0, kMaxSafeInt, "seed of the training windows and of the "
@@ -81,7 +98,50 @@ std::vector<ParamSpec> BuildRegistry() {
                  "control tokens at positions of their own, or carried by the next number"),
       int_param("first_control_without_c", Group::kTask, 1, 0, 1,
                 "1: the first control token of a stream is never C"),
+      // Separation-task options (../shared/specs/separations.md).
+      int_param("length", Group::kTask, 0, 0, tasks::kMaxLength,
+                "input tokens of a separation task (0 = 20, or 21 for string_equality)"),
+      int_param("vocab", Group::kTask, 0, 0, tasks::kMaxVocab,
+                "symbols (index_lookup, string_equality) or points (nearest_neighbor); "
+                "0 = the task's default (64, or 2 for string_equality)"),
+      int_param("depth", Group::kTask, kSeparationDefaults.depth, 1, tasks::kMaxDepth,
+                "dyck: the most nesting"),
+      int_param("labels", Group::kTask, kSeparationDefaults.labels, 2, tasks::kMaxVocab,
+                "nearest_neighbor: labels"),
+      enum_param("negatives", Group::kTask,
+                 tasks::DyckNegativesName(kSeparationDefaults.negatives), {"mixed", "flip", "swap"},
+                 "dyck: how a negative differs from a positive string (flip a bracket's type, "
+                 "swap two tokens, or half each)"),
+      enum_param("mismatches", Group::kTask,
+                 tasks::MismatchesName(kSeparationDefaults.mismatches), {"mixed", "one", "uniform"},
+                 "string_equality: how many positions a negative's b differs in"),
   };
+}
+
+// Which tasks read which keys (ParamSpec::read_by); keys not listed are read
+// by every job.
+void SetReaders(std::vector<ParamSpec>* registry) {
+  const std::vector<std::string> iarc = {"iarc"};
+  const std::map<std::string, std::vector<std::string>> readers = {
+      {"tasks", iarc},
+      {"d", iarc},
+      {"switch_min", iarc},
+      {"switch_max", iarc},
+      {"context_length", iarc},
+      {"burn_in", iarc},
+      {"c_mode", iarc},
+      {"layout", iarc},
+      {"first_control_without_c", iarc},
+      {"length", {"index_lookup", "dyck", "nearest_neighbor", "string_equality"}},
+      {"vocab", {"index_lookup", "nearest_neighbor", "string_equality"}},
+      {"depth", {"dyck"}},
+      {"labels", {"nearest_neighbor"}},
+      {"negatives", {"dyck"}},
+      {"mismatches", {"string_equality"}},
+  };
+  for (ParamSpec& spec : *registry) {
+    if (auto it = readers.find(spec.name); it != readers.end()) spec.read_by = it->second;
+  }
 }
 
 // The shortest text that reads back as the same double ("10", "0.001", "1e-07").
@@ -171,7 +231,11 @@ std::string ValueToString(const Value& value) {
 }
 
 const std::vector<ParamSpec>& AllParams() {
-  static const std::vector<ParamSpec>* const registry = new std::vector<ParamSpec>(BuildRegistry());
+  static const std::vector<ParamSpec>* const registry = [] {
+    auto* params = new std::vector<ParamSpec>(BuildRegistry());
+    SetReaders(params);
+    return params;
+  }();
   return *registry;
 }
 
@@ -335,10 +399,17 @@ ModelShape JobConfig::Model() const {
   shape.attention = Str("attention");
   if (shape.attention == "auto") shape.attention = ModelHasAttention(shape.model) ? "softmax" : "none";
   shape.preset = Str("preset");
-  const tasks::IarcOptions task = TaskOptions();
-  shape.vocab = task.d;
-  shape.numbers = tasks::NumberCount(task);
-  shape.context_length = task.context_length;
+  if (IsIarc()) {
+    const tasks::IarcOptions task = TaskOptions();
+    shape.vocab = task.d;
+    shape.numbers = tasks::NumberCount(task);
+    shape.context_length = task.context_length;
+  } else {
+    const tasks::SeparationOptions task = SeparationTaskOptions();
+    shape.vocab = tasks::TokenCount(task);
+    shape.numbers = tasks::AnswerCount(task);
+    shape.context_length = tasks::WindowLength(task);
+  }
   const Preset* preset = FindPreset(shape.preset, shape.model);
   if (preset != nullptr) shape.sizes = preset->sizes;
   // The registry bounds every size far below INT_MAX.
@@ -412,7 +483,28 @@ std::string JobConfig::Validate() const {
   } else if (attention != "none" && attention != "auto") {
     return "attention: model " + model + " has no attention; use none (got '" + attention + "')";
   }
-  if (std::string error = tasks::ValidateOptions(TaskOptions()); !error.empty()) return error;
+  // A key the job's task does not read must keep its default: `tasks: IA`
+  // with `task: dyck` is a mistake, not a no-op.
+  const std::string& task = Str("task");
+  for (const ParamSpec& spec : AllParams()) {
+    if (spec.read_by.empty() ||
+        std::find(spec.read_by.begin(), spec.read_by.end(), task) != spec.read_by.end()) {
+      continue;
+    }
+    if (Get(spec.name) != spec.default_value) {
+      const bool text = spec.kind == Kind::kString;
+      return spec.name + ": " + (text ? "'" : "") + ValueToString(Get(spec.name)) +
+             (text ? "'" : "") + " is an option of task" + (spec.read_by.size() > 1 ? "s " : " ") +
+             JoinChoices(spec.read_by) + ", not of " + task + "; leave it out";
+    }
+  }
+  if (IsIarc()) {
+    if (std::string error = tasks::ValidateOptions(TaskOptions()); !error.empty()) return error;
+  } else {
+    if (std::string error = tasks::ValidateOptions(SeparationTaskOptions()); !error.empty()) {
+      return error;
+    }
+  }
   const ModelShape shape = Model();
   if (FindPreset(shape.preset, shape.model) == nullptr) {
     return "preset: no preset '" + shape.preset + "' for model " + model;  // a table gap: a bug
@@ -520,6 +612,21 @@ std::string JobConfig::FromJson(std::string_view json, JobConfig* out) {
   }
   *out = std::move(config);
   return "";
+}
+
+tasks::SeparationOptions JobConfig::SeparationTaskOptions() const {
+  tasks::SeparationOptions options;
+  tasks::ParseTaskFamily(Str("task"), &options.family);
+  const int64_t length = Int("length");
+  options.length = length != 0                                          ? static_cast<int>(length)
+                   : options.family == tasks::TaskFamily::kStringEquality ? 21
+                                                                          : 20;
+  options.vocab = static_cast<int>(Int("vocab"));
+  options.depth = static_cast<int>(Int("depth"));
+  options.labels = static_cast<int>(Int("labels"));
+  tasks::ParseDyckNegatives(Str("negatives"), &options.negatives);
+  tasks::ParseMismatches(Str("mismatches"), &options.mismatches);
+  return options;
 }
 
 tasks::IarcOptions JobConfig::TaskOptions() const {

@@ -22,6 +22,7 @@
 
 #include "common/config/presets.h"
 #include "common/tasks/iarc.h"
+#include "common/tasks/separations.h"
 
 namespace switchyard::config {
 
@@ -43,6 +44,9 @@ struct ParamSpec {
   std::vector<std::string> choices;  // kString: allowed values; empty = free text
   double min = 0;                    // kInt / kFloat: inclusive range
   double max = 0;
+  // The tasks (values of the `task` key) that read this key; empty = every
+  // job. A job whose task does not read a key must leave it at its default.
+  std::vector<std::string> read_by;
 };
 
 // Every parameter, in a stable documented order.
@@ -134,8 +138,15 @@ class JobConfig {
   // wrong kinds are errors. Does not call Validate().
   static std::string FromJson(std::string_view json, JobConfig* out);
 
-  // The generator options this config describes.
+  // The `task` key: "iarc" (the default) or a separation task
+  // (common/tasks/separations.h).
+  bool IsIarc() const { return Str("task") == "iarc"; }
+  // The IARC generator options this config describes (meaningful when
+  // IsIarc()).
   tasks::IarcOptions TaskOptions() const;
+  // The separation task's options (meaningful when !IsIarc()): `length`,
+  // `vocab` and the rest; a `length` of 0 takes the task's default.
+  tasks::SeparationOptions SeparationTaskOptions() const;
 
   bool operator==(const JobConfig& other) const { return values_ == other.values_; }
 

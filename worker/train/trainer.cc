@@ -20,6 +20,7 @@
 #include "worker/models/model.h"
 #include "worker/train/checkpoint.h"
 #include "worker/train/metrics.h"
+#include "worker/train/window_source.h"
 
 namespace switchyard::worker::train {
 namespace {
@@ -113,14 +114,14 @@ struct EvalChunk {
   Batch tensors;
 };
 
-std::vector<EvalChunk> MakeEvalSet(const tasks::IarcOptions& task,
+std::vector<EvalChunk> MakeEvalSet(const config::JobConfig& job,
                                    uint64_t seed, int64_t count,
                                    const torch::Device& device) {
-  tasks::WindowSampler sampler(task, seed);
+  std::unique_ptr<WindowSource> sampler = MakeWindowSource(job, seed);
   std::vector<EvalChunk> chunks;
   for (int64_t done = 0; done < count; done += kEvalChunk) {
     EvalChunk chunk;
-    sampler.Sample(
+    sampler->Sample(
         static_cast<int>(std::min<int64_t>(kEvalChunk, count - done)),
         &chunk.windows);
     chunk.tensors = ToBatch(chunk.windows, device);
@@ -156,9 +157,14 @@ EvalCounts Evaluate(models::SequenceModel& model,
   return counts;
 }
 
-// The job config minus the keys a resumed job may change.
+// The job config minus the keys a resumed job may change. The JSON is read
+// into a JobConfig first, so that a checkpoint written before a key was
+// added to the registry (its default then implied) matches.
 std::string ResumeKey(const std::string& config_json) {
-  nlohmann::json json = nlohmann::json::parse(config_json, nullptr, false);
+  config::JobConfig parsed;
+  const std::string canonical =
+      config::JobConfig::FromJson(config_json, &parsed).empty() ? parsed.ToJson() : config_json;
+  nlohmann::json json = nlohmann::json::parse(canonical, nullptr, false);
   if (json.is_discarded() || !json.is_object()) return config_json;
   json.erase("epochs");
   return json.dump();
@@ -189,11 +195,10 @@ class Run {
   std::ostream& out_;
   std::ostream& log_;
   config::JobConfig job_;
-  tasks::IarcOptions task_;
   torch::Device device_{torch::kCPU};
   std::shared_ptr<models::SequenceModel> model_;
   std::unique_ptr<torch::optim::Adam> optimizer_;
-  std::unique_ptr<tasks::WindowSampler> sampler_;
+  std::unique_ptr<WindowSource> sampler_;
   tasks::WindowBatch windows_;
   std::vector<EvalChunk> eval_set_;
   LoopState state_;
@@ -220,7 +225,6 @@ int Run::Setup() {
     log_ << "switchyard-train: --resume needs --checkpoint-dir\n";
     return kExitBadConfig;
   }
-  task_ = job_.TaskOptions();
   models::KernelPath kernels;
   if (!models::ParseKernelPath(options_.kernels, &kernels)) {
     log_ << "switchyard-train: --kernels: unknown kernel path '"
@@ -242,8 +246,7 @@ int Run::Setup() {
   parameters_ = models::CountParameters(*model_);
   optimizer_ = std::make_unique<torch::optim::Adam>(
       model_->parameters(), torch::optim::AdamOptions(job_.Float("lr")));
-  sampler_ = std::make_unique<tasks::WindowSampler>(
-      task_, static_cast<uint64_t>(job_.Int("seed")));
+  sampler_ = MakeWindowSource(job_, static_cast<uint64_t>(job_.Int("seed")));
   state_.config_json = job_.ToJson();
   const models::ResolvedSpec& spec = model_->spec();
   log_ << "switchyard-train: " << models::ModelKindName(spec.kind);
@@ -255,7 +258,7 @@ int Run::Setup() {
        << ", width " << spec.sizes.width;
   if (spec.sizes.heads > 0) log_ << ", heads " << spec.sizes.heads;
   if (spec.sizes.ffn_width > 0) log_ << ", ffn_width " << spec.sizes.ffn_width;
-  log_ << "; " << parameters_ << " parameters; tasks " << task_.tasks
+  log_ << "; " << parameters_ << " parameters; " << DescribeTask(job_)
        << "; device " << device_.str() << ", " << torch::get_num_threads()
        << " thread(s)\n";
   return kExitDone;
@@ -364,7 +367,7 @@ int Run::Loop() {
   while (state_.epoch < epochs) {
     if (eval_set_.empty()) {
       eval_set_ =
-          MakeEvalSet(task_, static_cast<uint64_t>(job_.Int("eval_seed")),
+          MakeEvalSet(job_, static_cast<uint64_t>(job_.Int("eval_seed")),
                       job_.Int("eval_windows"), device_);
     }
     int64_t steps_here = 0;  // this process's steps of this epoch

@@ -171,6 +171,54 @@ TEST(JobConfigTest, ModelsTooLargeToRunAreRefusedWithTheirSize) {
       << at_limit_edges.Validate();
 }
 
+// The separation tasks (issue 16): their options, the model's sizes they
+// imply, and the keys of another task refused.
+TEST(JobConfigTest, SeparationTasksResolveAndRefuseOtherTasksKeys) {
+  JobConfig lookup;
+  ASSERT_EQ(lookup.Set("task", std::string("index_lookup")), "");
+  EXPECT_FALSE(lookup.IsIarc());
+  EXPECT_EQ(lookup.Validate(), "");
+  const ModelShape shape = lookup.Model();
+  EXPECT_EQ(shape.vocab, 64 + 20);        // symbols, then an index token per position
+  EXPECT_EQ(shape.numbers, 64);           // the answer is a symbol
+  EXPECT_EQ(shape.context_length, 21);    // x_1..x_20, then the index token
+
+  JobConfig equality;  // length 0: the task's default, 21 (odd) here
+  ASSERT_EQ(equality.Set("task", std::string("string_equality")), "");
+  EXPECT_EQ(equality.SeparationTaskOptions().length, 21);
+  EXPECT_EQ(equality.Validate(), "");
+
+  JobConfig dyck;
+  ASSERT_EQ(dyck.Set("task", std::string("dyck")), "");
+  ASSERT_EQ(dyck.Set("length", int64_t{21}), "");
+  EXPECT_EQ(dyck.Validate().rfind("length: 21 is odd", 0), 0u) << dyck.Validate();
+  ASSERT_EQ(dyck.Set("length", int64_t{20}), "");
+  ASSERT_EQ(dyck.Set("tasks", std::string("IA")), "");
+  EXPECT_EQ(dyck.Validate(), "tasks: 'IA' is an option of task iarc, not of dyck; leave it out");
+
+  JobConfig iarc;
+  ASSERT_EQ(iarc.Set("length", int64_t{50}), "");
+  EXPECT_EQ(iarc.Validate(),
+            "length: 50 is an option of tasks index_lookup, dyck, nearest_neighbor, "
+            "string_equality, not of iarc; leave it out");
+  EXPECT_EQ(iarc.Set("length", int64_t{1025}), "length: 1025 is out of range [0, 1024]");
+
+  JobConfig depth;
+  ASSERT_EQ(depth.Set("task", std::string("index_lookup")), "");
+  ASSERT_EQ(depth.Set("depth", int64_t{3}), "");
+  EXPECT_EQ(depth.Validate(), "depth: 3 is an option of task dyck, not of index_lookup; leave it out");
+
+  // Too large to run: the cisformer's per-position maps at length 1024.
+  JobConfig big;
+  ASSERT_EQ(big.Set("task", std::string("index_lookup")), "");
+  ASSERT_EQ(big.Set("model", std::string("cisformer")), "");
+  ASSERT_EQ(big.Set("length", int64_t{1024}), "");
+  ASSERT_EQ(big.Set("width", int64_t{256}), "");
+  EXPECT_EQ(big.Validate().rfind("width: this cisformer (layers 2, width 256, ffn_width 64, "
+                                 "context_length 1025) has ", 0), 0u)
+      << big.Validate();
+}
+
 TEST(JobConfigTest, TaskOptionsAreValidatedByTheGenerator) {
   JobConfig config;
   ASSERT_EQ(config.Set("tasks", std::string("IX")), "");

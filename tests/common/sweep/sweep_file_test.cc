@@ -62,6 +62,13 @@ const std::map<std::string, std::string>& Expected() {
        ":3:13: width: 30 is not divisible by heads (4, from preset small) (cell 2: width=30, "
        "seed=1)"},
       {"alias_key.yaml", ":2:1: learning_rate: unknown key; did you mean 'lr'?"},
+      // The separation tasks' rules (issue 16).
+      {"dyck_odd_length.yaml",
+       ":3:14: length: 21 is odd; dyck needs an even length (a string of balanced pairs) (cell 1: "
+       "length=21)"},
+      {"iarc_key_for_dyck.yaml",
+       ":3:8: tasks: 'IA' is an option of task iarc, not of dyck; leave it out"},
+      {"length_too_long.yaml", ":3:9: length: 2000 is out of range [0, 1024]"},
       {"far_key.yaml", ":2:1: optimizer: unknown key"},
       {"too_many_parameters.yaml",
        ":3:8: width: this cisformer (layers 2, width 1024, ffn_width 64, context_length 24) has "

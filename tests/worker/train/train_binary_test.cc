@@ -269,6 +269,8 @@ TEST(TrainBinaryTest, SigtermCheckpointsExits4AndResumeMatchesAStraightRun) {
     line.erase("samples_per_sec");
     reference.push_back(line);
   }
+  // Equal to the last bit: the same binary, machine and thread count, so the
+  // same kernels in the same order (see trainer_test.cc's ExpectSameRun).
   ASSERT_EQ(joined.size(), reference.size());
   for (size_t i = 0; i < joined.size(); ++i) {
     EXPECT_EQ(joined[i].dump(), reference[i].dump()) << i;

@@ -96,6 +96,11 @@ Json Metrics(Json line) {
   return line;
 }
 
+// Equal to the last bit, not within a tolerance: both runs are one code path
+// on one machine with one thread count, so every product goes through the
+// same kernel in the same order, whichever kernel OpenBLAS or oneDNN picked
+// (docs/trainer.md, "Rounding"). A tolerance would hide a resume that
+// restores the state only approximately.
 void ExpectSameRun(const std::vector<Json>& a, const std::vector<Json>& b) {
   ASSERT_EQ(a.size(), b.size());
   for (size_t i = 0; i < a.size(); ++i) {

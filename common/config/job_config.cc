@@ -72,6 +72,10 @@ std::vector<ParamSpec> BuildRegistry() {
                 "model width: transformer/cisformer d_model, LSTM and MLP hidden size (0 = preset)"),
       int_param("heads", Group::kModel, 0, 0, 64, "attention heads (0 = preset)"),
       int_param("ffn_width", Group::kModel, 0, 0, 65536, "feed-forward hidden width (0 = preset)"),
+      enum_param("positions", Group::kModel, "alibi", {"alibi", "learned"},
+                 "transformer: ALiBi alone, or ALiBi and a learned absolute position embedding "
+                 "(tasks that address positions, such as index_lookup, need it); the other "
+                 "models ignore it"),
       // Training.
       int_param("epochs", Group::kTraining, 10, 0, 1000000, "epochs; 0 = a no-op job"),
       int_param("steps_per_epoch", Group::kTraining, 100, 1, 10000000, "training steps per epoch"),
@@ -421,6 +425,8 @@ ModelShape JobConfig::Model() const {
     shape.given.heads = static_cast<int>(Int("heads"));
     shape.given.ffn_width = static_cast<int>(Int("ffn_width"));
     if (shape.given.heads > 0) shape.sizes.heads = shape.given.heads;
+    // The cisformer's maps are per position already.
+    shape.learned_positions = shape.model == "transformer" && Str("positions") == "learned";
     if (shape.given.ffn_width > 0) shape.sizes.ffn_width = shape.given.ffn_width;
   } else {
     // heads and ffn_width are ignored for mlp and lstm, so that a sweep may
@@ -451,7 +457,8 @@ double ParameterCount(const ModelShape& s) {
   // The cisformer has one copy of each per-token map per position.
   const double maps = (3 * w * w + 3 * w) + (w * w + w) + (w * f + f) + (f * w + w);
   const double copies = s.model == "cisformer" ? nc : 1;
-  return d * w + w + layers * (4 * w + copies * maps) + 2 * w + read_out;
+  const double positions = s.learned_positions ? nc * w : 0;
+  return d * w + w + positions + layers * (4 * w + copies * maps) + 2 * w + read_out;
 }
 
 namespace {

@@ -92,6 +92,9 @@ struct ModelShape {
   int vocab = 0;          // d: token ids 0 .. d-1
   int numbers = 0;        // N: the model predicts one of N numbers
   int context_length = 0; // Nc: the longest window the model takes
+  // The transformer adds a learned absolute position embedding ([Nc,
+  // width]) to its input; ALiBi is there either way.
+  bool learned_positions = false;
 };
 
 // Scalar parameters of the model `shape` describes: the formulas of

@@ -63,22 +63,25 @@ absl::StatusOr<std::vector<SweepAxis>> CheckedAxes(const SweepDefinition& sweep)
 // The keys that decide which model a cell trains.
 bool IsModelKey(const std::string& key) {
   return key == "model" || key == "attention" || key == "preset" || key == "layers" ||
-         key == "width" || key == "heads" || key == "ffn_width";
+         key == "width" || key == "heads" || key == "ffn_width" || key == "positions";
 }
 
 // Two cells with equal keys train the same model: the config with attention
 // "none" for mlp and lstm (they take none, so a grid over attention kinds
 // does not repeat them) and with the preset replaced by the sizes it
-// resolves to (paper and paper_matched share the transformer). Normalises
+// resolves to (paper and paper_matched share the transformer), and with
+// `positions` counted for the transformer alone. Normalises
 // *config's attention as a side effect, as the cell will have it.
 std::string DedupKey(config::JobConfig* config) {
   if (!config::ModelHasAttention(config->Str("model"))) config->Set("attention", std::string("none"));
   config->ResolveDefaults();
   nlohmann::json key = nlohmann::json::parse(config->ToJson());
   key.erase("preset");
-  const config::ModelSizes sizes = config->Model().sizes;
+  key.erase("positions");  // read by the transformer alone
+  const config::ModelShape shape = config->Model();
+  const config::ModelSizes& sizes = shape.sizes;
   key["resolved_sizes"] = {sizes.layers, sizes.width, sizes.heads, sizes.ffn_width,
-                           sizes.input_width};
+                           sizes.input_width, shape.learned_positions ? 1 : 0};
   return key.dump();
 }
 

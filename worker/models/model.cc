@@ -25,6 +25,7 @@ ResolvedSpec SpecOf(const config::ModelShape& shape, KernelPath kernels) {
   spec.vocab = shape.vocab;
   spec.numbers = shape.numbers;
   spec.context_length = shape.context_length;
+  spec.learned_positions = shape.learned_positions;
   return spec;
 }
 

@@ -40,6 +40,7 @@ struct ResolvedSpec {
   int vocab = 0;
   int numbers = 0;
   int context_length = 0;
+  bool learned_positions = false;  // transformer: a learned [Nc, width] embedding
 };
 
 // The spec of a model that the job config has resolved and validated

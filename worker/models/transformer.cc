@@ -76,6 +76,12 @@ TransformerModel::TransformerModel(const ResolvedSpec& spec,
     : SequenceModel(spec) {
   const int width = spec.sizes.width;
   input_ = register_module("input", InputLookup(spec.vocab, width));
+  if (spec.learned_positions) {
+    // As GPT-2's: small random values, so that ALiBi and the tokens lead at
+    // first and positions are learned where the task needs them.
+    positions_ = register_parameter(
+        "positions", torch::empty({spec.context_length, width}).normal_(0, 0.02));
+  }
   for (int i = 0; i < spec.sizes.layers; ++i) {
     blocks_.push_back(
         register_module("block" + std::to_string(i),
@@ -92,6 +98,7 @@ TransformerModel::TransformerModel(const ResolvedSpec& spec,
 torch::Tensor TransformerModel::Forward(const torch::Tensor& ids,
                                         const torch::Tensor& control_ids) {
   torch::Tensor x = input_->forward(ids, control_ids);  // [B, T, width]
+  if (positions_.defined()) x = x + positions_.narrow(0, 0, ids.size(1));
   // The reference path: one prior for all blocks (it depends only on T and
   // the slopes). The fused path reads the slopes and builds no prior.
   torch::Tensor prior;

@@ -86,6 +86,7 @@ class TransformerModel : public SequenceModel {
   torch::nn::LayerNorm final_norm_{nullptr};
   torch::nn::Linear head_{nullptr};
   torch::Tensor slopes_;  // [heads] ALiBi slopes (a buffer: follows .to())
+  torch::Tensor positions_;  // [Nc, width], or undefined (spec.learned_positions)
 };
 
 }  // namespace switchyard::worker::models

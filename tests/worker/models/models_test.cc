@@ -188,6 +188,10 @@ TEST(ParameterCountTest, TheConfigsCountIsTheBuiltModels) {
     EXPECT_EQ(job.Set("context_length", int64_t{5}), "");
     jobs.push_back(job);
   }
+  config::JobConfig positions = Spec("transformer", "softmax");
+  EXPECT_EQ(positions.Set("positions", std::string("learned")), "");
+  EXPECT_EQ(positions.Set("task", std::string("index_lookup")), "");
+  jobs.push_back(positions);
   for (const config::JobConfig& job : jobs) {
     if (job.Str("model") == "cisformer" && job.Str("preset") == "paper") continue;  // 31M: slow
     auto model = Make(job);

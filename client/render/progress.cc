@@ -138,9 +138,15 @@ std::string ProgressView::Line(double now) const {
 }
 
 std::string ProgressView::JobEndedLine(const JobData& job) const {
+  // IARC jobs by their task set; a separation task by its name and length
+  // (a config from before the `task` key has none: IARC).
+  const std::string task = job.Config("task");
+  const std::string what = task.empty() || task == "iarc"
+                               ? job.Config("tasks")
+                               : absl::StrCat(task, " length ", job.Config("length"));
   std::string line =
       absl::StrCat("job ", job.id, " ", job.state, ": ", job.Config("model"), " ",
-                   job.Config("attention"), " ", job.Config("tasks"), " seed ", job.Config("seed"));
+                   job.Config("attention"), " ", what, " seed ", job.Config("seed"));
   auto metric = job.final_metrics.find(metric_);
   if (metric != job.final_metrics.end()) {
     absl::StrAppend(&line, ", ", metric_, " ", Fixed(metric->second, 4));

@@ -11,7 +11,7 @@
 #include "absl/strings/str_join.h"
 #include "client/commands/commands.h"
 #include "client/render/format.h"
-#include "client/sweep_spec.h"
+#include "common/sweep/sweep_wire.h"
 #include "common/config/job_config.h"
 #include "common/sweep/grid.h"
 #include "common/sweep/sweep_file.h"
@@ -130,7 +130,7 @@ absl::Status RunSubmit(const Args& args, CommandEnv& env) {
   absl::StatusOr<CoordinatorClient*> client = env.Client();
   if (!client.ok()) return client.status();
   pb::SubmitSweepRequest request;
-  SweepDefinitionToSpec(*sweep, request.mutable_spec());
+  common::SweepToProto(*sweep, request.mutable_spec());
   absl::StatusOr<pb::SubmitSweepResponse> response = (*client)->SubmitSweep(request);
   if (!response.ok()) return response.status();
   env.out() << response->sweep_id() << "\n";

@@ -125,6 +125,7 @@ absl::Status SampleQuestions(const Args& args, tasks::TaskFamily family, uint64_
                              int64_t count, CommandEnv& env) {
   tasks::SeparationOptions options;
   options.family = family;
+  options.length = tasks::DefaultLength(family);
   // Any int: ValidateOptions gives the range, in the sweep keys' words.
   if (absl::Status s = ReadInts(args,
                                 {{"length", &options.length},
@@ -205,7 +206,8 @@ Command SampleCommand() {
         {"seed", "S", "seed, 0 to 2^64-1 (default 0)"},
         {"count", "N", "how many streams or windows (default 10)"},
         {"length", "L",
-         "iarc: tokens per stream (default 60); other tasks: the task's length (default 20)"},
+         "iarc: tokens per stream (default 60); other tasks: the task's length (default 20, "
+         "or 21 for string_equality)"},
         {"tasks", "T", "iarc: a subset of IARC in that order with one of I, A, R (default IARC)"},
         {"d", "D", "iarc: one-hot width; N = d - |tasks| numbers (default 20)"},
         {"switch-min", "K", "iarc: shortest distance between control tokens (default 3)"},

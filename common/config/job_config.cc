@@ -625,9 +625,7 @@ tasks::SeparationOptions JobConfig::SeparationTaskOptions() const {
   tasks::SeparationOptions options;
   tasks::ParseTaskFamily(Str("task"), &options.family);
   const int64_t length = Int("length");
-  options.length = length != 0                                          ? static_cast<int>(length)
-                   : options.family == tasks::TaskFamily::kStringEquality ? 21
-                                                                          : 20;
+  options.length = length != 0 ? static_cast<int>(length) : tasks::DefaultLength(options.family);
   options.vocab = static_cast<int>(Int("vocab"));
   options.depth = static_cast<int>(Int("depth"));
   options.labels = static_cast<int>(Int("labels"));

@@ -172,6 +172,10 @@ std::string ValidateOptions(const SeparationOptions& o) {
   return "";
 }
 
+int DefaultLength(TaskFamily family) {
+  return family == TaskFamily::kStringEquality ? 21 : 20;
+}
+
 int DefaultVocab(TaskFamily family) {
   switch (family) {
     case TaskFamily::kIndexLookup:

@@ -106,6 +106,9 @@ std::string ValidateOptions(const SeparationOptions& options);
 
 // 64 for index_lookup and nearest_neighbor, 2 for string_equality, 0 for dyck.
 int DefaultVocab(TaskFamily family);
+// The length a job or `switchyard sample` takes when none is given: 20, or
+// 21 for string_equality (whose length must be odd).
+int DefaultLength(TaskFamily family);
 // The vocab in effect: options.vocab, or DefaultVocab when it is 0.
 int Vocab(const SeparationOptions& options);
 

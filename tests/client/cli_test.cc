@@ -576,6 +576,8 @@ TEST_F(CliTest, SampleSeparationTasksPrintTheSamplersWindows) {
            {{"--task", "nearest_neighbor", "--length", "8", "--vocab", "10", "--labels", "3"}, few},
            {{"--task", "string_equality", "--length", "9", "--vocab", "5", "--mismatches", "one"},
             wide},
+           // No --length: the task's default, 21 (odd) as a job's.
+           {{"--task", "string_equality"}, options(tasks::TaskFamily::kStringEquality, 21)},
        }) {
     std::vector<std::string> args = {"sample", "--seed", "5", "--count", "30"};
     args.insert(args.end(), c.args.begin(), c.args.end());
@@ -632,7 +634,7 @@ TEST_F(CliTest, SampleSeparationErrorsNameTheOption) {
             "--task: unknown task 'lstm'; expected iarc, index_lookup, dyck, nearest_neighbor "
             "or string_equality"},
            {{"--task", "dyck", "--length", "21"}, "--length: 21 is odd; dyck needs an even length"},
-           {{"--task", "string_equality"},
+           {{"--task", "string_equality", "--length", "20"},
             "--length: 20 is even; string_equality needs an odd length"},
            {{"--task", "index_lookup", "--length", "1025"},
             "--length: 1025 is out of range [2, 1024]"},

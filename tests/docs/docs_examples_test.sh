@@ -13,10 +13,7 @@ start_coordinator
 start_worker
 
 # Failed jobs, for the page's "why jobs failed" query.
-expect_exit 0 "submit failing.yaml" -- sy submit "$SOURCE_DIR/tests/e2e/cli/failing.yaml"
-FAILING=$(cat "$WORK/out")
-expect_exit 4 "watch the failing sweep" -- timeout 300 "$SWITCHYARD" --coordinator "$COORD_ADDR" \
-  --token-file "$DATA_DIR/client.token" watch "$FAILING"
+submit_and_watch "$SOURCE_DIR/tests/e2e/cli/failing.yaml" 4
 
 mkdir -p "$WORK/examples"
 "$PYTHON3" "$SOURCE_DIR/tests/docs/run_doc_examples.py" --bin "$BIN_DIR" \

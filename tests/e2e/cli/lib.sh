@@ -78,6 +78,16 @@ sy() {
   "$SWITCHYARD" --coordinator "$COORD_ADDR" --token-file "$DATA_DIR/client.token" "$@"
 }
 
+# submit_and_watch FILE CODE: submits the sweep FILE, sets SWEEP to its id,
+# and watches it to the end (300 s at most), expecting watch's exit code CODE
+# (0 all succeeded, 4 some failed). watch's output is in $WORK/out.
+submit_and_watch() {
+  expect_exit 0 "submit $(basename "$1")" -- sy submit "$1"
+  SWEEP=$(cat "$WORK/out")
+  expect_exit "$2" "watch sweep $SWEEP" -- timeout 300 "$SWITCHYARD" --coordinator "$COORD_ADDR" \
+    --token-file "$DATA_DIR/client.token" watch "$SWEEP"
+}
+
 # expect_exit CODE WHAT -- COMMAND...: runs COMMAND with stdout in $WORK/out
 # and stderr in $WORK/err, and checks its exit code.
 expect_exit() {

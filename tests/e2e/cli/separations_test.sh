@@ -10,10 +10,7 @@ SWEEP_FILE="$SOURCE_DIR/tests/e2e/cli/separations.yaml"
 start_coordinator
 start_worker
 
-expect_exit 0 "submit" -- sy submit "$SWEEP_FILE"
-SWEEP=$(cat "$WORK/out")
-expect_exit 0 "watch to the end" -- timeout 300 "$SWITCHYARD" --coordinator "$COORD_ADDR" \
-  --token-file "$DATA_DIR/client.token" watch "$SWEEP"
+submit_and_watch "$SWEEP_FILE" 0
 expect_grep "watch" "4/4 ended (100.0%) | done 4" "$WORK/out"
 
 # The trainer logged the usual metric names for every job.

@@ -2,7 +2,6 @@
 
 #include <set>
 
-#include <nlohmann/json.hpp>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -75,14 +74,16 @@ bool IsModelKey(const std::string& key) {
 std::string DedupKey(config::JobConfig* config) {
   if (!config::ModelHasAttention(config->Str("model"))) config->Set("attention", std::string("none"));
   config->ResolveDefaults();
-  nlohmann::json key = nlohmann::json::parse(config->ToJson());
-  key.erase("preset");
-  key.erase("positions");  // read by the transformer alone
   const config::ModelShape shape = config->Model();
-  const config::ModelSizes& sizes = shape.sizes;
-  key["resolved_sizes"] = {sizes.layers, sizes.width, sizes.heads, sizes.ffn_width,
-                           sizes.input_width, shape.learned_positions ? 1 : 0};
-  return key.dump();
+  // The config with preset and positions at their defaults, then what they
+  // resolved to.
+  config::JobConfig canonical = *config;
+  canonical.Set("preset", config::FindParam("preset")->default_value);
+  canonical.Set("positions", config::FindParam("positions")->default_value);
+  const config::ModelSizes& z = shape.sizes;
+  return canonical.ToJson() + " " + std::to_string(z.layers) + "," + std::to_string(z.width) +
+         "," + std::to_string(z.heads) + "," + std::to_string(z.ffn_width) + "," +
+         std::to_string(z.input_width) + "," + (shape.learned_positions ? "1" : "0");
 }
 
 }  // namespace

@@ -532,8 +532,9 @@ std::string JobConfig::Validate() const {
     const ModelSizes& z = shape.sizes;
     std::string sizes = "layers " + std::to_string(z.layers) + ", width " + std::to_string(z.width);
     if (ModelHasAttention(model)) sizes += ", ffn_width " + std::to_string(z.ffn_width);
-    if (model == "mlp" || model == "cisformer") {
-      sizes += ", context_length " + std::to_string(shape.context_length);
+    if (model == "mlp" || model == "cisformer") {  // they grow with the window
+      sizes += IsIarc() ? ", context_length " + std::to_string(shape.context_length)
+                        : ", length " + std::to_string(SeparationTaskOptions().length);
     }
     return SizeKeyToBlame(shape) + ": this " + model + " (" + sizes + ") has " +
            (parameters < 1e15 ? WithThousands(parameters) : "over 10^15") +

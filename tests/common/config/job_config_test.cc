@@ -215,7 +215,7 @@ TEST(JobConfigTest, SeparationTasksResolveAndRefuseOtherTasksKeys) {
   ASSERT_EQ(big.Set("length", int64_t{1024}), "");
   ASSERT_EQ(big.Set("width", int64_t{256}), "");
   EXPECT_EQ(big.Validate().rfind("width: this cisformer (layers 2, width 256, ffn_width 64, "
-                                 "context_length 1025) has ", 0), 0u)
+                                 "length 1024) has ", 0), 0u)
       << big.Validate();
 }
 

@@ -7,6 +7,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "common/config/job_config.h"
 
 namespace switchyard::client {
 namespace {
@@ -140,13 +141,10 @@ std::string Table::Render(OutputFormat format) const {
 }
 
 std::string ShortestDouble(double value) {
-  char buffer[64];
-  for (int precision = 1; precision <= 17; ++precision) {
-    std::snprintf(buffer, sizeof(buffer), "%.*g", precision, value);
-    if (std::strtod(buffer, nullptr) == value) return buffer;
-  }
-  std::snprintf(buffer, sizeof(buffer), "%.17g", value);
-  return buffer;
+  // std::to_chars, as the job config writes numbers: the shortest text that
+  // reads back, in fixed notation where that is shortest ("10", not the
+  // "1e+01" of %.1g).
+  return config::ValueToString(value);
 }
 
 std::string CsvField(const std::string& text) {

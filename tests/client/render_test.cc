@@ -68,6 +68,8 @@ TEST(Table, ParseOutputFormat) {
 TEST(Format, ShortestDoubleReadsBack) {
   EXPECT_EQ(ShortestDouble(0.1), "0.1");
   EXPECT_EQ(ShortestDouble(2), "2");
+  EXPECT_EQ(ShortestDouble(10), "10");  // not %.1g's "1e+01"
+  EXPECT_EQ(ShortestDouble(400), "400");
   EXPECT_EQ(ShortestDouble(1e-5), "1e-05");
   for (double v : {0.1 + 0.2, 1.0 / 3, 123456.789, -2.5e-300}) {
     EXPECT_EQ(std::strtod(ShortestDouble(v).c_str(), nullptr), v);

@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "client/commands/commands.h"
+#include "common/config/job_config.h"
 #include "common/tasks/iarc.h"
 #include "common/tasks/separations.h"
 
@@ -37,33 +38,19 @@ absl::Status OptionError(std::string error) {
   return absl::InvalidArgumentError(error);
 }
 
-// The task-specific flags and the tasks that take them; any other task given
-// one of them is refused rather than silently ignoring it.
-struct TaskFlag {
-  const char* flag;
-  std::vector<std::string> tasks;
-};
-const std::vector<TaskFlag>& TaskFlags() {
-  static const auto* flags = new std::vector<TaskFlag>{
-      {"tasks", {kIarc}},
-      {"d", {kIarc}},
-      {"switch-min", {kIarc}},
-      {"switch-max", {kIarc}},
-      {"c-mode", {kIarc}},
-      {"vocab", {"index_lookup", "nearest_neighbor", "string_equality"}},
-      {"depth", {"dyck"}},
-      {"negatives", {"dyck"}},
-      {"labels", {"nearest_neighbor"}},
-      {"mismatches", {"string_equality"}},
-  };
-  return *flags;
-}
-
+// A flag of an option that `task` does not read is refused rather than
+// silently ignored. Which task reads which option is the job config's rule
+// (config::ParamSpec::read_by), so sample and a sweep file agree. `--length`
+// is left out: sample gives it a meaning for IARC too (the stream's length).
 absl::Status CheckTaskFlags(const Args& args, const std::string& task) {
-  for (const TaskFlag& f : TaskFlags()) {
-    if (!args.Has(f.flag) || absl::c_linear_search(f.tasks, task)) continue;
-    return absl::InvalidArgumentError(absl::StrCat("--", f.flag, ": not an option of --task ", task,
-                                                   " (only of ", absl::StrJoin(f.tasks, ", "),
+  for (const config::ParamSpec& spec : config::AllParams()) {
+    const std::string flag = FlagName(spec.name).substr(2);
+    if (spec.read_by.empty() || spec.name == "length" || !args.Has(flag) ||
+        absl::c_linear_search(spec.read_by, task)) {
+      continue;
+    }
+    return absl::InvalidArgumentError(absl::StrCat("--", flag, ": not an option of --task ", task,
+                                                   " (only of ", absl::StrJoin(spec.read_by, ", "),
                                                    ")"));
   }
   return absl::OkStatus();

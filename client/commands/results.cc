@@ -200,9 +200,11 @@ std::string SeriesLabel(const std::vector<std::string>& group_by,
                         const std::vector<std::string>& key) {
   std::vector<std::string> parts;
   for (size_t i = 0; i < key.size(); ++i) {
-    // "transformer / softmax"; an attention of "none" adds nothing.
+    // "transformer / softmax"; an attention of "none" adds nothing. Values
+    // that name themselves (a model, an attention kind, a task) go bare.
     if (group_by[i] == "attention" && key[i] == "none") continue;
-    if (group_by[i] == "model" || group_by[i] == "attention" || group_by[i] == "tasks") {
+    if (group_by[i] == "model" || group_by[i] == "attention" || group_by[i] == "tasks" ||
+        group_by[i] == "task") {
       parts.push_back(key[i]);
     } else {
       parts.push_back(absl::StrCat(group_by[i], "=", key[i]));

@@ -219,11 +219,25 @@ TEST_F(FullDiskTest, WritesFailUnavailableAndTheWorkerReplaysOnceSpaceIsFreed) {
   std::cout << "ballast " << ballast / 1024 << " KiB; the write failed after "
             << probes << " probes: " << probe.error_message() << "\n";
 
-  // A user's write fails the same way; reads go on.
-  absl::StatusOr<int64_t> refused =
-      client_->Submit(e2e::TinySweep("refused", {Axis("seed", {int64_t{9}})}));
-  EXPECT_EQ(refused.status().code(), absl::StatusCode::kUnavailable)
-      << refused.status();
+  // A user's write fails the same way; reads go on. The database is in WAL
+  // mode: after a checkpoint SQLite writes the log from its start again, into
+  // blocks the file already holds, so a small write can still land on a full
+  // disk. Probe the same way: the first submit refused must be UNAVAILABLE.
+  absl::Status refused;
+  int submits = 0;
+  ASSERT_TRUE(e2e::WaitUntil(
+      [&] {
+        ++submits;
+        refused = client_
+                      ->Submit(e2e::TinySweep("refused",
+                                              {Axis("seed", {int64_t{9}})}))
+                      .status();
+        return !refused.ok();
+      },
+      absl::Minutes(1)))
+      << "every submit still succeeds on a full disk";
+  EXPECT_EQ(refused.code(), absl::StatusCode::kUnavailable) << refused;
+  std::cout << "the submit failed after " << submits << " tries\n";
   absl::StatusOr<v1::Sweep> during = client_->GetSweep(*sweep_id);
   ASSERT_TRUE(during.ok()) << during.status();
   EXPECT_EQ(during->state(), v1::SWEEP_STATE_ACTIVE);

@@ -103,17 +103,22 @@ JobData ToJobData(const pb::Job& job) {
   data.last_cause = job.last_cause();
   for (const auto& [name, value] : job.final_metrics()) data.final_metrics[name] = value;
   nlohmann::json config = nlohmann::json::parse(job.config_json(), nullptr, false);
+  const auto text = [](const nlohmann::json& value) {
+    if (value.is_string()) return value.get<std::string>();
+    if (value.is_number_integer()) return std::to_string(value.get<int64_t>());
+    if (value.is_number()) return ShortestDouble(value.get<double>());
+    return value.dump();
+  };
   if (config.is_object()) {
     for (const auto& [key, value] : config.items()) {
-      if (value.is_string()) {
-        data.config[key] = value.get<std::string>();
-      } else if (value.is_number_integer()) {
-        data.config[key] = std::to_string(value.get<int64_t>());
-      } else if (value.is_number()) {
-        data.config[key] = ShortestDouble(value.get<double>());
-      } else {
-        data.config[key] = value.dump();
+      if (key == "params" && value.is_object()) {
+        // A program's own parameters, as the keys a sweep file gives them.
+        for (const auto& [name, param] : value.items()) {
+          data.config[std::string(config::kProgramParamPrefix) + name] = text(param);
+        }
+        continue;
       }
+      data.config[key] = text(value);
     }
   }
   return data;
@@ -124,6 +129,12 @@ absl::StatusOr<std::vector<std::string>> ParseConfigKeys(std::string_view flag,
   absl::StatusOr<std::vector<std::string>> items = ParseListFlag(flag, text, {});
   if (!items.ok()) return items.status();
   for (const std::string& item : *items) {
+    if (config::IsProgramParamKey(item)) {
+      if (std::string error = config::CheckProgramParam(item, std::string()); !error.empty()) {
+        return absl::InvalidArgumentError(absl::StrCat(std::string(flag), ": ", error));
+      }
+      continue;
+    }
     if (config::FindParam(item) == nullptr) {
       return absl::InvalidArgumentError(
           absl::StrCat(std::string(flag), ": unknown key '", item, "'",

@@ -16,6 +16,7 @@
 #include "client/commands/commands.h"
 #include "client/render/stats.h"
 #include "client/render/svg.h"
+#include "common/config/job_config.h"
 
 namespace switchyard::client {
 namespace {
@@ -144,12 +145,21 @@ absl::Status RunExport(const Args& args, CommandEnv& env) {
   if (!client.ok()) return client.status();
   absl::StatusOr<std::vector<JobData>> jobs = LoadJobs(*client, *id);
   if (!jobs.ok()) return jobs.status();
-  std::map<int64_t, std::string> prefix;  // job id -> "sweep,job,model,attention,tasks,seed,"
+  // A program's params get a column each, after seed (none for a sweep of
+  // the built-in trainer, whose columns stay as they were).
+  std::set<std::string> param_keys;
+  for (const JobData& job : *jobs) {
+    for (const auto& [key, value] : job.config) {
+      if (config::IsProgramParamKey(key)) param_keys.insert(key);
+    }
+  }
+  std::map<int64_t, std::string> prefix;  // job id -> "sweep,job,model,attention,tasks,seed,[params.*,]"
   for (const JobData& job : *jobs) {
     prefix[job.id] =
         absl::StrCat(*id, ",", job.id, ",", CsvField(job.Config("model")), ",",
                      CsvField(job.Config("attention")), ",", CsvField(job.Config("tasks")), ",",
                      CsvField(job.Config("seed")), ",");
+    for (const std::string& key : param_keys) absl::StrAppend(&prefix[job.id], CsvField(job.Config(key)), ",");
   }
 
   // Rows are streamed to the file as they arrive: a sweep's points may not
@@ -163,14 +173,18 @@ absl::Status RunExport(const Args& args, CommandEnv& env) {
     if (!file) return absl::InvalidArgumentError(absl::StrCat("--out: cannot write ", path));
   }
   std::ostream& out = to_stdout ? env.out() : file;
-  out << "sweep,job,model,attention,tasks,seed,name,step,value\n";
+  out << "sweep,job,model,attention,tasks,seed,";
+  for (const std::string& key : param_keys) out << CsvField(key) << ",";
+  out << "name,step,value\n";
   int64_t rows = 0;
   pb::QueryMetricsRequest request;
   request.set_sweep_id(*id);
   absl::Status status = (*client)->QueryMetrics(request, [&](const pb::JobMetricPoint& p) {
     auto it = prefix.find(p.job_id());
     if (it == prefix.end()) {
-      it = prefix.emplace(p.job_id(), absl::StrCat(*id, ",", p.job_id(), ",,,,,")).first;
+      it = prefix.emplace(p.job_id(), absl::StrCat(*id, ",", p.job_id(), ",,,,,",
+                                                   std::string(param_keys.size(), ',')))
+               .first;
     }
     out << it->second << CsvField(p.point().name()) << "," << p.point().step() << ","
         << ShortestDouble(p.point().value()) << "\n";
@@ -630,7 +644,8 @@ Command ExportCommand() {
            "SWEEP",
            "write every metric point of a sweep to a CSV file",
            "Full resolution: one row per stored point, with the columns\n"
-           "sweep,job,model,attention,tasks,seed,name,step,value, ordered by job, name, step.",
+           "sweep,job,model,attention,tasks,seed,name,step,value, ordered by job, name, step.\n"
+           "A sweep of a program of your own gets a column per params.NAME after seed.",
            {{"out", "FILE.csv", "where to write (- for stdout); required"}},
            1,
            1},

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "absl/algorithm/container.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -359,7 +360,8 @@ std::string OutcomeMeaning(pb::AttemptOutcome outcome) {
 
 // Why a pending job is still waiting: its place in the queue (highest
 // priority first, then the lowest job id) and the workers' free slots.
-absl::Status ExplainPending(const pb::Job& job, CoordinatorClient* client, CommandEnv& env) {
+absl::Status ExplainPending(const pb::Job& job, const std::string& program,
+                            CoordinatorClient* client, CommandEnv& env) {
   absl::StatusOr<pb::Sweep> sweep = client->GetSweep(job.sweep_id());
   if (!sweep.ok()) return sweep.status();
   absl::StatusOr<std::vector<pb::Sweep>> sweeps = client->ListSweeps();
@@ -383,8 +385,22 @@ absl::Status ExplainPending(const pb::Job& job, CoordinatorClient* client, Comma
             << "has priority " << sweep->priority() << "\n";
   absl::StatusOr<std::vector<pb::Worker>> workers = client->ListWorkers();
   if (!workers.ok()) return workers.status();
-  int64_t alive = 0, slots = 0, busy = 0, draining = 0, quarantined = 0;
+  // Only workers that run the job's program can take it (a worker of
+  // before programs runs switchyard-train alone).
+  const auto has_program = [&program](const pb::Worker& w) {
+    if (w.programs().empty()) return program == config::kBuiltinProgram;
+    return absl::c_linear_search(w.programs(), program);
+  };
+  int64_t alive = 0, slots = 0, busy = 0, draining = 0, quarantined = 0, without_program = 0;
+  std::set<std::string> offered;
   for (const pb::Worker& w : *workers) {
+    if (w.state() == "alive" || w.state() == "draining") {
+      for (const std::string& p : w.programs()) offered.insert(p);
+    }
+    if (!has_program(w)) {
+      if (w.state() == "alive") ++without_program;
+      continue;
+    }
     if (w.state() == "alive") {
       ++alive;
       slots += w.slots_total();
@@ -399,8 +415,18 @@ absl::Status ExplainPending(const pb::Job& job, CoordinatorClient* client, Comma
     env.out() << "  " << quarantined << " worker" << (quarantined == 1 ? " is" : "s are")
               << " quarantined (broken machines get no jobs): see `switchyard workers`\n";
   }
-  if (alive == 0) {
+  if (alive == 0 && program != config::kBuiltinProgram) {
+    env.out() << "  it waits for a worker that runs program '" << program << "': "
+              << (without_program > 0
+                      ? absl::StrCat(without_program, " connected worker",
+                                     without_program == 1 ? " does" : "s do", " not (they run ",
+                                     absl::StrJoin(offered, ", "), ")")
+                      : std::string("no worker is connected"))
+              << "; start one with switchyard-worker --coordinator " << env.globals().coordinator
+              << " --program " << program << "=/path/to/executable ...\n";
+  } else if (alive == 0) {
     env.out() << "  no worker is connected" << (draining > 0 ? " (only draining ones)" : "")
+              << (without_program > 0 ? " that runs switchyard-train" : "")
               << ": start one with switchyard-worker --coordinator " << env.globals().coordinator
               << " ...\n";
   } else if (busy >= slots) {
@@ -447,9 +473,12 @@ absl::Status RunWhy(const Args& args, CommandEnv& env) {
     return absl::OkStatus();
   }
 
+  // What the cell trains: the built-in model, or the program and its params.
+  const auto [model, variant] = data.Trains();
+  const std::string cell = absl::StrCat(data.OwnProgram() ? "program " : "", model, " ", variant,
+                                        " ", data.Config("tasks"));
   env.out() << "job " << data.id << " (sweep " << data.sweep_id << ", cell " << data.cell_index
-            << ": " << data.Config("model") << " " << data.Config("attention") << " "
-            << data.Config("tasks") << " seed " << data.Config("seed") << ") is " << data.state
+            << ": " << cell << " seed " << data.Config("seed") << ") is " << data.state
             << "; " << job->attempt_count() << " attempt" << (job->attempt_count() == 1 ? "" : "s")
             << ", " << job->failures() << " counted against the retry budget\n";
   if (job->state() == pb::JOB_STATE_PENDING) {
@@ -459,7 +488,9 @@ absl::Status RunWhy(const Args& args, CommandEnv& env) {
                 << OutcomeName(last.outcome()) << " (" << OutcomeMeaning(last.outcome())
                 << "); the next attempt resumes from the latest checkpoint\n";
     }
-    if (absl::Status s = ExplainPending(*job, *client, env); !s.ok()) return s;
+    const std::string program =
+        data.Config("program").empty() ? std::string(config::kBuiltinProgram) : data.Config("program");
+    if (absl::Status s = ExplainPending(*job, program, *client, env); !s.ok()) return s;
   } else if (job->state() == pb::JOB_STATE_RUNNING && job->attempts_size() > 0) {
     const pb::Attempt& last = job->attempts(job->attempts_size() - 1);
     env.out() << "  attempt " << last.number() << " runs on "

@@ -3,6 +3,7 @@
 #include "absl/strings/str_join.h"
 #include "client/commands/commands.h"
 #include "client/render/format.h"
+#include "common/config/job_config.h"
 
 namespace switchyard::client {
 namespace {
@@ -28,6 +29,7 @@ absl::Status RunWorkers(const Args& args, CommandEnv& env) {
                {"busy"},
                {"slots"},
                {"devices", 4, 48},
+               {"programs", 4, 48},
                {"last_seen"},
                {"build"},
                {"trainer"},
@@ -42,6 +44,9 @@ absl::Status RunWorkers(const Args& args, CommandEnv& env) {
     table.AddRow(
         {w.id(), w.name(), w.hostname(), w.state(), static_cast<int64_t>(w.slots_busy()),
          static_cast<int64_t>(w.slots_total()), absl::StrJoin(devices, " "),
+         // A worker of before programs runs the built-in trainer alone.
+         w.programs().empty() ? std::string(config::kBuiltinProgram)
+                              : absl::StrJoin(w.programs(), " "),
          w.last_seen() > 0 ? FormatDuration(now - w.last_seen()) + " ago" : std::string("-"),
          w.build_version(), w.trainer_version(),
          static_cast<int64_t>(w.environment_failures()),

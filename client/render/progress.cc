@@ -39,7 +39,8 @@ bool ProgressView::NoteJob(const JobData& job) {
   if (job.state == "failed" || job.state == "cancelled") return false;
   auto metric = job.final_metrics.find(metric_);
   if (metric == job.final_metrics.end() || !std::isfinite(metric->second)) return false;
-  std::pair<std::string, std::string> key{job.Config("model"), job.Config("attention")};
+  if (job.OwnProgram()) own_programs_ = true;
+  std::pair<std::string, std::string> key = job.Trains();
   auto it = best_.find(key);
   if (it == best_.end()) {
     best_[key] = Best{metric->second, job.id, job.cell_index};
@@ -114,8 +115,10 @@ std::vector<std::string> ProgressView::BestLines() const {
   std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) {
     return a.second->first_cell < b.second->first_cell;
   });
-  lines.push_back(absl::StrCat("  ", Pad("model", model_width), "  ",
-                               Pad("attention", attention_width), "  ", Pad(metric_, 8), "  job"));
+  // A program of the user's own has params where a model has an attention.
+  lines.push_back(absl::StrCat("  ", Pad(own_programs_ ? "program" : "model", model_width), "  ",
+                               Pad(own_programs_ ? "params" : "attention", attention_width), "  ",
+                               Pad(metric_, 8), "  job"));
   for (const auto& [key, best] : rows) {
     lines.push_back(absl::StrCat(
         "  ", Pad(key->first, model_width), "  ", Pad(key->second, attention_width), "  ",
@@ -144,9 +147,9 @@ std::string ProgressView::JobEndedLine(const JobData& job) const {
   const std::string what = task.empty() || task == "iarc"
                                ? job.Config("tasks")
                                : absl::StrCat(task, " length ", job.Config("length"));
-  std::string line =
-      absl::StrCat("job ", job.id, " ", job.state, ": ", job.Config("model"), " ",
-                   job.Config("attention"), " ", what, " seed ", job.Config("seed"));
+  const auto [model, variant] = job.Trains();
+  std::string line = absl::StrCat("job ", job.id, " ", job.state, ": ", model, " ", variant, " ",
+                                  what, " seed ", job.Config("seed"));
   auto metric = job.final_metrics.find(metric_);
   if (metric != job.final_metrics.end()) {
     absl::StrAppend(&line, ", ", metric_, " ", Fixed(metric->second, 4));

@@ -84,7 +84,8 @@ class ProgressView {
   std::string metric_;
   SweepSnapshot snapshot_;
   // (model, attention) -> best so far.
-  std::map<std::pair<std::string, std::string>, Best> best_;
+  std::map<std::pair<std::string, std::string>, Best> best_;  // by JobData::Trains()
+  bool own_programs_ = false;  // a job of a program of the user's own was seen
 };
 
 // Repaints a block of lines in place on an ANSI terminal: each call moves the

@@ -4,6 +4,9 @@
 #include <cmath>
 #include <limits>
 
+#include "absl/strings/str_cat.h"
+#include "common/config/job_config.h"
+
 namespace switchyard::client {
 namespace {
 
@@ -65,6 +68,22 @@ Summary Summarize(const std::vector<double>& values) {
 std::string JobData::Config(const std::string& key) const {
   auto it = config.find(key);
   return it == config.end() ? std::string() : it->second;
+}
+
+bool JobData::OwnProgram() const {
+  const std::string program = Config("program");
+  return !program.empty() && program != config::kBuiltinProgram;
+}
+
+std::pair<std::string, std::string> JobData::Trains() const {
+  if (!OwnProgram()) return {Config("model"), Config("attention")};
+  std::string params;
+  for (const auto& [key, value] : config) {
+    if (!config::IsProgramParamKey(key)) continue;
+    absl::StrAppend(&params, params.empty() ? "" : " ",
+                    key.substr(config::kProgramParamPrefix.size()), "=", value);
+  }
+  return {Config("program"), params};
 }
 
 std::vector<GroupResult> GroupFinalMetrics(const std::vector<JobData>& jobs,

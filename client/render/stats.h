@@ -35,12 +35,20 @@ struct JobData {
   int64_t sweep_id = 0;
   int64_t cell_index = 0;
   std::string state;                          // "pending", "succeeded", ...
-  std::map<std::string, std::string> config;  // every config key, values as text
+  // Every config key, values as text; a program's params as "params.NAME".
+  std::map<std::string, std::string> config;
   std::map<std::string, double> final_metrics;
   std::string last_cause;
 
   // config[key], or "" when the key is missing.
   std::string Config(const std::string& key) const;
+  // True when the job runs a program of the user's own (config `program`
+  // set and not switchyard-train).
+  bool OwnProgram() const;
+  // What the job trains, in two parts: (model, attention) for the built-in
+  // trainer; (program, "NAME=value ...") of its params for a program of the
+  // user's own.
+  std::pair<std::string, std::string> Trains() const;
 };
 
 struct GroupResult {

@@ -49,8 +49,15 @@ std::vector<ParamSpec> BuildRegistry() {
     return ParamSpec{std::move(name), Kind::kString, group, Value(std::move(def)), std::move(help),
                      {}, 0, 0};
   };
+  ParamSpec program = text_param(
+      "program", Group::kJob, std::string(kBuiltinProgram),
+      "the training program: switchyard-train (built in) or the NAME of a program the workers "
+      "were started with (--program NAME=PATH, docs/trainer-protocol.md); its own parameters go "
+      "under params:");
+  program.names_a_program = true;
   return {
       // What is trained.
+      std::move(program),
       enum_param("model", Group::kJob, "transformer", {"mlp", "lstm", "transformer", "cisformer"},
                  "model family"),
       enum_param("attention", Group::kJob, "auto", {"auto", "none", "softmax", "expressive"},
@@ -331,6 +338,7 @@ std::string CheckValue(const ParamSpec& spec, Value* value) {
         return spec.name + ": unknown value '" + *s + "'; known: " + JoinChoices(spec.choices);
       }
       if (s->size() > 256) return spec.name + ": longer than 256 characters";
+      if (spec.names_a_program) return CheckProgramName(spec.name, *s);
       return "";
     }
   }
@@ -361,6 +369,59 @@ std::string ParseValue(const ParamSpec& spec, std::string_view text, Value* out)
   return CheckValue(spec, out);
 }
 
+std::string CheckProgramName(std::string_view what, std::string_view name) {
+  const std::string prefix = std::string(what) + ": ";
+  if (name.find('/') != std::string_view::npos) {
+    return prefix + "'" + std::string(name) + "' is a path; name a program instead. A sweep " +
+           "never says which file runs: each worker maps names to executables it was started " +
+           "with (switchyard-worker --program NAME=PATH), see docs/security.md";
+  }
+  if (name.empty()) return prefix + "empty; name a program such as " + std::string(kBuiltinProgram);
+  if (name.size() > 64) return prefix + "longer than 64 characters";
+  if (!std::isalnum(static_cast<unsigned char>(name[0]))) {
+    return prefix + "'" + std::string(name) + "' must start with a letter or a digit";
+  }
+  for (char c : name) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.') {
+      return prefix + "'" + std::string(name) +
+             "' may hold only letters, digits, '-', '_' and '.'";
+    }
+  }
+  return "";
+}
+
+bool IsProgramParamKey(std::string_view key) {
+  return key.substr(0, kProgramParamPrefix.size()) == kProgramParamPrefix;
+}
+
+std::string CheckProgramParam(std::string_view key, const Value& value) {
+  const std::string name(key.substr(kProgramParamPrefix.size()));
+  const std::string prefix = std::string(key) + ": ";
+  if (!IsProgramParamKey(key) || name.empty()) return prefix + "expected params.NAME";
+  if (name.size() > kMaxProgramParamName) {
+    return prefix + "the name is longer than " + std::to_string(kMaxProgramParamName) +
+           " characters";
+  }
+  const auto identifier_char = [](char c, bool first) {
+    return std::isalpha(static_cast<unsigned char>(c)) || c == '_' ||
+           (!first && std::isdigit(static_cast<unsigned char>(c)));
+  };
+  for (size_t i = 0; i < name.size(); ++i) {
+    if (!identifier_char(name[i], i == 0)) {
+      return prefix + "'" + name +
+             "' is not a parameter name: letters, digits and '_', not starting with a digit";
+    }
+  }
+  if (const auto* d = std::get_if<double>(&value); d != nullptr && !std::isfinite(*d)) {
+    return prefix + "expected a finite number, got " + FormatNumber(*d);
+  }
+  if (const auto* s = std::get_if<std::string>(&value);
+      s != nullptr && s->size() > kMaxProgramParamText) {
+    return prefix + "longer than " + std::to_string(kMaxProgramParamText) + " bytes";
+  }
+  return "";
+}
+
 bool ModelHasAttention(std::string_view model) {
   return model == "transformer" || model == "cisformer";
 }
@@ -370,6 +431,16 @@ JobConfig::JobConfig() {
 }
 
 std::string JobConfig::Set(std::string_view key, Value value) {
+  if (IsProgramParamKey(key)) {
+    if (std::string error = CheckProgramParam(key, value); !error.empty()) return error;
+    const std::string_view name = key.substr(kProgramParamPrefix.size());
+    if (params_.find(name) == params_.end() && params_.size() >= kMaxProgramParams) {
+      return std::string(key) + ": more than " + std::to_string(kMaxProgramParams) +
+             " params; pass the rest in one string or a file of the program's own";
+    }
+    params_[std::string(name)] = std::move(value);
+    return "";
+  }
   const ParamSpec* spec = FindParam(key);
   if (spec == nullptr) {
     return std::string(key) + ": unknown key" + DidYouMean(ClosestParam(key));
@@ -380,6 +451,7 @@ std::string JobConfig::Set(std::string_view key, Value value) {
 }
 
 std::string JobConfig::SetFromString(std::string_view key, std::string_view text) {
+  if (IsProgramParamKey(key)) return Set(key, std::string(text));
   const ParamSpec* spec = FindParam(key);
   if (spec == nullptr) {
     return std::string(key) + ": unknown key" + DidYouMean(ClosestParam(key));
@@ -541,6 +613,11 @@ std::string JobConfig::Validate() const {
            " parameters, more than the " + WithThousands(kMaxParameters) +
            " a job may have; make it smaller";
   }
+  if (!params_.empty() && Str("program") == kBuiltinProgram) {
+    return std::string(kProgramParamPrefix) + params_.begin()->first + ": " +
+           std::string(kBuiltinProgram) +
+           " takes no params; they are for a program of your own (program: NAME)";
+  }
   return "";
 }
 
@@ -581,15 +658,43 @@ const std::string& JobConfig::Str(std::string_view key) const {
 }
 
 std::string JobConfig::ToJson() const {
-  nlohmann::ordered_json object = nlohmann::ordered_json::object();
-  // std::map: sorted keys. No structured binding: clang 14 (the fuzz build)
-  // cannot capture one in a lambda.
+  // nlohmann::json keeps its keys sorted. No structured binding: clang 14
+  // (the fuzz build) cannot capture one in a lambda.
+  nlohmann::json object = nlohmann::json::object();
   for (const auto& entry : values_) {
     const std::string& key = entry.first;
     std::visit([&](const auto& v) { object[key] = v; }, entry.second);
   }
+  if (!params_.empty()) {
+    nlohmann::json params = nlohmann::json::object();
+    for (const auto& entry : params_) {
+      const std::string& key = entry.first;
+      std::visit([&](const auto& v) { params[key] = v; }, entry.second);
+    }
+    object["params"] = std::move(params);
+  }
   return object.dump();
 }
+
+namespace {
+
+// One JSON value of a config file as the key's value: integers stay
+// integers, other numbers are doubles, strings strings.
+std::string SetFromJson(const std::string& key, const nlohmann::json& item, JobConfig* config) {
+  Value value;
+  if (item.is_number_integer()) {
+    value = item.get<int64_t>();
+  } else if (item.is_number()) {
+    value = item.get<double>();
+  } else if (item.is_string()) {
+    value = item.get<std::string>();
+  } else {
+    return key + ": expected a number or a string";
+  }
+  return config->Set(key, std::move(value));
+}
+
+}  // namespace
 
 std::string JobConfig::FromJson(std::string_view json, JobConfig* out) {
   nlohmann::json parsed = nlohmann::json::parse(json, nullptr, /*allow_exceptions=*/false);
@@ -600,23 +705,22 @@ std::string JobConfig::FromJson(std::string_view json, JobConfig* out) {
   // first problem reported is the one a sweep file with the same keys
   // reports (whatever order the JSON's keys come in).
   for (const auto& [key, item] : parsed.items()) {
+    if (key == "params") continue;
     if (FindParam(key) == nullptr) return key + ": unknown key" + DidYouMean(ClosestParam(key));
   }
   for (const ParamSpec& spec : AllParams()) {
     if (!parsed.contains(spec.name)) continue;
-    const std::string& key = spec.name;
-    const nlohmann::json& item = parsed[key];
-    Value value;
-    if (item.is_number_integer()) {
-      value = item.get<int64_t>();
-    } else if (item.is_number()) {
-      value = item.get<double>();
-    } else if (item.is_string()) {
-      value = item.get<std::string>();
-    } else {
-      return key + ": expected a number or a string";
+    if (std::string error = SetFromJson(spec.name, parsed[spec.name], &config); !error.empty()) {
+      return error;
     }
-    if (std::string error = config.Set(key, std::move(value)); !error.empty()) return error;
+  }
+  if (parsed.contains("params")) {
+    const nlohmann::json& params = parsed["params"];
+    if (!params.is_object()) return "params: expected an object of NAME: value";
+    for (const auto& [name, item] : params.items()) {
+      const std::string key = std::string(kProgramParamPrefix) + name;
+      if (std::string error = SetFromJson(key, item, &config); !error.empty()) return error;
+    }
   }
   *out = std::move(config);
   return "";

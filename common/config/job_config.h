@@ -47,6 +47,8 @@ struct ParamSpec {
   // The tasks (values of the `task` key) that read this key; empty = every
   // job. A job whose task does not read a key must leave it at its default.
   std::vector<std::string> read_by;
+  // kString: the value names a program (CheckProgramName), never a path.
+  bool names_a_program = false;
 };
 
 // Every parameter, in a stable documented order.
@@ -75,6 +77,37 @@ std::string CheckValue(const ParamSpec& spec, Value* value);
 
 // Parses text (a command-line flag's argument) into the parameter's kind.
 std::string ParseValue(const ParamSpec& spec, std::string_view text, Value* out);
+
+// ---- Programs of the user's own (docs/trainer-protocol.md)
+//
+// The `program` key names the training program a job runs; the worker maps
+// the name to an executable it was started with (--program NAME=PATH), so a
+// sweep never says which file runs. A program's own parameters are the keys
+// "params.NAME": free-form, but typed (integer, number, string) and limited
+// in size, and they expand into the grid like any key.
+
+// The built-in trainer, the default program.
+inline constexpr std::string_view kBuiltinProgram = "switchyard-train";
+inline constexpr std::string_view kProgramParamPrefix = "params.";
+inline constexpr size_t kMaxProgramParams = 32;     // params per job
+inline constexpr size_t kMaxProgramParamName = 64;  // characters of NAME
+inline constexpr size_t kMaxProgramParamText = 256; // bytes of a string value
+
+// Checks a program name: 1 to 64 letters, digits, '-', '_' or '.', starting
+// with a letter or a digit. `what` starts the message ("program",
+// "--program"). A path is refused with a message that says where the path
+// belongs (the worker's --program).
+std::string CheckProgramName(std::string_view what, std::string_view name);
+
+// True for "params.NAME" keys.
+bool IsProgramParamKey(std::string_view key);
+
+// Checks a "params.NAME" key and its value: NAME is an identifier
+// ([A-Za-z_][A-Za-z0-9_]*, at most kMaxProgramParamName), a number is
+// finite, a string at most kMaxProgramParamText bytes. A double with no
+// fractional part stays a double (1.0 is not 1: the program gets what the
+// file says). Returns "" or "params.NAME: ...".
+std::string CheckProgramParam(std::string_view key, const Value& value);
 
 // Jobs whose model has more parameters than this are refused at submit: 100M
 // float parameters and Adam's two moments are 1.2 GB before any activation,
@@ -108,7 +141,9 @@ class JobConfig {
  public:
   JobConfig();  // all defaults
 
-  // Sets one key. Returns "" or an error naming the key.
+  // Sets one key: a registered key or a "params.NAME" key
+  // (CheckProgramParam; at most kMaxProgramParams of them). Returns "" or an
+  // error naming the key.
   std::string Set(std::string_view key, Value value);
   std::string SetFromString(std::string_view key, std::string_view text);
 
@@ -119,7 +154,8 @@ class JobConfig {
   // Checks the effective job, after the preset and the `auto` defaults:
   // attention only for transformer/cisformer ("none" for mlp and lstm),
   // valid task set and task options, heads dividing the width (whether
-  // either came from the preset), at most kMaxParameters parameters. Returns
+  // either came from the preset), at most kMaxParameters parameters, and
+  // params only for a program of the user's own. Returns
   // "" or the first problem found, starting with the key to change, e.g.
   // "width: 30 is not divisible by heads (4, from preset small)". This is
   // the one check of a job: the CLI, the coordinator and the trainer call it,
@@ -134,11 +170,16 @@ class JobConfig {
   double Float(std::string_view key) const;
   const std::string& Str(std::string_view key) const;
   const Value& Get(std::string_view key) const;
+  // The "params.NAME" values, by NAME (without the prefix).
+  const std::map<std::string, Value, std::less<>>& ProgramParams() const { return params_; }
 
-  // Canonical JSON: one object, keys sorted, every key present.
+  // Canonical JSON: one object, keys sorted, every registered key present,
+  // and the program's params as one object under "params" when there are
+  // any: {"params":{"hidden":64},...}.
   std::string ToJson() const;
   // Reads a JSON object; missing keys keep their defaults, unknown keys and
-  // wrong kinds are errors. Does not call Validate().
+  // wrong kinds are errors; "params" must be an object of numbers and
+  // strings. Does not call Validate().
   static std::string FromJson(std::string_view json, JobConfig* out);
 
   // The `task` key: "iarc" (the default) or a separation task
@@ -151,10 +192,13 @@ class JobConfig {
   // `vocab` and the rest; a `length` of 0 takes the task's default.
   tasks::SeparationOptions SeparationTaskOptions() const;
 
-  bool operator==(const JobConfig& other) const { return values_ == other.values_; }
+  bool operator==(const JobConfig& other) const {
+    return values_ == other.values_ && params_ == other.params_;
+  }
 
  private:
   std::map<std::string, Value, std::less<>> values_;
+  std::map<std::string, Value, std::less<>> params_;
 };
 
 // True for the models that take an attention kind.

@@ -28,7 +28,40 @@ absl::Status CheckHeader(const SweepDefinition& sweep) {
 absl::StatusOr<std::vector<SweepAxis>> CheckedAxes(const SweepDefinition& sweep) {
   std::vector<SweepAxis> axes;
   std::set<std::string> seen;
+  size_t program_params = 0;
   for (const SweepAxis& axis : sweep.axes) {
+    if (config::IsProgramParamKey(axis.key)) {
+      // A program's own parameter: typed and bounded, meaning is the
+      // program's (common/config/job_config.h).
+      if (++program_params > config::kMaxProgramParams) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            axis.key, ": more than ", config::kMaxProgramParams,
+            " params; pass the rest in one string or a file of the program's own"));
+      }
+      if (!seen.insert(axis.key).second) {
+        return absl::InvalidArgumentError(absl::StrCat(axis.key, ": given twice"));
+      }
+      if (axis.values.empty()) {
+        return absl::InvalidArgumentError(absl::StrCat(axis.key, ": the list of values is empty"));
+      }
+      std::set<std::string> distinct;
+      for (size_t i = 0; i < axis.values.size(); ++i) {
+        if (std::string error = config::CheckProgramParam(axis.key, axis.values[i]);
+            !error.empty()) {
+          if (axis.values.size() > 1) return absl::InvalidArgumentError(absl::StrCat(error, " (item ", i + 1, ")"));
+          return absl::InvalidArgumentError(error);
+        }
+        // The kind is part of the value: 1 and "1" are two cells.
+        if (!distinct.insert(absl::StrCat(axis.values[i].index(), ":",
+                                          config::ValueToString(axis.values[i])))
+                 .second) {
+          return absl::InvalidArgumentError(absl::StrCat(
+              axis.key, ": the value ", config::ValueToString(axis.values[i]), " is listed twice"));
+        }
+      }
+      axes.push_back(axis);
+      continue;
+    }
     const config::ParamSpec* spec = config::FindParam(axis.key);
     if (spec == nullptr) {
       return absl::InvalidArgumentError(absl::StrCat(

@@ -9,6 +9,7 @@
 #include <limits>
 #include <optional>
 #include <sstream>
+#include <utility>
 
 #include <map>
 #include <set>
@@ -31,6 +32,37 @@ absl::Status ErrorAt(const std::string& origin, const YAML::Mark& mark, const st
   if (mark.is_null()) return absl::InvalidArgumentError(absl::StrCat(origin, ": ", message));
   return absl::InvalidArgumentError(
       absl::StrCat(origin, ":", mark.line + 1, ":", mark.column + 1, ": ", message));
+}
+
+// A YAML scalar as the value of a program's own parameter, whose kind the
+// file decides: a quoted scalar is a string, else an integer, else a finite
+// number, else a string. So `hidden: 64` is 64, `lr: 1.0e-3` a number and
+// `cell: gru` a string.
+std::string ScalarToParamValue(const YAML::Node& node, config::Value* out) {
+  const std::string& text = node.Scalar();
+  if (node.Tag() == "!" || text.empty()) {
+    *out = text;
+    return "";
+  }
+  errno = 0;
+  char* end = nullptr;
+  const long long integer = std::strtoll(text.c_str(), &end, 10);
+  if (*end == '\0') {
+    if (errno != 0) return absl::StrCat("the integer '", text, "' is out of range");
+    *out = static_cast<int64_t>(integer);
+    return "";
+  }
+  const std::string lowered = absl::AsciiStrToLower(text);
+  if (lowered == ".nan" || lowered == ".inf" || lowered == "-.inf" || lowered == "+.inf") {
+    return absl::StrCat("expected a finite number, got '", text, "'");
+  }
+  const double number = std::strtod(text.c_str(), &end);
+  if (*end == '\0' && std::isfinite(number)) {
+    *out = number;
+    return "";
+  }
+  *out = text;
+  return "";
 }
 
 // A YAML scalar as the value of a parameter of the given kind. Quoted scalars
@@ -125,8 +157,13 @@ absl::Status GridError(const std::string& origin, const absl::Status& status,
     if (config.is_object()) {
       std::string values;
       for (const SweepAxis& axis : sweep.axes) {
-        if (!config.contains(axis.key)) continue;
-        const std::string text = JsonValueText(config[axis.key]);
+        // A program's param sits in the config's "params" object.
+        const bool param = config::IsProgramParamKey(axis.key);
+        const std::string name =
+            param ? axis.key.substr(config::kProgramParamPrefix.size()) : axis.key;
+        const nlohmann::json& holder = param && config.contains("params") ? config["params"] : config;
+        if ((param && !config.contains("params")) || !holder.contains(name)) continue;
+        const std::string text = JsonValueText(holder[name]);
         if (axis.key == key && marks.values.count(key)) {
           for (size_t i = 0; i < axis.values.size(); ++i) {
             if (config::ValueToString(axis.values[i]) == text) where = marks.values.at(key)[i];
@@ -215,13 +252,43 @@ absl::StatusOr<SweepDefinition> ParseSweepText(std::string_view text,
 
   SweepDefinition sweep;
   Marks marks;
+  // The top-level entries, with a `params:` mapping's entries in its place
+  // as "params.NAME" keys.
+  struct Entry {
+    std::string key;
+    YAML::Mark key_mark;
+    YAML::Node value;
+  };
+  std::vector<Entry> entries;
+  bool params_seen = false;
   for (const auto& entry : root) {
-    const YAML::Node& key_node = entry.first;
-    const YAML::Node& value = entry.second;
-    if (!key_node.IsScalar()) return ErrorAt(origin, key_node.Mark(), "expected a key name");
-    const std::string key = key_node.Scalar();
-    if (!marks.keys.emplace(key, key_node.Mark()).second) {
-      return ErrorAt(origin, key_node.Mark(), absl::StrCat(key, ": given twice"));
+    if (!entry.first.IsScalar()) return ErrorAt(origin, entry.first.Mark(), "expected a key name");
+    if (entry.first.Scalar() != "params") {
+      entries.push_back(Entry{entry.first.Scalar(), entry.first.Mark(), entry.second});
+      continue;
+    }
+    if (std::exchange(params_seen, true)) {
+      return ErrorAt(origin, entry.first.Mark(), "params: given twice");
+    }
+    if (!entry.second.IsMap()) {
+      return ErrorAt(origin, entry.second.IsNull() ? entry.first.Mark() : entry.second.Mark(),
+                     "params: expected a mapping of the program's parameters, such as "
+                     "params: {hidden: [32, 64], cell: gru}");
+    }
+    for (const auto& param : entry.second) {
+      if (!param.first.IsScalar()) {
+        return ErrorAt(origin, param.first.Mark(), "params: expected a parameter name");
+      }
+      entries.push_back(Entry{std::string(config::kProgramParamPrefix) + param.first.Scalar(),
+                              param.first.Mark(), param.second});
+    }
+  }
+  for (const Entry& entry : entries) {
+    const std::string& key = entry.key;
+    const YAML::Mark& key_mark = entry.key_mark;
+    const YAML::Node& value = entry.value;
+    if (!marks.keys.emplace(key, key_mark).second) {
+      return ErrorAt(origin, key_mark, absl::StrCat(key, ": given twice"));
     }
     if (key == "name") {
       if (!value.IsScalar()) return ErrorAt(origin, value.Mark(), "name: expected a string");
@@ -234,9 +301,10 @@ absl::StatusOr<SweepDefinition> ParseSweepText(std::string_view text,
       (key == "priority" ? sweep.priority : sweep.max_attempts) = *v;
       continue;
     }
-    const config::ParamSpec* spec = config::FindParam(key);
-    if (spec == nullptr) {
-      return ErrorAt(origin, key_node.Mark(),
+    const bool program_param = config::IsProgramParamKey(key);
+    const config::ParamSpec* spec = program_param ? nullptr : config::FindParam(key);
+    if (spec == nullptr && !program_param) {
+      return ErrorAt(origin, key_mark,
                      absl::StrCat(key, ": unknown key", config::DidYouMean(ClosestKey(key))));
     }
     SweepAxis axis{key, {}};
@@ -249,7 +317,7 @@ absl::StatusOr<SweepDefinition> ParseSweepText(std::string_view text,
     } else if (value.IsScalar()) {
       items.push_back(value);
     } else if (value.IsNull()) {
-      return ErrorAt(origin, key_node.Mark(), absl::StrCat(key, ": no value given"));
+      return ErrorAt(origin, key_mark, absl::StrCat(key, ": no value given"));
     } else {
       return ErrorAt(origin, value.Mark(),
                      absl::StrCat(key, ": expected a value or a list of values, got a mapping"));
@@ -257,20 +325,32 @@ absl::StatusOr<SweepDefinition> ParseSweepText(std::string_view text,
     std::set<std::string> seen;
     for (const YAML::Node& item : items) {
       if (!item.IsScalar()) {
-        return ErrorAt(origin, item.Mark(), absl::StrCat(key, ": expected a single ",
-                                                         config::KindName(spec->kind),
-                                                         " in the list, got a nested structure"));
+        return ErrorAt(origin, item.Mark(),
+                       absl::StrCat(key, ": expected a single ",
+                                    program_param ? "number or string"
+                                                  : config::KindName(spec->kind),
+                                    " in the list, got a nested structure"));
       }
       config::Value v;
-      if (std::string error = ScalarToValue(item, spec->kind, &v); !error.empty()) {
+      if (std::string error = program_param ? ScalarToParamValue(item, &v)
+                                            : ScalarToValue(item, spec->kind, &v);
+          !error.empty()) {
         return ErrorAt(origin, item.Mark(), absl::StrCat(key, ": ", error));
       }
-      if (std::string error = config::CheckValue(*spec, &v); !error.empty()) {
-        return ErrorAt(origin, item.Mark(), error);
+      if (std::string error = program_param ? config::CheckProgramParam(key, v)
+                                            : config::CheckValue(*spec, &v);
+          !error.empty()) {
+        return ErrorAt(origin, program_param && error.find("is not a parameter name") !=
+                                                    std::string::npos
+                                   ? key_mark
+                                   : item.Mark(),
+                       error);
       }
       // A set, not a scan of the earlier values: a list of 100,000 seeds
-      // took minutes that way.
-      if (!seen.insert(config::ValueToString(v)).second) {
+      // took minutes that way. A param's kind is part of its value.
+      if (!seen.insert(absl::StrCat(program_param ? v.index() : 0, ":",
+                                    config::ValueToString(v)))
+               .second) {
         return ErrorAt(origin, item.Mark(), absl::StrCat(key, ": the value ",
                                                          config::ValueToString(v),
                                                          " is listed twice"));

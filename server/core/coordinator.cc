@@ -111,7 +111,8 @@ absl::StatusOr<SubmitResult> Coordinator::SubmitSweep(const common::SweepDefinit
   jobs.reserve(cells->size());
   for (const common::GridCell& cell : *cells) {
     std::string json = cell.config.ToJson();
-    jobs.push_back(NewJob{cell.index, common::CellKey(cell.config), std::move(json)});
+    jobs.push_back(NewJob{cell.index, common::CellKey(cell.config), std::move(json),
+                          cell.config.Str("program")});
   }
   absl::StatusOr<int64_t> id = store_->CreateSweep(record, jobs);
   if (!id.ok()) return id.status();

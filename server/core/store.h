@@ -35,6 +35,7 @@ struct NewJob {
   int64_t cell_index = 0;
   std::string cell_key;     // unique within the sweep
   std::string config_json;
+  std::string program = "switchyard-train";  // the config's `program`
 };
 
 struct ClaimParams {
@@ -100,7 +101,8 @@ class Store {
   virtual absl::StatusOr<bool> UnquarantineWorker(int64_t worker_id) = 0;
 
   // ---- the job life cycle
-  // Picks the oldest pending job (lowest job id) of the highest-priority sweep,
+  // Picks the oldest pending job (lowest job id) of the highest-priority sweep
+  // among the jobs whose program the worker has (WorkerRecord::programs),
   // makes it running and creates its next attempt with the given token and
   // lease, in one transaction; the latest checkpoint of the job, if any, rides
   // along. std::nullopt when nothing is pending. An unknown worker is NOT_FOUND;

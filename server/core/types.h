@@ -114,6 +114,9 @@ struct WorkerRecord {
   int32_t environment_failures = 0;
   std::optional<absl::Time> quarantined_at;  // set while quarantined
   std::string quarantine_cause;              // the last environment error's cause
+  // The training programs it runs (config `program` values); it is offered
+  // only jobs of these. Empty at registration means the built-in trainer.
+  std::vector<std::string> programs;
 };
 
 // The fencing pair every call about a running attempt carries.
@@ -128,6 +131,7 @@ struct Assignment {
   AttemptRef attempt;
   int32_t attempt_number = 0;
   std::string config_json;
+  std::string program;         // the config's `program`: which of the worker's programs runs it
   int64_t checkpoint_id = 0;   // 0 = none
   int64_t checkpoint_step = 0;
 };

@@ -1,9 +1,13 @@
 #include "server/service/convert.h"
 
+#include <set>
+#include <string>
+
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "common/base/clock.h"
+#include "common/config/job_config.h"
 
 namespace switchyard::server {
 namespace {
@@ -133,6 +137,7 @@ void WorkerRecordToProto(const WorkerRecord& record, const std::string& state, p
   out->set_build_version(record.build_version);
   out->set_trainer_version(record.trainer_version);
   out->set_cuda_version(record.cuda_version);
+  for (const std::string& program : record.programs) out->add_programs(program);
 }
 
 absl::StatusOr<WorkerRecord> WorkerFromRegisterRequest(const pb::RegisterWorkerRequest& request) {
@@ -156,6 +161,16 @@ absl::StatusOr<WorkerRecord> WorkerFromRegisterRequest(const pb::RegisterWorkerR
     worker.devices.push_back(DeviceRecord{device.name(), device.kind(), device.memory_bytes(),
                                           device.slots(), device.description()});
   }
+  // Names, never paths: the worker maps them to its own executables.
+  std::set<std::string> programs;
+  for (const std::string& program : request.programs()) {
+    if (std::string error = config::CheckProgramName("programs", program); !error.empty()) {
+      return absl::InvalidArgumentError(error);
+    }
+    if (programs.size() >= 64) return absl::InvalidArgumentError("programs: more than 64");
+    if (programs.insert(program).second) worker.programs.push_back(program);
+  }
+  if (worker.programs.empty()) worker.programs.push_back(std::string(config::kBuiltinProgram));
   return worker;
 }
 
@@ -168,6 +183,7 @@ void AssignmentToProto(const Assignment& assignment, double lease_seconds, pb::A
   out->set_checkpoint_id(assignment.checkpoint_id);
   out->set_checkpoint_step(assignment.checkpoint_step);
   out->set_lease_seconds(lease_seconds);
+  out->set_program(assignment.program);
 }
 
 absl::StatusOr<MetricBatchWrite> MetricBatchFromProto(const pb::MetricBatch& batch) {

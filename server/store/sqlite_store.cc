@@ -30,7 +30,7 @@ constexpr char kInsertSweep[] =
     "VALUES (?, ?, ?, ?, ?)";
 constexpr char kInsertJob[] =
     "INSERT INTO jobs (sweep_id, cell_index, cell_key, config_json, priority, state, "
-    "created_at, updated_at) VALUES (?, ?, ?, ?, ?, 1, ?, ?)";
+    "created_at, updated_at, program) VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?)";
 constexpr char kSelectSweep[] =
     "SELECT id, name, priority, max_attempts, spec_json, created_at, finished_at "
     "FROM sweeps WHERE id = ?";
@@ -78,19 +78,20 @@ constexpr char kSelectAttemptsOfJob[] =
 
 constexpr char kInsertWorker[] =
     "INSERT INTO workers (name, hostname, devices_json, build_version, trainer_version, "
-    "cuda_version, draining, slots_busy, registered_at, last_seen) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+    "cuda_version, draining, slots_busy, registered_at, last_seen, programs_json) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 constexpr char kTouchWorker[] =
     "UPDATE workers SET draining = ?, slots_busy = ?, last_seen = ? WHERE id = ?";
 constexpr char kWorkerExists[] = "SELECT 1 FROM workers WHERE id = ?";
 #define SY_WORKER_COLUMNS                                                                  \
   "id, name, hostname, devices_json, build_version, trainer_version, cuda_version, draining, " \
   "slots_busy, registered_at, last_seen, environment_failures, quarantined_at, "              \
-  "quarantine_cause"
+  "quarantine_cause, programs_json"
 constexpr char kSelectWorker[] = "SELECT " SY_WORKER_COLUMNS " FROM workers WHERE id = ?";
 constexpr char kSelectWorkers[] = "SELECT " SY_WORKER_COLUMNS " FROM workers ORDER BY id";
 constexpr char kSelectWorkerHealth[] =
-    "SELECT environment_failures, quarantined_at, quarantine_cause FROM workers WHERE id = ?";
+    "SELECT environment_failures, quarantined_at, quarantine_cause, programs_json FROM workers "
+    "WHERE id = ?";
 // quarantined_at keeps its first value while the quarantine lasts.
 constexpr char kUpdateWorkerHealth[] =
     "UPDATE workers SET environment_failures = ?, "
@@ -100,10 +101,10 @@ constexpr char kUnquarantineWorker[] =
     "UPDATE workers SET environment_failures = 0, quarantined_at = NULL, quarantine_cause = '' "
     "WHERE id = ?";
 
-// The claim: the first entry of the jobs_claim index.
+// The claim: the first entry of the jobs_claim index for one program.
 constexpr char kSelectNextPending[] =
-    "SELECT id, sweep_id, attempt_count, config_json FROM jobs WHERE state = 1 "
-    "ORDER BY priority DESC, id LIMIT 1";
+    "SELECT id, sweep_id, attempt_count, config_json, priority FROM jobs "
+    "WHERE state = 1 AND program = ? ORDER BY priority DESC, id LIMIT 1";
 constexpr char kSelectLatestCheckpoint[] =
     "SELECT id, step FROM checkpoints WHERE job_id = ? ORDER BY step DESC, id DESC LIMIT 1";
 constexpr char kInsertAttempt[] =
@@ -249,6 +250,29 @@ SweepRecord ReadSweep(const Statement& stmt) {
   return sweep;
 }
 
+// A worker's programs as stored: a JSON array of names; none given means
+// the built-in trainer.
+std::string ProgramsJson(const std::vector<std::string>& programs) {
+  if (programs.empty()) return nlohmann::json::array({"switchyard-train"}).dump();
+  return nlohmann::json(programs).dump();
+}
+
+absl::StatusOr<std::vector<std::string>> ParsePrograms(int64_t worker_id, const std::string& text) {
+  const nlohmann::json programs = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  std::vector<std::string> names;
+  if (programs.is_array()) {
+    for (const nlohmann::json& p : programs) {
+      if (!p.is_string()) break;
+      names.push_back(p.get<std::string>());
+    }
+  }
+  if (!programs.is_array() || names.size() != programs.size()) {
+    return absl::InternalError(absl::StrCat("corrupt database: worker ", worker_id,
+                                            " programs_json is not an array of names"));
+  }
+  return names;
+}
+
 absl::StatusOr<WorkerRecord> ReadWorker(const Statement& stmt) {
   WorkerRecord worker;
   worker.id = stmt.ColumnInt64(0);
@@ -283,6 +307,7 @@ absl::StatusOr<WorkerRecord> ReadWorker(const Statement& stmt) {
   worker.environment_failures = static_cast<int32_t>(stmt.ColumnInt64(11));
   if (!stmt.ColumnIsNull(12)) worker.quarantined_at = stmt.ColumnTime(12);
   worker.quarantine_cause = stmt.ColumnText(13);
+  SY_ASSIGN_OR_RETURN(worker.programs, ParsePrograms(worker.id, stmt.ColumnText(14)));
   return worker;
 }
 
@@ -402,12 +427,14 @@ absl::Status UpdateWorkerHealth(Database& db, int64_t worker_id, AttemptOutcome 
 
 // FAILED_PRECONDITION, naming the cause, when the worker is quarantined;
 // NOT_FOUND when it does not exist.
-absl::Status CheckMayClaim(Database& db, int64_t worker_id) {
+// The programs of a worker that may claim: NOT_FOUND for an unknown worker,
+// FAILED_PRECONDITION for a quarantined one.
+absl::StatusOr<std::vector<std::string>> CheckMayClaim(Database& db, int64_t worker_id) {
   SY_ASSIGN_OR_RETURN(ScopedStatement stmt, db.Cached(kSelectWorkerHealth));
   stmt->BindInt64(1, worker_id);
   SY_ASSIGN_OR_RETURN(bool row, stmt->Step());
   if (!row) return absl::NotFoundError(absl::StrCat("worker ", worker_id, " does not exist"));
-  if (stmt->ColumnIsNull(1)) return absl::OkStatus();
+  if (stmt->ColumnIsNull(1)) return ParsePrograms(worker_id, stmt->ColumnText(3));
   return absl::FailedPreconditionError(absl::StrCat(
       "worker ", worker_id, " is quarantined after ", stmt->ColumnInt64(0),
       " environment errors in a row (last: ", stmt->ColumnText(2),
@@ -491,18 +518,29 @@ absl::StatusOr<std::optional<Assignment>> ClaimNextPending(Database& db,
   if (params.fencing_token.empty()) {
     return absl::InvalidArgumentError("ClaimJob: the fencing token is empty");
   }
-  SY_RETURN_IF_ERROR(CheckMayClaim(db, params.worker_id));
+  SY_ASSIGN_OR_RETURN(std::vector<std::string> programs, CheckMayClaim(db, params.worker_id));
   Assignment a;
   int32_t attempt_count = 0;
-  {
+  // The best pending job of each of the worker's programs (one index probe
+  // each; a worker has a handful), then the best of those.
+  int64_t best_priority = 0;
+  for (const std::string& program : programs) {
     SY_ASSIGN_OR_RETURN(ScopedStatement stmt, db.Cached(kSelectNextPending));
+    stmt->BindText(1, program);
     SY_ASSIGN_OR_RETURN(bool row, stmt->Step());
-    if (!row) return std::optional<Assignment>();  // nothing pending
-    a.job_id = stmt->ColumnInt64(0);
+    if (!row) continue;
+    const int64_t id = stmt->ColumnInt64(0), priority = stmt->ColumnInt64(4);
+    if (a.job_id != 0 && (priority < best_priority || (priority == best_priority && id > a.job_id))) {
+      continue;
+    }
+    best_priority = priority;
+    a.job_id = id;
     a.sweep_id = stmt->ColumnInt64(1);
     attempt_count = static_cast<int32_t>(stmt->ColumnInt64(2));
     a.config_json = stmt->ColumnText(3);
+    a.program = program;
   }
+  if (a.job_id == 0) return std::optional<Assignment>();  // nothing pending for it
   SY_RETURN_IF_ERROR(CheckTransition(a.job_id, JobState::kPending, JobState::kRunning));
   {
     SY_ASSIGN_OR_RETURN(ScopedStatement stmt, db.Cached(kSelectLatestCheckpoint));
@@ -674,6 +712,7 @@ absl::StatusOr<int64_t> SqliteStore::CreateSweep(const SweepRecord& sweep,
           stmt->BindInt64(5, sweep.priority);
           stmt->BindTime(6, sweep.created_at);
           stmt->BindTime(7, sweep.created_at);
+          stmt->BindText(8, job.program);
           absl::Status s = stmt->Run();
           stmt->Reset();
           if (absl::IsAlreadyExists(s)) {
@@ -809,6 +848,7 @@ absl::StatusOr<int64_t> SqliteStore::RegisterWorker(const WorkerRecord& worker) 
     stmt->BindInt64(8, worker.slots_busy);
     stmt->BindTime(9, worker.registered_at);
     stmt->BindTime(10, worker.last_seen);
+    stmt->BindText(11, ProgramsJson(worker.programs));
     SY_RETURN_IF_ERROR(stmt->Run());
     id = db.LastInsertRowId();
     return absl::OkStatus();
@@ -866,7 +906,7 @@ absl::StatusOr<bool> SqliteStore::UnquarantineWorker(int64_t worker_id) {
   bool was = false;
   SY_RETURN_IF_ERROR(Write([&](WriteContext& context) -> absl::Status {
     Database& db = context.db();
-    absl::Status may = CheckMayClaim(db, worker_id);
+    absl::Status may = CheckMayClaim(db, worker_id).status();
     if (!may.ok() && !absl::IsFailedPrecondition(may)) return may;
     was = !may.ok();
     SY_ASSIGN_OR_RETURN(ScopedStatement stmt, db.Cached(kUnquarantineWorker));

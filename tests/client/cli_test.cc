@@ -479,8 +479,8 @@ TEST_F(CliTest, WatchOnATerminalRedrawsInPlace) {
 TEST_F(CliTest, WorkersTable) {
   EXPECT_EQ(Run({"workers", "--output", "csv"}), kExitOk);
   EXPECT_EQ(out_.str(),
-            "id,name,host,state,busy,slots,devices,last_seen,build,trainer,env_errors,cause\n"
-            "1,w1,host,alive,2,2,cpux2,-,,,0,\n");
+            "id,name,host,state,busy,slots,devices,programs,last_seen,build,trainer,env_errors,cause\n"
+            "1,w1,host,alive,2,2,cpux2,switchyard-train,-,,,0,\n");
 }
 
 TEST_F(CliTest, AQuarantinedWorkerShowsWhyAndCanBeLetOut) {
@@ -494,8 +494,8 @@ TEST_F(CliTest, AQuarantinedWorkerShowsWhyAndCanBeLetOut) {
   }
   EXPECT_EQ(Run({"workers", "--output", "csv"}), kExitOk);
   EXPECT_EQ(out_.str(),
-            "id,name,host,state,busy,slots,devices,last_seen,build,trainer,env_errors,cause\n"
-            "1,w1,host,quarantined,2,2,cpux2,-,,,3,this worker's environment failed (trainer "
+            "id,name,host,state,busy,slots,devices,programs,last_seen,build,trainer,env_errors,cause\n"
+            "1,w1,host,quarantined,2,2,cpux2,switchyard-train,-,,,3,this worker's environment failed (trainer "
             "exit code 5): no CUDA\n");
   out_.str("");
   EXPECT_EQ(Run({"workers", "--unquarantine", "1"}), kExitOk);

@@ -97,7 +97,9 @@ Classified ClassifyAttempt(const AttemptFacts& facts) {
     return job(v1::ATTEMPT_OUTCOME_FAILED, absl::StrCat("the trainer crashed: ", exit.Describe()));
   }
   return job(v1::ATTEMPT_OUTCOME_FAILED,
-             absl::StrCat("the trainer exited with code ", exit.code));
+             absl::StrCat("the trainer exited with code ", exit.code,
+                          ", which the trainer protocol does not define (0 done, 2 bad config, "
+                          "3 failed, 4 stopped, 5 environment); counted as a failure"));
 }
 
 }  // namespace switchyard::worker

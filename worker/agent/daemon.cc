@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/base/log.h"
+#include "common/config/job_config.h"
 
 namespace switchyard::worker {
 namespace {
@@ -146,6 +147,8 @@ absl::Status WorkerDaemon::Register(bool first) {
   request.set_build_version(options_.build_version);
   request.set_trainer_version(options_.trainer_version);
   request.set_cuda_version(options_.cuda_version);
+  request.add_programs(std::string(config::kBuiltinProgram));
+  for (const auto& [name, path] : options_.runner.programs) request.add_programs(name);
   for (const DeviceInfo& device : options_.devices) {
     v1::Device* d = request.add_devices();
     d->set_name(device.name);

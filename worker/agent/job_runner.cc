@@ -14,6 +14,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/strip.h"
 #include "common/base/log.h"
+#include "common/config/job_config.h"
 #include "worker/agent/trainer_output.h"
 
 namespace switchyard::worker {
@@ -41,14 +42,15 @@ std::string LastNonEmptyLine(std::string_view text) {
   return "";
 }
 
-// "<reason>: <the trainer's error, else its last words>" and then the
-// stderr tail, so that the first line of the cause alone says what went
+// "<reason>: <the trainer's error, else its last words>", the notes on
+// their own line, and then the stderr tail, so that the first line of the cause alone says what went
 // wrong.
 std::string FormatCause(const std::string& reason, const std::string& trainer_error,
-                        const std::string& stderr_tail) {
+                        const std::string& stderr_tail, const std::string& notes) {
   std::string cause = reason;
   std::string last = trainer_error.empty() ? LastNonEmptyLine(stderr_tail) : trainer_error;
   if (!last.empty()) absl::StrAppend(&cause, ": ", last.substr(0, 2000));
+  if (!notes.empty()) absl::StrAppend(&cause, "\n", notes);
   if (!stderr_tail.empty()) {
     absl::StrAppend(&cause, "\n--- last lines of the trainer's stderr ---\n", stderr_tail);
   }
@@ -158,6 +160,7 @@ void JobRunner::RequestStop(StopReason reason, absl::Time deadline) {
     newly_abandoned = reason == StopReason::kAbandon && stop_ != StopReason::kAbandon;
     stop_ = reason;
     absl::Time now = absl::Now();
+    stop_requested_at_ = std::min(stop_requested_at_, now);
     deadline_ = std::min(deadline_, deadline);
     switch (reason) {
       case StopReason::kDrain:
@@ -231,9 +234,16 @@ absl::Status JobRunner::DownloadCheckpoint() {
   }
 }
 
+std::string JobRunner::ProgramPath() const {
+  const std::string& program = assignment_.program();
+  if (program.empty() || program == config::kBuiltinProgram) return options_.trainer_path;
+  auto it = options_.programs.find(program);
+  return it == options_.programs.end() ? std::string() : it->second;
+}
+
 TrainerSpec JobRunner::MakeSpec(bool resume) const {
   TrainerSpec spec;
-  spec.program = options_.trainer_path;
+  spec.program = ProgramPath();
   spec.working_dir = dir_;
   spec.args = {"--config", dir_ + "/config.json", "--checkpoint-dir", checkpoint_dir_};
   if (resume) spec.args.push_back("--resume");
@@ -257,6 +267,7 @@ void JobRunner::HandleLine(const std::string& line) {
   absl::StatusOr<TrainerEvent> event =
       ParseTrainerLine(line, common::ToUnixSeconds(options_.clock->Now()));
   if (!event.ok()) {
+    if (bad_lines_ == 0) first_bad_line_ = std::string(event.status().message());
     if (++bad_lines_ <= 5) {
       SY_LOG(Warning) << Label() << ": " << event.status().message();
     }
@@ -316,6 +327,8 @@ void JobRunner::EnforceStopDeadlines(TrainerProcess* process) {
   kill_sent_ = true;
   if (stop_ != StopReason::kAbandon) {
     SY_LOG(Warning) << Label() << ": the trainer did not stop in time; killing it";
+    killed_after_grace_ = true;
+    ignored_stop_for_ = absl::Now() - stop_requested_at_;
   }
   process->Kill();
 }
@@ -510,10 +523,23 @@ JobResult JobRunner::Run() {
 }
 
 std::string JobRunner::RunTrainer(bool resume, AttemptFacts* facts) {
+  if (ProgramPath().empty()) {
+    // The coordinator matches programs at claim; a mismatch is this
+    // worker's problem (it registered a program it does not have), not the job's.
+    facts->early = EarlyFailure::kLaunch;
+    facts->early_message = absl::StrCat("this worker has no program '", assignment_.program(),
+                                        "' (start it with --program ", assignment_.program(),
+                                        "=PATH)");
+    return "";
+  }
   absl::StatusOr<std::unique_ptr<TrainerProcess>> process = launcher_->Launch(MakeSpec(resume));
   if (!process.ok()) {
     facts->early = EarlyFailure::kLaunch;
-    facts->early_message = absl::StrCat("cannot start the trainer: ", process.status().message());
+    facts->early_message =
+        absl::StrCat("cannot start ",
+                     assignment_.program().empty() ? std::string("the trainer")
+                                                   : absl::StrCat("program ", assignment_.program()),
+                     ": ", process.status().message());
     return "";
   }
   facts->launched = true;
@@ -598,12 +624,28 @@ void JobRunner::Report(const Classified& classified, const std::string& early_me
     reporting_ = true;
   }
   const bool succeeded = outcome == v1::ATTEMPT_OUTCOME_SUCCEEDED;
+  // What the program did against the protocol, whatever the outcome: said
+  // in the cause so that `why` shows it, not only in this worker's log.
+  std::string notes;
+  if (bad_lines_ > 0) {
+    notes = absl::StrCat(bad_lines_,
+                         bad_lines_ == 1 ? " stdout line was not a protocol line"
+                                         : " stdout lines were not protocol lines",
+                         " and skipped (the first: ", first_bad_line_, ")");
+  }
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (killed_after_grace_) {
+      absl::StrAppend(&notes, notes.empty() ? "" : "; ", "it did not exit within ",
+                      Seconds(ignored_stop_for_), " of SIGTERM and was killed");
+    }
+  }
   // An early failure's message is its whole reason; else the trainer's
   // error line (or its last words) follow the reason.
-  std::string cause = succeeded ? ""
+  std::string cause = succeeded ? notes
                                 : FormatCause(classified.reason,
                                               early_message.empty() ? trainer_error_ : "",
-                                              stderr_tail);
+                                              stderr_tail, notes);
   absl::Status reported =
       ReportEnd(outcome, cause, succeeded ? summary_json_ : "", &result->next);
   result->outcome = outcome;

@@ -37,6 +37,7 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -61,6 +62,10 @@ struct Slot {
 
 struct JobRunnerOptions {
   std::string trainer_path;        // switchyard-train
+  // The programs of the user's own it may run (--program NAME=PATH): name to
+  // absolute path. An assignment's program picks one; switchyard-train (and
+  // an empty name) is trainer_path.
+  std::map<std::string, std::string> programs;
   std::string work_dir;            // the attempt's folder is created inside
   MetricUploaderOptions uploader;  // label, spill_path and on_fenced are set per attempt
   BackoffOptions backoff;          // for checkpoint and FinishJob retries
@@ -137,6 +142,9 @@ class JobRunner {
   absl::Status PrepareWorkDir();
   // Downloads the assignment's checkpoint into the checkpoint folder.
   absl::Status DownloadCheckpoint();
+  // The executable of the assignment's program; "" when this worker has
+  // none by that name (the coordinator should not have sent the job).
+  std::string ProgramPath() const;
   TrainerSpec MakeSpec(bool resume) const;
   // Starts the trainer, forwards its lines until it exits, and fills
   // facts->launched, exit and trainer_spoke, or early/early_message when it
@@ -179,7 +187,8 @@ class JobRunner {
   std::string summary_json_;     // runner thread only
   std::string trainer_error_;    // runner thread only: the trainer's error line
   int64_t metric_batches_ = 0;   // runner thread only
-  int bad_lines_ = 0;            // runner thread only
+  int bad_lines_ = 0;            // runner thread only: stdout lines that were not protocol lines
+  std::string first_bad_line_;   // runner thread only: why the first of them was skipped
   std::atomic<double> samples_per_sec_{0};
 
   mutable std::mutex mutex_;
@@ -190,6 +199,11 @@ class JobRunner {
   bool reporting_ = false;  // FinishJob is under way
   bool terminate_sent_ = false;
   bool kill_sent_ = false;
+  // Set when the trainer got SIGKILL because it outlived its stop deadline
+  // (not for an abandon), with how long it had been asked to stop.
+  bool killed_after_grace_ = false;
+  absl::Duration ignored_stop_for_;
+  absl::Time stop_requested_at_ = absl::InfiniteFuture();
   TrainerProcess* process_ = nullptr;  // while the trainer runs
   std::deque<PendingCheckpoint> checkpoints_;
   bool shipper_finishing_ = false;     // no more checkpoints will come

@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <string>
 #include <thread>
 #include <vector>
@@ -26,6 +27,7 @@
 #include "absl/strings/str_split.h"
 #include "common/base/flags.h"
 #include "common/base/log.h"
+#include "common/config/job_config.h"
 #include "common/metrics/prometheus.h"
 #include "common/base/sha256.h"
 #include "common/rpc/auth.h"
@@ -79,6 +81,7 @@ struct Config {
   std::string hostname;
   absl::Duration drain_timeout;
   std::string trainer;
+  std::map<std::string, std::string> programs;  // --program NAME=PATH
   bool probe_trainer = true;
   bool tls = false;
   std::string tls_ca;
@@ -98,8 +101,68 @@ std::string SelfDir() {
   return self.parent_path().string();
 }
 
+// --program NAME=PATH, repeatable (Abseil flags keep only the last of a
+// repeated flag): taken out of argv before Abseil parses the rest.
+std::vector<std::string>& ProgramFlags() {
+  static std::vector<std::string> values;
+  return values;
+}
+
+std::vector<std::string> TakeProgramFlags(int argc, char** argv) {
+  std::vector<std::string> rest = {argv[0]};
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "--") {
+      rest.insert(rest.end(), argv + i, argv + argc);
+      break;
+    }
+    if (arg == "--program" || arg == "-program") {
+      ProgramFlags().push_back(i + 1 < argc ? argv[++i] : "");
+    } else if (arg.rfind("--program=", 0) == 0 || arg.rfind("-program=", 0) == 0) {
+      ProgramFlags().push_back(arg.substr(arg.find('=') + 1));
+    } else {
+      rest.push_back(arg);
+    }
+  }
+  return rest;
+}
+
+// Each --program NAME=PATH: a valid name, not the built-in trainer's, given
+// once, and an executable file (its absolute path is what runs).
+absl::Status ParsePrograms(Config* config) {
+  for (const std::string& value : ProgramFlags()) {
+    const size_t equals = value.find('=');
+    if (equals == std::string::npos || equals == 0 || equals + 1 == value.size()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--program: expected NAME=PATH, got '", value, "'"));
+    }
+    const std::string name = value.substr(0, equals);
+    std::string path = value.substr(equals + 1);
+    if (std::string error = config::CheckProgramName("--program", name); !error.empty()) {
+      return absl::InvalidArgumentError(error);
+    }
+    if (name == config::kBuiltinProgram) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--program: ", name, " is the built-in trainer; --trainer PATH sets its file"));
+    }
+    path = std::filesystem::absolute(path).lexically_normal().string();
+    struct stat info {};
+    if (stat(path.c_str(), &info) != 0 || !S_ISREG(info.st_mode) ||
+        access(path.c_str(), X_OK) != 0) {
+      return absl::NotFoundError(absl::StrCat("--program ", name, "=", path,
+                                              ": not an executable file (chmod +x it, and give "
+                                              "a script a #! line)"));
+    }
+    if (!config->programs.emplace(name, path).second) {
+      return absl::InvalidArgumentError(absl::StrCat("--program: ", name, " is given twice"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<Config> ConfigFromFlags() {
   Config config;
+  if (absl::Status status = ParsePrograms(&config); !status.ok()) return status;
   config.coordinator = absl::GetFlag(FLAGS_coordinator);
   if (config.coordinator.empty() || config.coordinator.rfind(':') == std::string::npos) {
     return absl::InvalidArgumentError("--coordinator: expected HOST:PORT");
@@ -292,6 +355,7 @@ int Run() {
   options.drain_timeout = config->drain_timeout;
   options.seed = std::random_device{}();
   options.runner.trainer_path = config->trainer;
+  options.runner.programs = config->programs;
   options.runner.work_dir = config->work_dir;
 
   std::string device_names;
@@ -299,7 +363,15 @@ int Run() {
   SY_LOG(Info) << "switchyard-worker " << SWITCHYARD_VERSION << " '" << config->name << "': "
                << device_names << " x " << config->slots_per_device << " slot(s), " << threads
                << " thread(s) per slot; trainer " << config->trainer << " ("
-               << options.trainer_version << "); work dir " << config->work_dir
+               << options.trainer_version << ")"
+               << [&] {
+                    std::string programs;
+                    for (const auto& [name, path] : config->programs) {
+                      absl::StrAppend(&programs, "; program ", name, " = ", path);
+                    }
+                    return programs;
+                  }()
+               << "; work dir " << config->work_dir
                << (gpus.source.empty() ? "" : absl::StrCat("; GPUs from ", gpus.source));
 
   WorkerDaemon daemon(options, client->get(), &launcher);
@@ -353,11 +425,17 @@ int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "switchyard-worker --coordinator HOST:PORT [--token-file F] [--devices auto|cpu|cuda:0,...]\n"
       "  [--slots-per-device K] [--threads-per-slot N] [--work-dir DIR] [--name NAME]\n"
-      "  [--drain-timeout S] [--trainer PATH] [--metrics-listen HOST:PORT]\n"
-      "Runs the coordinator's jobs on this machine, each in its own switchyard-train process.\n"
+      "  [--drain-timeout S] [--trainer PATH] [--program NAME=PATH ...] [--metrics-listen HOST:PORT]\n"
+      "Runs the coordinator's jobs on this machine, each in its own switchyard-train process,\n"
+      "or in the program a job names (program: NAME) when it was allow-listed here with\n"
+      "--program NAME=PATH (repeatable; docs/trainer-protocol.md, docs/security.md).\n"
       "The token comes from --token-file or SWITCHYARD_TOKEN. SIGTERM or SIGINT drains: running\n"
       "jobs checkpoint and are handed back; a second signal exits at once. See docs/worker.md.");
-  switchyard::common::NormalizedArgs args(argc, argv);
+  std::vector<std::string> rest = switchyard::worker::TakeProgramFlags(argc, argv);
+  std::vector<char*> rest_pointers;
+  for (std::string& arg : rest) rest_pointers.push_back(arg.data());
+  rest_pointers.push_back(nullptr);
+  switchyard::common::NormalizedArgs args(static_cast<int>(rest.size()), rest_pointers.data());
   absl::ParseCommandLine(args.argc(), args.argv());
   return switchyard::worker::Run();
 }

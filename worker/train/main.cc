@@ -121,6 +121,12 @@ std::string ApplyConfigFile(const std::string& path, config::JobConfig* job) {
   // before --config.
   nlohmann::json json = nlohmann::json::parse(text.str());
   for (const auto& item : json.items()) {
+    if (item.key() == "params") {  // a program's own parameters: Setup refuses them
+      for (const auto& [name, value] : parsed.ProgramParams()) {
+        job->Set(std::string(config::kProgramParamPrefix) + name, value);
+      }
+      continue;
+    }
     if (std::string error = job->Set(item.key(), parsed.Get(item.key()));
         !error.empty()) {
       return "--config " + path + ": " + error;

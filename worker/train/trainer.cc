@@ -221,6 +221,13 @@ int Run::Setup() {
     log_ << "switchyard-train: bad config: " << error << "\n";
     return kExitBadConfig;
   }
+  // A job for another program reached this one: a worker's --program table
+  // maps that name to switchyard-train, or someone ran it by hand.
+  if (job_.Str("program") != config::kBuiltinProgram) {
+    log_ << "switchyard-train: bad config: program: the job is for '" << job_.Str("program")
+         << "', and this is " << config::kBuiltinProgram << "\n";
+    return kExitBadConfig;
+  }
   if (options_.resume && options_.checkpoint_dir.empty()) {
     log_ << "switchyard-train: --resume needs --checkpoint-dir\n";
     return kExitBadConfig;

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 namespace switchyard::config {
 namespace {
 
@@ -266,6 +268,51 @@ TEST(JobConfigTest, TaskOptionsCarryEveryChoice) {
   EXPECT_EQ(options.layout, tasks::Layout::kAttached);
   EXPECT_FALSE(options.first_control_without_c);
   EXPECT_EQ(options.context_length, 12);
+}
+
+// A program of the user's own: `program` names it (never a path), and its
+// params travel in the config JSON and back, typed and bounded.
+TEST(JobConfigTest, ProgramParamsRoundTripThroughJson) {
+  JobConfig config;
+  ASSERT_EQ(config.Set("program", std::string("mamba")), "");
+  ASSERT_EQ(config.Set("params.hidden", int64_t{64}), "");
+  ASSERT_EQ(config.Set("params.cell", std::string("gru")), "");
+  ASSERT_EQ(config.Set("params.dropout", 0.25), "");
+  EXPECT_EQ(config.Validate(), "");
+  JobConfig back;
+  ASSERT_EQ(JobConfig::FromJson(config.ToJson(), &back), "");
+  EXPECT_EQ(back, config);
+  EXPECT_EQ(back.ProgramParams().size(), 3u);
+  // No params: the JSON has no "params" key at all.
+  EXPECT_EQ(JobConfig().ToJson().find("params"), std::string::npos);
+}
+
+TEST(JobConfigTest, ProgramAndParamsAreChecked) {
+  JobConfig config;
+  EXPECT_NE(config.Set("program", std::string("/usr/bin/python3")).find("is a path"),
+            std::string::npos);
+  EXPECT_NE(config.Set("program", std::string("a b")).find("may hold only"), std::string::npos);
+  EXPECT_NE(config.Set("params.9x", int64_t{1}).find("is not a parameter name"),
+            std::string::npos);
+  EXPECT_NE(config.Set("params.x", std::string(300, 'y')).find("longer than 256 bytes"),
+            std::string::npos);
+  EXPECT_NE(config.Set("params.x", std::nan("")).find("finite"), std::string::npos);
+  for (size_t i = 0; i < kMaxProgramParams; ++i) {
+    ASSERT_EQ(config.Set("params.p" + std::to_string(i), int64_t{1}), "");
+  }
+  EXPECT_NE(config.Set("params.one_more", int64_t{1}).find("more than 32 params"),
+            std::string::npos);
+  // Params are for a program of the user's own, not the built-in trainer.
+  EXPECT_EQ(config.Validate(),
+            "params.p0: switchyard-train takes no params; they are for a program of your own "
+            "(program: NAME)");
+  ASSERT_EQ(config.Set("program", std::string("own")), "");
+  EXPECT_EQ(config.Validate(), "");
+  JobConfig parsed;
+  EXPECT_EQ(JobConfig::FromJson(R"({"params": [1]})", &parsed),
+            "params: expected an object of NAME: value");
+  EXPECT_EQ(JobConfig::FromJson(R"({"params": {"a": [1]}})", &parsed),
+            "params.a: expected a number or a string");
 }
 
 }  // namespace

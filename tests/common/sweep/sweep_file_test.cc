@@ -73,6 +73,28 @@ const std::map<std::string, std::string>& Expected() {
       {"too_many_parameters.yaml",
        ":3:8: width: this cisformer (layers 2, width 1024, ffn_width 64, context_length 24) has "
        "207,915,024 parameters, more than the 100,000,000 a job may have; make it smaller"},
+      // Programs of the user's own (issue 20).
+      {"program_path.yaml",
+       ":2:10: program: '/opt/train.py' is a path; name a program instead. A sweep never says "
+       "which file runs: each worker maps names to executables it was started with "
+       "(switchyard-worker --program NAME=PATH), see docs/security.md"},
+      {"program_name.yaml",
+       ":2:10: program: 'my trainer' may hold only letters, digits, '-', '_' and '.'"},
+      {"params_for_builtin.yaml",
+       ":3:11: params.hidden: switchyard-train takes no params; they are for a program of your "
+       "own (program: NAME)"},
+      {"params_not_mapping.yaml",
+       ":3:9: params: expected a mapping of the program's parameters, such as params: {hidden: "
+       "[32, 64], cell: gru}"},
+      {"params_bad_name.yaml",
+       ":4:3: params.2hidden: '2hidden' is not a parameter name: letters, digits and '_', not "
+       "starting with a digit"},
+      {"params_nan.yaml", ":4:18: params.dropout: expected a finite number, got '.nan'"},
+      {"params_nested.yaml",
+       ":4:12: params.layers: expected a single number or string in the list, got a nested "
+       "structure"},
+      {"params_repeated.yaml", ":4:15: params.cell: the value gru is listed twice"},
+      {"params_long_string.yaml", ":4:9: params.note: longer than 256 bytes"},
       {"d_too_small.yaml",
        ":4:4: d: 5 leaves N = 1 number tokens for tasks 'IARC'; d must be at least |tasks| + 2 "
        "= 6"},
@@ -115,6 +137,44 @@ TEST(BadSweepFiles, EveryFileInTheFolderHasAnExpectedMessage) {
   for (const auto& [name, message] : Expected()) expected.insert(name);
   EXPECT_EQ(on_disk, expected);
   EXPECT_GE(on_disk.size(), 12u);
+}
+
+// A program's params expand like any list key and keep the kind the file
+// gives them: 64 an integer, 0.5 and 1.0 numbers, gru and "7" strings.
+TEST(SweepFile, ProgramParamsExpandAndKeepTheirKinds) {
+  absl::StatusOr<SweepDefinition> sweep = ParseSweepText(
+      "name: own\nprogram: mamba\nparams:\n  hidden: [32, 64]\n  dropout: 1.0\n"
+      "  cell: gru\n  tag: \"7\"\nseed: [1, 2]\n",
+      "own.yaml");
+  ASSERT_TRUE(sweep.ok()) << sweep.status();
+  absl::StatusOr<std::vector<GridCell>> cells = ExpandGrid(*sweep);
+  ASSERT_TRUE(cells.ok()) << cells.status();
+  ASSERT_EQ(cells->size(), 4u);
+  const config::JobConfig& last = cells->back().config;
+  EXPECT_EQ(last.Str("program"), "mamba");
+  EXPECT_EQ(last.ProgramParams().at("hidden"), config::Value(int64_t{64}));
+  EXPECT_EQ(last.ProgramParams().at("dropout"), config::Value(1.0));
+  EXPECT_EQ(last.ProgramParams().at("cell"), config::Value(std::string("gru")));
+  EXPECT_EQ(last.ProgramParams().at("tag"), config::Value(std::string("7")));
+  EXPECT_NE(last.ToJson().find("\"params\":{\"cell\":\"gru\",\"dropout\":1.0,\"hidden\":64,"
+                               "\"tag\":\"7\"}"),
+            std::string::npos)
+      << last.ToJson();
+}
+
+TEST(SweepFile, OwnTrainerExampleIsFourJobs) {
+  absl::StatusOr<SweepDefinition> sweep =
+      ParseSweepFile(kSource + "/examples/own-trainer/sweep.yaml");
+  ASSERT_TRUE(sweep.ok()) << sweep.status();
+  absl::StatusOr<std::vector<GridCell>> cells = ExpandGrid(*sweep);
+  ASSERT_TRUE(cells.ok()) << cells.status();
+  ASSERT_EQ(cells->size(), 4u);
+  std::set<std::string> models;
+  for (const GridCell& cell : *cells) {
+    EXPECT_EQ(cell.config.Str("program"), "own-trainer");
+    models.insert(std::get<std::string>(cell.config.ProgramParams().at("model")));
+  }
+  EXPECT_EQ(models, (std::set<std::string>{"lstm", "ssm"}));
 }
 
 TEST(SweepFile, MissingFileIsNotFound) {

@@ -214,10 +214,39 @@ void CheckVersion1Upgraded(SqliteStore& store) {
   EXPECT_FALSE(worker->quarantined_at.has_value());
 }
 
+// Rows in the 0003 schema: version 2's, plus a worker that runs a program
+// of its own and a job of that program.
+void FillVersion3(sqlite::Database& db) {
+  FillVersion2(db);
+  ExecOrFail(db, R"sql(
+    INSERT INTO workers (id, name, hostname, devices_json, registered_at, last_seen, programs_json)
+      VALUES (3, 'own', 'h3', '[]', 1700000000.0, 1700000001.0, '["switchyard-train","mamba"]');
+    UPDATE jobs SET program = 'mamba' WHERE id = 2;
+  )sql");
+}
+
+void CheckVersion3(SqliteStore& store) {
+  CheckVersion2(store);
+  absl::StatusOr<WorkerRecord> worker = store.GetWorker(3);
+  ASSERT_TRUE(worker.ok()) << worker.status();
+  EXPECT_EQ(worker->programs, (std::vector<std::string>{"switchyard-train", "mamba"}));
+}
+
+// Workers registered before 0003 run the built-in trainer alone.
+void CheckVersion2Upgraded(SqliteStore& store) {
+  CheckVersion2(store);
+  for (int64_t id : {1, 2}) {
+    absl::StatusOr<WorkerRecord> worker = store.GetWorker(id);
+    ASSERT_TRUE(worker.ok()) << worker.status();
+    EXPECT_EQ(worker->programs, std::vector<std::string>{"switchyard-train"}) << "worker " << id;
+  }
+}
+
 const std::vector<UpgradeCase>& UpgradeCases() {
   static const auto* cases = new std::vector<UpgradeCase>{
       {1, FillVersion1, CheckVersion1Upgraded},
-      {2, FillVersion2, CheckVersion2},
+      {2, FillVersion2, CheckVersion2Upgraded},
+      {3, FillVersion3, CheckVersion3},
   };
   return *cases;
 }

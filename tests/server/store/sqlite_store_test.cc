@@ -372,6 +372,59 @@ TEST_F(SqliteStoreTest, ClaimTakesHighestPriorityThenOldest) {
                                  Pair(low, 1), Pair(low, 0)));
 }
 
+// A worker is offered only jobs of the programs it runs, still best
+// priority first and then oldest, across its programs.
+TEST_F(SqliteStoreTest, ClaimOffersOnlyTheWorkersPrograms) {
+  SweepRecord sweep;
+  sweep.name = "programs";
+  sweep.max_attempts = 3;
+  sweep.spec_json = "{}";
+  sweep.created_at = now_;
+  const std::vector<std::string> programs = {"mamba", "switchyard-train", "gru", "mamba"};
+  std::vector<NewJob> jobs;
+  for (int i = 0; i < 4; ++i) {
+    jobs.push_back({i, absl::StrCat("cell", i), Config("lstm", "none", i), programs[i]});
+  }
+  ASSERT_TRUE(store_->CreateSweep(sweep, jobs).ok());
+  sweep.name = "urgent";
+  sweep.priority = 9;
+  ASSERT_TRUE(store_->CreateSweep(sweep, {{0, "cell0", Config("lstm", "none", 9), "gru"}}).ok());
+
+  // worker_ registered without programs: the built-in trainer alone.
+  std::optional<Assignment> builtin = Claim();
+  ASSERT_TRUE(builtin.has_value());
+  EXPECT_EQ(builtin->program, "switchyard-train");
+  EXPECT_EQ(Job(builtin->job_id).cell_index, 1);
+  EXPECT_FALSE(Claim().has_value()) << "a job of another program went to a worker without it";
+
+  WorkerRecord own;
+  own.name = "own";
+  own.programs = {"switchyard-train", "mamba"};
+  own.registered_at = own.last_seen = now_;
+  absl::StatusOr<int64_t> own_id = store_->RegisterWorker(own);
+  ASSERT_TRUE(own_id.ok()) << own_id.status();
+  absl::StatusOr<WorkerRecord> stored = store_->GetWorker(*own_id);
+  ASSERT_TRUE(stored.ok());
+  EXPECT_EQ(stored->programs, own.programs);
+  std::vector<int64_t> cells;
+  while (std::optional<Assignment> a = Claim(*own_id)) {
+    EXPECT_EQ(a->program, "mamba");
+    cells.push_back(Job(a->job_id).cell_index);
+  }
+  EXPECT_THAT(cells, ElementsAre(0, 3));
+
+  // The gru jobs wait, the urgent one first, for a worker that has gru.
+  own.programs = {"gru"};
+  absl::StatusOr<int64_t> gru_id = store_->RegisterWorker(own);
+  ASSERT_TRUE(gru_id.ok());
+  std::optional<Assignment> first = Claim(*gru_id);
+  ASSERT_TRUE(first.has_value());
+  EXPECT_EQ(Job(first->job_id).config_json, Config("lstm", "none", 9));
+  std::optional<Assignment> second = Claim(*gru_id);
+  ASSERT_TRUE(second.has_value());
+  EXPECT_EQ(Job(second->job_id).cell_index, 2);
+}
+
 TEST_F(SqliteStoreTest, ClaimMakesJobRunningWithANewAttempt) {
   const int64_t sweep = MakeSweep(1);
   ASSERT_TRUE(Claim().has_value());

@@ -62,7 +62,8 @@ TEST(ClassifyAttemptTest, TheOutcomeTable) {
       {"not executable", Ran(Exited(126)), v1::ATTEMPT_OUTCOME_ENVIRONMENT_ERROR, kWorker,
        "the trainer could not start (exit code 126)"},
       {"unknown code", Ran(Exited(1)), v1::ATTEMPT_OUTCOME_FAILED, kJob,
-       "the trainer exited with code 1"},
+       "the trainer exited with code 1, which the trainer protocol does not define (0 done, 2 bad "
+       "config, 3 failed, 4 stopped, 5 environment); counted as a failure"},
       {"crash mid-run", Ran(Killed(SIGSEGV)), v1::ATTEMPT_OUTCOME_FAILED, kJob,
        "the trainer crashed: killed by signal 11 (Segmentation fault)"},
       {"crash before a word", Ran(Killed(SIGSEGV), StopReason::kNone, /*spoke=*/false),

@@ -70,6 +70,9 @@ std::vector<Draw> DrawConfigs(int count, uint64_t seed) {
     Draw draw;
     for (const config::ParamSpec& spec : config::AllParams()) {
       if (spec.name == "epochs") continue;  // both sides run epochs 0
+      // Which program runs a job is the worker's to map, not a rule of the
+      // job: switchyard-train refuses another program's job on purpose.
+      if (spec.name == "program") continue;
       // model, attention, preset and sizes are set often; the rest now and then.
       const bool central = spec.group == config::Group::kJob || spec.group == config::Group::kModel ||
                            spec.name == "task";

@@ -93,7 +93,11 @@ absl::Status RunSubmit(const Args& args, CommandEnv& env) {
     }
     // The columns: the keys that vary across the grid, model and attention
     // always, in the file's order.
+    // A program of your own has no model: its name stands in their place.
     std::vector<std::string> keys = {"model", "attention"};
+    if (!first->empty() && first->front().config.Str("program") != config::kBuiltinProgram) {
+      keys = {"program"};
+    }
     for (const common::SweepAxis& axis : sweep->axes) {
       if (axis.values.size() > 1 && std::find(keys.begin(), keys.end(), axis.key) == keys.end()) {
         keys.push_back(axis.key);

@@ -622,8 +622,10 @@ std::string JobConfig::Validate() const {
 }
 
 const Value& JobConfig::Get(std::string_view key) const {
-  auto it = values_.find(key);
-  if (it == values_.end()) {
+  const bool param = IsProgramParamKey(key);
+  const auto& values = param ? params_ : values_;
+  auto it = values.find(param ? key.substr(kProgramParamPrefix.size()) : key);
+  if (it == values.end()) {
     std::cerr << "JobConfig: no key '" << key << "' (a bug)\n";
     std::abort();
   }

@@ -169,6 +169,8 @@ class JobConfig {
   int64_t Int(std::string_view key) const;      // aborts on a key of another kind: a bug
   double Float(std::string_view key) const;
   const std::string& Str(std::string_view key) const;
+  // A registered key, or a "params.NAME" key the config has (aborts, a bug,
+  // on any other).
   const Value& Get(std::string_view key) const;
   // The "params.NAME" values, by NAME (without the prefix).
   const std::map<std::string, Value, std::less<>>& ProgramParams() const { return params_; }

@@ -2,7 +2,6 @@
 """Floods stdout: FLOOD_STEPS metric lines as fast as it can, with a line
 longer than the worker's 4 MiB limit in the middle, then succeeds. Every
 metric point must be stored, and the worker must stay healthy."""
-import os
 import sys
 from common import sy
 

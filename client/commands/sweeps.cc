@@ -103,6 +103,9 @@ absl::Status RunSubmit(const Args& args, CommandEnv& env) {
         keys.push_back(axis.key);
       }
     }
+    for (const common::SweepDistribution& d : sweep->distributions) {  // drawn per trial
+      if (std::find(keys.begin(), keys.end(), d.key) == keys.end()) keys.push_back(d.key);
+    }
     std::vector<Column> columns = {{"cell"}};
     for (const std::string& key : keys) columns.push_back({key});
     Table table(columns);

@@ -21,12 +21,13 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/str_join.h"
 #include "common/base/utf8.h"
 
 namespace switchyard::common {
 namespace {
 
-constexpr const char* kHeaderKeys[] = {"name", "priority", "max_attempts"};
+constexpr const char* kHeaderKeys[] = {"name", "priority", "max_attempts", "search"};
 
 absl::Status ErrorAt(const std::string& origin, const YAML::Mark& mark, const std::string& message) {
   if (mark.is_null()) return absl::InvalidArgumentError(absl::StrCat(origin, ": ", message));
@@ -208,6 +209,102 @@ absl::Status GridError(const std::string& origin, const absl::Status& status,
   return absl::InvalidArgumentError(absl::StrCat(origin, ": ", message));
 }
 
+// `search: {method: random, trials: N, seed: S}`.
+absl::Status ParseSearch(const YAML::Node& node, const YAML::Mark& key_mark,
+                         const std::string& origin, SearchSpec* search) {
+  if (!node.IsMap()) {
+    return ErrorAt(origin, node.IsNull() ? key_mark : node.Mark(),
+                   "search: expected a mapping such as {method: random, trials: 27, seed: 1}");
+  }
+  const std::vector<std::string> fields = {"method", "trials", "seed"};
+  for (const auto& entry : node) {
+    const std::string field = entry.first.IsScalar() ? entry.first.Scalar() : "";
+    if (std::find(fields.begin(), fields.end(), field) == fields.end()) {
+      const std::string hint = config::ClosestOf(field, fields);
+      return ErrorAt(origin, entry.first.Mark(),
+                     absl::StrCat("search: unknown field '", field, "'",
+                                  hint.empty() ? "; known: method, trials, seed"
+                                               : config::DidYouMean(hint)));
+    }
+    const YAML::Node& value = entry.second;
+    if (!value.IsScalar()) {
+      return ErrorAt(origin, value.Mark(), absl::StrCat("search: ", field, ": expected a value"));
+    }
+    if (field == "method") {
+      search->method = value.Scalar();
+      continue;
+    }
+    config::Value v;
+    if (std::string error = ScalarToValue(value, config::Kind::kInt, &v); !error.empty()) {
+      return ErrorAt(origin, value.Mark(), absl::StrCat("search: ", field, ": ", error));
+    }
+    const auto* i = std::get_if<int64_t>(&v);
+    if (i == nullptr || *i < 0) {
+      return ErrorAt(origin, value.Mark(), absl::StrCat("search: ", field,
+                                                        ": expected a whole number from 0, got '",
+                                                        value.Scalar(), "'"));
+    }
+    (field == "trials" ? search->trials : search->seed) = *i;
+  }
+  if (search->method.empty()) {
+    return ErrorAt(origin, node.Mark(), "search: method: missing; the one method is random");
+  }
+  return absl::OkStatus();
+}
+
+// `KEY: {KIND: [...]}`: a distribution of a job key (grid.h).
+absl::StatusOr<SweepDistribution> ParseDistribution(const std::string& key,
+                                                    const config::ParamSpec& spec,
+                                                    const YAML::Node& node,
+                                                    const std::string& origin) {
+  const std::vector<std::string> kinds = DistributionKindNames();
+  const std::string expected = absl::StrCat(
+      key, ": expected a value, a list of values or a distribution such as {log_uniform: [1.0e-4, "
+      "1.0e-2]}");
+  if (node.size() != 1) return ErrorAt(origin, node.Mark(), expected);
+  const auto entry = *node.begin();
+  const std::string name = entry.first.IsScalar() ? entry.first.Scalar() : "";
+  SweepDistribution d;
+  d.key = key;
+  if (!ParseDistributionKind(name, &d.kind)) {
+    const std::string hint = config::ClosestOf(name, kinds);
+    return ErrorAt(origin, entry.first.Mark(),
+                   hint.empty() ? absl::StrCat(expected, "; known: ", absl::StrJoin(kinds, ", "))
+                                : absl::StrCat(key, ": unknown distribution '", name, "'",
+                                               config::DidYouMean(hint)));
+  }
+  const YAML::Node& items = entry.second;
+  if (!items.IsSequence()) {
+    return ErrorAt(origin, items.Mark(),
+                   absl::StrCat(key, ": ", name, ": expected a list, such as ",
+                                d.kind == SweepDistribution::Kind::kChoice ? "[1, 2, 4]" : "[low, high]"));
+  }
+  if (d.kind != SweepDistribution::Kind::kChoice && items.size() != 2) {
+    return ErrorAt(origin, items.Mark(), absl::StrCat(key, ": ", name, ": expected [low, high]"));
+  }
+  std::vector<double> bounds;
+  for (const auto& item : items) {
+    if (!item.IsScalar()) {
+      return ErrorAt(origin, item.Mark(), absl::StrCat(key, ": ", name, ": expected a single value"));
+    }
+    config::Value v;
+    const config::Kind kind = d.kind == SweepDistribution::Kind::kChoice ? spec.kind : config::Kind::kFloat;
+    if (std::string error = ScalarToValue(item, kind, &v); !error.empty()) {
+      return ErrorAt(origin, item.Mark(), absl::StrCat(key, ": ", name, ": ", error));
+    }
+    if (d.kind == SweepDistribution::Kind::kChoice) {
+      d.choices.push_back(std::move(v));
+    } else {
+      bounds.push_back(std::get<double>(v));
+    }
+  }
+  if (!bounds.empty()) {
+    d.low = bounds[0];
+    d.high = bounds[1];
+  }
+  return d;
+}
+
 // A job key's hint (aliases included), else a header key's.
 std::string ClosestKey(std::string_view key) {
   if (std::string param = config::ClosestParam(key); !param.empty()) return param;
@@ -295,6 +392,12 @@ absl::StatusOr<SweepDefinition> ParseSweepText(std::string_view text,
       sweep.name = value.Scalar();
       continue;
     }
+    if (key == "search") {
+      if (absl::Status status = ParseSearch(value, key_mark, origin, &sweep.search); !status.ok()) {
+        return status;
+      }
+      continue;
+    }
     if (key == "priority" || key == "max_attempts") {
       absl::StatusOr<int32_t> v = HeaderInt(value, key, origin);
       if (!v.ok()) return v.status();
@@ -318,6 +421,11 @@ absl::StatusOr<SweepDefinition> ParseSweepText(std::string_view text,
       items.push_back(value);
     } else if (value.IsNull()) {
       return ErrorAt(origin, key_mark, absl::StrCat(key, ": no value given"));
+    } else if (spec != nullptr) {
+      absl::StatusOr<SweepDistribution> d = ParseDistribution(key, *spec, value, origin);
+      if (!d.ok()) return d.status();
+      sweep.distributions.push_back(*std::move(d));
+      continue;
     } else {
       return ErrorAt(origin, value.Mark(),
                      absl::StrCat(key, ": expected a value or a list of values, got a mapping"));

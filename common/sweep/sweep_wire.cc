@@ -14,21 +14,37 @@ namespace pb = ::switchyard::v1;
 // echoed back in the error.
 constexpr size_t kMaxShortString = 1024;
 
+void ValueToProto(const config::Value& value, pb::ParamValue* p) {
+  if (const auto* i = std::get_if<int64_t>(&value)) {
+    p->set_int_value(*i);
+  } else if (const auto* d = std::get_if<double>(&value)) {
+    p->set_float_value(*d);
+  } else {
+    p->set_string_value(std::get<std::string>(value));
+  }
+}
+
+// `what` names the value in an error ("lr: value 2").
+absl::StatusOr<config::Value> ValueFromProto(const pb::ParamValue& value, const std::string& what) {
+  switch (value.kind_case()) {
+    case pb::ParamValue::kIntValue: return config::Value(value.int_value());
+    case pb::ParamValue::kFloatValue: return config::Value(value.float_value());
+    case pb::ParamValue::kStringValue:
+      if (value.string_value().size() > kMaxShortString) {
+        return absl::InvalidArgumentError(absl::StrCat(what, " is longer than 1024 bytes"));
+      }
+      return config::Value(value.string_value());
+    default:
+      return absl::InvalidArgumentError(absl::StrCat(what, " is unset"));
+  }
+}
+
 }  // namespace
 
 void AxisToProto(const SweepAxis& axis, pb::Axis* out) {
   out->Clear();
   out->set_key(axis.key);
-  for (const config::Value& value : axis.values) {
-    pb::ParamValue* p = out->add_values();
-    if (const auto* i = std::get_if<int64_t>(&value)) {
-      p->set_int_value(*i);
-    } else if (const auto* d = std::get_if<double>(&value)) {
-      p->set_float_value(*d);
-    } else {
-      p->set_string_value(std::get<std::string>(value));
-    }
-  }
+  for (const config::Value& value : axis.values) ValueToProto(value, out->add_values());
 }
 
 void SweepToProto(const SweepDefinition& sweep, pb::SweepSpec* out) {
@@ -37,6 +53,19 @@ void SweepToProto(const SweepDefinition& sweep, pb::SweepSpec* out) {
   out->set_priority(sweep.priority);
   out->set_max_attempts(sweep.max_attempts);
   for (const SweepAxis& axis : sweep.axes) AxisToProto(axis, out->add_axes());
+  for (const SweepDistribution& d : sweep.distributions) {
+    pb::Distribution* p = out->add_distributions();
+    p->set_key(d.key);
+    p->set_kind(DistributionKindName(d.kind));
+    p->set_low(d.low);
+    p->set_high(d.high);
+    for (const config::Value& value : d.choices) ValueToProto(value, p->add_choices());
+  }
+  if (!sweep.search.method.empty()) {
+    out->mutable_search()->set_method(sweep.search.method);
+    out->mutable_search()->set_trials(sweep.search.trials);
+    out->mutable_search()->set_seed(sweep.search.seed);
+  }
 }
 
 absl::StatusOr<SweepDefinition> SweepFromProto(const pb::SweepSpec& spec) {
@@ -51,23 +80,41 @@ absl::StatusOr<SweepDefinition> SweepFromProto(const pb::SweepSpec& spec) {
     }
     SweepAxis out{axis.key(), {}};
     for (int i = 0; i < axis.values_size(); ++i) {
-      const pb::ParamValue& value = axis.values(i);
-      switch (value.kind_case()) {
-        case pb::ParamValue::kIntValue: out.values.emplace_back(value.int_value()); break;
-        case pb::ParamValue::kFloatValue: out.values.emplace_back(value.float_value()); break;
-        case pb::ParamValue::kStringValue:
-          if (value.string_value().size() > kMaxShortString) {
-            return absl::InvalidArgumentError(
-                absl::StrCat(axis.key(), ": value ", i + 1, " is longer than 1024 bytes"));
-          }
-          out.values.emplace_back(value.string_value());
-          break;
-        default:
-          return absl::InvalidArgumentError(
-              absl::StrCat(axis.key(), ": value ", i + 1, " is unset"));
-      }
+      absl::StatusOr<config::Value> value =
+          ValueFromProto(axis.values(i), absl::StrCat(axis.key(), ": value ", i + 1));
+      if (!value.ok()) return value.status();
+      out.values.push_back(*std::move(value));
     }
     sweep.axes.push_back(std::move(out));
+  }
+  for (int i = 0; i < spec.distributions_size(); ++i) {
+    const pb::Distribution& d = spec.distributions(i);
+    if (d.key().size() > kMaxShortString) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("distributions[", i, "]: key longer than 1024 bytes"));
+    }
+    SweepDistribution out;
+    out.key = d.key();
+    if (!ParseDistributionKind(d.kind(), &out.kind)) {
+      return absl::InvalidArgumentError(absl::StrCat(d.key(), ": unknown distribution kind"));
+    }
+    out.low = d.low();
+    out.high = d.high();
+    for (int c = 0; c < d.choices_size(); ++c) {
+      absl::StatusOr<config::Value> value =
+          ValueFromProto(d.choices(c), absl::StrCat(d.key(), ": choice ", c + 1));
+      if (!value.ok()) return value.status();
+      out.choices.push_back(*std::move(value));
+    }
+    sweep.distributions.push_back(std::move(out));
+  }
+  if (spec.has_search()) {
+    if (spec.search().method().size() > kMaxShortString) {
+      return absl::InvalidArgumentError("search: method longer than 1024 bytes");
+    }
+    sweep.search.method = spec.search().method();
+    sweep.search.trials = spec.search().trials();
+    sweep.search.seed = spec.search().seed();
   }
   return sweep;
 }

@@ -19,12 +19,12 @@ namespace switchyard::common {
 void AxisToProto(const SweepAxis& axis, ::switchyard::v1::Axis* out);
 
 // Replaces `out` with the whole definition (name, priority, max_attempts,
-// axes in their order).
+// axes in their order, distributions and search).
 void SweepToProto(const SweepDefinition& sweep, ::switchyard::v1::SweepSpec* out);
 
-// Checks the spec's shape only: a value whose oneof is unset, or a key or a
-// string value longer than 1024 bytes, is INVALID_ARGUMENT naming the axis
-// (and the value's 1-based position). Meaning (known keys, kinds, ranges,
+// Checks the spec's shape only: a value whose oneof is unset, a key or a
+// string value longer than 1024 bytes, or an unknown distribution kind, is
+// INVALID_ARGUMENT naming the axis (and the value's 1-based position). Meaning (known keys, kinds, ranges,
 // grid size) is CountCells' and ExpandGrid's to check.
 absl::StatusOr<SweepDefinition> SweepFromProto(const ::switchyard::v1::SweepSpec& spec);
 

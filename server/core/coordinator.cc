@@ -31,6 +31,24 @@ std::string SweepToJson(const common::SweepDefinition& sweep) {
     }
     object[axis.key] = std::move(values);
   }
+  for (const common::SweepDistribution& d : sweep.distributions) {
+    nlohmann::ordered_json draw = nlohmann::ordered_json::object();
+    if (d.kind == common::SweepDistribution::Kind::kChoice) {
+      nlohmann::ordered_json choices = nlohmann::ordered_json::array();
+      for (const config::Value& v : d.choices) {
+        std::visit([&choices](const auto& value) { choices.push_back(value); }, v);
+      }
+      draw[common::DistributionKindName(d.kind)] = std::move(choices);
+    } else {
+      draw[common::DistributionKindName(d.kind)] = {d.low, d.high};
+    }
+    object[d.key] = std::move(draw);
+  }
+  if (!sweep.search.method.empty()) {
+    object["search"] = {{"method", sweep.search.method},
+                        {"trials", sweep.search.trials},
+                        {"seed", sweep.search.seed}};
+  }
   return object.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }
 

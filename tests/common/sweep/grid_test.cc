@@ -1,5 +1,6 @@
 #include "common/sweep/grid.h"
 
+#include <cmath>
 #include <set>
 
 #include <gtest/gtest.h>
@@ -156,6 +157,87 @@ TEST(GridTest, LimitStopsEarly) {
   absl::StatusOr<std::vector<GridCell>> cells = ExpandGrid(sweep, 2);
   ASSERT_TRUE(cells.ok());
   EXPECT_EQ(cells->size(), 2u);
+}
+
+// Random search (issue 19): N trials per grid cell, drawn from the seed
+// alone, inside their bounds, and the same every time.
+SweepDefinition SearchSweep(int64_t trials, int64_t seed) {
+  SweepDefinition sweep;
+  sweep.name = "search";
+  sweep.axes.push_back(Strings("model", {"lstm"}));  // any width: no heads to divide it
+  sweep.axes.push_back(Ints("layers", {1, 2}));
+  sweep.distributions.push_back({"lr", SweepDistribution::Kind::kLogUniform, 1e-4, 3e-2, {}});
+  sweep.distributions.push_back({"width", SweepDistribution::Kind::kIntUniform, 8, 64, {}});
+  sweep.distributions.push_back(
+      {"batch_size", SweepDistribution::Kind::kChoice, 0, 0, {int64_t{16}, int64_t{32}}});
+  sweep.search = {"random", trials, seed};
+  return sweep;
+}
+
+TEST(GridTest, RandomSearchDrawsTrialsPerCellFromTheSeed) {
+  absl::StatusOr<std::vector<GridCell>> cells = ExpandGrid(SearchSweep(50, 7));
+  ASSERT_TRUE(cells.ok()) << cells.status();
+  ASSERT_EQ(cells->size(), 100u);  // 2 layers x 50 trials, all distinct
+  EXPECT_EQ(CountCells(SearchSweep(50, 7)).value_or(-1), 100);
+  int below_geometric_mid = 0;
+  for (size_t i = 0; i < cells->size(); ++i) {
+    const config::JobConfig& c = (*cells)[i].config;
+    EXPECT_EQ(c.Int("layers"), i < 50 ? 1 : 2);  // the grid cell, then its trials
+    EXPECT_GE(c.Float("lr"), 1e-4);
+    EXPECT_LT(c.Float("lr"), 3e-2);
+    EXPECT_GE(c.Int("width"), 8);
+    EXPECT_LE(c.Int("width"), 64);
+    EXPECT_TRUE(c.Int("batch_size") == 16 || c.Int("batch_size") == 32);
+    if (c.Float("lr") < std::sqrt(1e-4 * 3e-2)) ++below_geometric_mid;
+    // Trial t takes the same values in every grid cell.
+    if (i >= 50) EXPECT_EQ(c.Float("lr"), (*cells)[i - 50].config.Float("lr"));
+  }
+  // Log-uniform: about half of the draws below the geometric midpoint.
+  EXPECT_GT(below_geometric_mid, 25);
+  EXPECT_LT(below_geometric_mid, 75);
+
+  absl::StatusOr<std::vector<GridCell>> again = ExpandGrid(SearchSweep(50, 7));
+  ASSERT_TRUE(again.ok());
+  for (size_t i = 0; i < cells->size(); ++i) {
+    EXPECT_EQ((*again)[i].config, (*cells)[i].config) << "cell " << i;
+  }
+  absl::StatusOr<std::vector<GridCell>> other = ExpandGrid(SearchSweep(50, 8));
+  ASSERT_TRUE(other.ok());
+  EXPECT_NE((*other)[0].config.Float("lr"), (*cells)[0].config.Float("lr"));
+}
+
+TEST(GridTest, RandomSearchTrialsThatTrainTheSameJobRunOnce) {
+  SweepDefinition sweep;
+  sweep.name = "few";
+  sweep.distributions.push_back(
+      {"batch_size", SweepDistribution::Kind::kChoice, 0, 0, {int64_t{16}, int64_t{32}}});
+  sweep.search = {"random", 20, 1};
+  absl::StatusOr<std::vector<GridCell>> cells = ExpandGrid(sweep);
+  ASSERT_TRUE(cells.ok()) << cells.status();
+  EXPECT_EQ(cells->size(), 2u);
+  EXPECT_EQ(CountCells(sweep).value_or(-1), 2);
+}
+
+TEST(GridTest, RandomSearchRefusalsNameTheKey) {
+  SweepDefinition sweep = SearchSweep(4, 1);
+  sweep.search.method = "";
+  EXPECT_EQ(CountCells(sweep).status().message(),
+            "lr: a distribution needs a search; add search: {method: random, trials: N}");
+  sweep = SearchSweep(4, 1);
+  sweep.distributions[1].kind = SweepDistribution::Kind::kUniform;
+  EXPECT_EQ(CountCells(sweep).status().message(),
+            "width: uniform draws fractions; an integer key takes int_uniform or choice");
+  sweep = SearchSweep(60000, 1);
+  EXPECT_EQ(CountCells(sweep).status().message(),
+            "search: trials: 60000 is out of range [1, 10000]");
+  sweep = SearchSweep(10000, 1);
+  sweep.axes[1] = Ints("layers", {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11});
+  EXPECT_EQ(CountCells(sweep).status().message(),
+            "search: 11 grid cells x 10000 trials is more than the 100000 jobs a sweep may have; "
+            "fewer trials or a smaller grid");
+  sweep = SearchSweep(4, 1);
+  sweep.distributions.push_back({"layers", SweepDistribution::Kind::kIntUniform, 1, 3, {}});
+  EXPECT_EQ(CountCells(sweep).status().message(), "layers: given twice");
 }
 
 }  // namespace

@@ -42,7 +42,25 @@ const std::map<std::string, std::string>& Expected() {
       {"too_many_cells.yaml",
        ":2:1: the grid has 125000 cells, more than the 100000 allowed; shorten a list or split "
        "the sweep"},
-      {"mapping_value.yaml", ":3:3: model: expected a value or a list of values, got a mapping"},
+      {"mapping_value.yaml",
+       ":3:3: model: expected a value, a list of values or a distribution such as {log_uniform: "
+       "[1.0e-4, 1.0e-2]}; known: uniform, log_uniform, int_uniform, choice"},
+      // Random search (issue 19).
+      {"dist_without_search.yaml",
+       ":2:1: lr: a distribution needs a search; add search: {method: random, trials: N}"},
+      {"dist_unknown_kind.yaml",
+       ":3:6: lr: unknown distribution 'loguniform'; did you mean 'log_uniform'?"},
+      {"dist_bounds.yaml",
+       ":3:1: lr: log_uniform: expected [low, high] with low < high, got [0.01, 1e-04]"},
+      {"dist_out_of_range.yaml", ":3:1: lr: 1e-09 is out of range [1e-07, 10]"},
+      {"dist_integer_key.yaml",
+       ":3:1: layers: uniform draws fractions; an integer key takes int_uniform or choice"},
+      {"search_without_distribution.yaml",
+       ":2:1: search: no key has a distribution; give one, such as lr: {log_uniform: [1.0e-4, "
+       "1.0e-2]}"},
+      {"search_unknown_field.yaml", ":2:26: search: unknown field 'trails'; did you mean 'trials'?"},
+      {"search_too_many_trials.yaml", ":2:1: search: trials: 20000 is out of range [1, 10000]"},
+      {"search_unknown_method.yaml", ":2:1: search: unknown method 'grid'; known: random"},
       {"invalid_utf8.yaml", ":1:11: not valid UTF-8 (byte 0xFF); save the file as UTF-8"},
       {"nested_list.yaml",
        ":3:8: seed: expected a single integer in the list, got a nested structure"},

@@ -42,6 +42,30 @@ TEST(SweepWireTest, RoundTripKeepsOrderAndKinds) {
   }
 }
 
+TEST(SweepWireTest, RoundTripKeepsTheSearch) {
+  SweepDefinition sweep;
+  sweep.name = "search";
+  sweep.distributions.push_back({"lr", SweepDistribution::Kind::kLogUniform, 1e-4, 1e-2, {}});
+  sweep.distributions.push_back(
+      {"model", SweepDistribution::Kind::kChoice, 0, 0, {std::string("mlp"), std::string("lstm")}});
+  sweep.search = {"random", 27, 5};
+  pb::SweepSpec spec;
+  SweepToProto(sweep, &spec);
+  absl::StatusOr<SweepDefinition> back = SweepFromProto(spec);
+  ASSERT_TRUE(back.ok()) << back.status();
+  ASSERT_EQ(back->distributions.size(), 2u);
+  EXPECT_EQ(back->distributions[0].kind, SweepDistribution::Kind::kLogUniform);
+  EXPECT_EQ(back->distributions[0].low, 1e-4);
+  EXPECT_EQ(back->distributions[0].high, 1e-2);
+  EXPECT_EQ(back->distributions[1].choices, sweep.distributions[1].choices);
+  EXPECT_EQ(back->search.method, "random");
+  EXPECT_EQ(back->search.trials, 27);
+  EXPECT_EQ(back->search.seed, 5);
+
+  spec.mutable_distributions(0)->set_kind("gaussian");
+  EXPECT_EQ(SweepFromProto(spec).status().message(), "lr: unknown distribution kind");
+}
+
 TEST(SweepWireTest, RefusesBadShapesNamingTheAxis) {
   pb::SweepSpec spec;
   pb::Axis* axis = spec.add_axes();

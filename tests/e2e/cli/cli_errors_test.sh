@@ -110,4 +110,32 @@ for bad in "--tasks C" "--tasks IX" "--tasks=" "--count abc" "--length 0" "--see
 done
 pass "sample"
 
+# A random search goes over the wire whole: the coordinator draws the same
+# trials the dry run shows (2 grid cells x 9 trials), inside their bounds.
+cat >"$WORK/search.yaml" <<'YAML'
+name: search
+model: lstm
+layers: [1, 2]
+lr: {log_uniform: [1.0e-4, 3.0e-2]}
+batch_size: {choice: [16, 32, 64]}
+search: {method: random, trials: 9, seed: 11}
+epochs: 0
+YAML
+expect_exit 0 "dry-run search" -- sy --output json submit --dry-run "$WORK/search.yaml"
+dry_lr=$("$PYTHON3" -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["cells"], repr(d["first"][0]["lr"]))' "$WORK/out")
+expect_exit 0 "submit search" -- sy submit "$WORK/search.yaml"
+SEARCH=$(cat "$WORK/out")
+got=$(db "SELECT COUNT(*) || ' ' || (SELECT json_extract(config_json, '\$.lr') FROM jobs WHERE sweep_id = $SEARCH AND cell_index = 0)
+          FROM jobs WHERE sweep_id = $SEARCH")
+# SQLite reads a JSON number to within an ulp or so; the draws agree far closer than 1e-12.
+"$PYTHON3" -c 'import sys; a, b = sys.argv[1].split(), sys.argv[2].split()
+assert a[0] == b[0] and abs(float(a[1]) - float(b[1])) <= 1e-12 * float(b[1]), (a, b)' "$got" "$dry_lr" ||
+  fail "search: the coordinator has (jobs, first lr) '$got', the dry run '$dry_lr'"
+bad=$(db "SELECT COUNT(*) FROM jobs WHERE sweep_id = $SEARCH AND (json_extract(config_json, '\$.lr') < 1e-4
+          OR json_extract(config_json, '\$.lr') >= 3e-2 OR json_extract(config_json, '\$.batch_size') NOT IN (16, 32, 64))")
+[ "$bad" = 0 ] || fail "search: $bad jobs drew outside their distributions"
+[ "$(db "SELECT COUNT(DISTINCT json_extract(config_json, '\$.lr')) FROM jobs WHERE sweep_id = $SEARCH")" = 9 ] ||
+  fail "search: not 9 distinct learning rates"
+pass "random search: the coordinator's trials are the dry run's"
+
 finish

@@ -27,6 +27,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/config/job_config.h"
 #include "server/core/types.h"
 
 namespace switchyard::server {
@@ -35,7 +36,7 @@ struct NewJob {
   int64_t cell_index = 0;
   std::string cell_key;     // unique within the sweep
   std::string config_json;
-  std::string program = "switchyard-train";  // the config's `program`
+  std::string program = std::string(config::kBuiltinProgram);  // the config's `program`
 };
 
 struct ClaimParams {

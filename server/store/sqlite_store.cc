@@ -11,6 +11,7 @@
 #include "common/base/constant_time.h"
 #include "common/base/log.h"
 #include "common/base/status_macros.h"
+#include "common/config/job_config.h"
 #include "nlohmann/json.hpp"
 #include "server/core/state_machine.h"
 #include "server/store/migrations.h"
@@ -253,7 +254,7 @@ SweepRecord ReadSweep(const Statement& stmt) {
 // A worker's programs as stored: a JSON array of names; none given means
 // the built-in trainer.
 std::string ProgramsJson(const std::vector<std::string>& programs) {
-  if (programs.empty()) return nlohmann::json::array({"switchyard-train"}).dump();
+  if (programs.empty()) return nlohmann::json::array({config::kBuiltinProgram}).dump();
   return nlohmann::json(programs).dump();
 }
 

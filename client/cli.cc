@@ -35,8 +35,8 @@ std::string TopHelp() {
   absl::StrAppend(&text,
                   "\n"
                   "exit codes: 0 success; 1 bad usage or invalid input; 2 an error from the\n"
-                  "coordinator; 3 the coordinator is unreachable; 4 (watch) the sweep ended and\n"
-                  "not every job succeeded.\n"
+                  "coordinator; 3 the coordinator is unreachable; 4 (watch) the sweep ended with\n"
+                  "failed, lost or cancelled jobs.\n"
                   "\n"
                   "`switchyard COMMAND --help` describes a command. docs/cli.md has examples.\n");
   return text;

@@ -29,7 +29,7 @@ enum ExitCode : int {
   kExitUsage = 1,        // bad usage or invalid input (flags, sweep files, local files)
   kExitServer = 2,       // the coordinator answered with an error
   kExitUnreachable = 3,  // the coordinator could not be reached
-  kExitSweepFailed = 4,  // watch: the sweep ended and not every job succeeded
+  kExitSweepFailed = 4,  // watch: the sweep ended with failed, lost or cancelled jobs
 };
 
 // A status the coordinator sent, with its code and its own message.
@@ -39,7 +39,8 @@ absl::Status ServerError(const grpc::Status& status);
 // refused).
 absl::Status UnreachableError(const std::string& target, const std::string& detail);
 
-// `watch`: the sweep ended but not every job succeeded.
+// `watch`: the sweep ended with failed, lost or cancelled jobs (jobs its
+// early-stopping scheduler stopped are no failure).
 absl::Status SweepOutcomeError(const std::string& message);
 
 // The exit code for a status (kExitOk for OK), as described above.

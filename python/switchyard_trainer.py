@@ -32,6 +32,11 @@ The contract, as the worker reads it:
 * SIGTERM: write a checkpoint, announce it, exit EXIT_STOPPED (4) promptly;
   the worker sends SIGKILL after its grace period (30 s on a cancel, 70% of
   what is left of a drain).
+* Stop at the next epoch boundary (the sweep's scheduler, docs/early-stopping.md):
+  the worker creates the file named in SWITCHYARD_STOP_FILE; check
+  stop_at_epoch_end() after each epoch's line, and when it is true write a
+  checkpoint, announce it and exit EXIT_STOPPED. A program that never checks
+  simply trains on to its epochs.
 * Exit codes: the EXIT_* constants below.
 
 Signal handling: importing this module on the main thread installs a handler
@@ -58,7 +63,7 @@ __all__ = [
     "MAX_LINE_BYTES", "Args", "ConfigError", "args", "config", "checkpoint_dir",
     "checkpoint_path", "resume_step", "resume_path", "device", "threads", "log",
     "announce_checkpoint", "write_checkpoint", "summary", "error", "fail",
-    "should_stop", "request_stop", "install_stop_handler",
+    "should_stop", "request_stop", "install_stop_handler", "stop_at_epoch_end",
 ]
 
 # Exit codes (worker/agent/attempt_outcome.h) and whom the worker charges.
@@ -347,6 +352,15 @@ def should_stop():
     """True once SIGTERM (or SIGINT) arrived, or request_stop() was called:
     write a checkpoint, announce it, and exit EXIT_STOPPED."""
     return _stop.is_set()
+
+
+def stop_at_epoch_end():
+    """True once the sweep's scheduler asked this job to stop at its next
+    epoch boundary (the worker created the file named in SWITCHYARD_STOP_FILE).
+    Check it after an epoch's line; then write a checkpoint, announce it and
+    exit EXIT_STOPPED. False when the program runs outside a worker."""
+    path = os.environ.get("SWITCHYARD_STOP_FILE")
+    return bool(path) and os.path.exists(path)
 
 
 def request_stop():

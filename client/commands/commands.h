@@ -98,7 +98,8 @@ Command SampleCommand();
 
 // ---- helpers shared by the commands
 
-// "pending", "running", ... for a job state; "unknown" otherwise.
+// "pending", "running", ..., "paused", "stopped" for a job state; "unknown"
+// otherwise.
 std::string JobStateName(pb::JobState state);
 // The inverse, for --state; INVALID_ARGUMENT naming `flag`.
 absl::StatusOr<pb::JobState> ParseJobState(const std::string& flag, const std::string& text);

@@ -76,17 +76,21 @@ std::string JobStateName(pb::JobState state) {
       return "lost";
     case pb::JOB_STATE_CANCELLED:
       return "cancelled";
+    case pb::JOB_STATE_PAUSED:
+      return "paused";
+    case pb::JOB_STATE_STOPPED:
+      return "stopped";
     default:
       return "unknown";
   }
 }
 
 std::vector<std::string> JobStateNames() {
-  return {"pending", "running", "succeeded", "failed", "lost", "cancelled"};
+  return {"pending", "running", "succeeded", "failed", "lost", "cancelled", "paused", "stopped"};
 }
 
 absl::StatusOr<pb::JobState> ParseJobState(const std::string& flag, const std::string& text) {
-  for (int s = pb::JOB_STATE_PENDING; s <= pb::JOB_STATE_CANCELLED; ++s) {
+  for (int s = pb::JOB_STATE_PENDING; s <= pb::JOB_STATE_STOPPED; ++s) {
     if (JobStateName(static_cast<pb::JobState>(s)) == text) return static_cast<pb::JobState>(s);
   }
   return absl::InvalidArgumentError(absl::StrCat(flag, ": unknown state '", text,

@@ -36,25 +36,45 @@ absl::StatusOr<std::vector<JobData>> LoadJobs(CoordinatorClient* client, int64_t
   return data;
 }
 
-// Says on stderr which jobs a table or figure leaves out, and fails when the
-// metric is nowhere to be found among succeeded jobs.
+// The jobs a table or figure summarises, in words: "succeeded", or
+// "succeeded, stopped or paused" with --include-stopped.
+std::string Described(const ResultFilter& filter) {
+  return filter.include_stopped ? "succeeded, stopped or paused" : "succeeded";
+}
+
+// "18 stopped and 3 paused jobs"; "" when both are 0.
+std::string CutShortJobs(int64_t stopped, int64_t paused) {
+  std::vector<std::string> parts;
+  if (stopped > 0) parts.push_back(absl::StrCat(stopped, " stopped"));
+  if (paused > 0) parts.push_back(absl::StrCat(paused, " paused"));
+  if (parts.empty()) return "";
+  return absl::StrCat(absl::StrJoin(parts, " and "), " job", stopped + paused == 1 ? "" : "s");
+}
+
+// Says on stderr which jobs a table or figure leaves out (the jobs of other
+// states than succeeded; stopped and paused ones unless --include-stopped)
+// and which cut-short jobs it takes in, and fails when the metric is nowhere
+// to be found among the jobs it summarises.
 absl::Status CheckMetric(const std::vector<JobData>& jobs, int64_t sweep_id,
-                         const std::string& metric, CommandEnv& env) {
-  std::map<std::string, int64_t> left_out;
+                         const std::string& metric, const ResultFilter& filter, CommandEnv& env) {
+  std::map<std::string, int64_t> left_out;  // by state, stopped and paused apart
+  std::map<std::string, int64_t> cut_short_out, cut_short_in;  // "stopped", "paused"
   std::set<std::string> names;
-  int64_t succeeded = 0, with_metric = 0;
+  int64_t included = 0, with_metric = 0;
   for (const JobData& job : jobs) {
-    if (job.state != "succeeded") {
-      ++left_out[job.state];
+    const bool cut_short = job.state == "stopped" || job.state == "paused";
+    if (!filter.Includes(job)) {
+      ++(cut_short ? cut_short_out : left_out)[job.state];
       continue;
     }
-    ++succeeded;
+    if (cut_short) ++cut_short_in[job.state];
+    ++included;
     for (const auto& [name, value] : job.final_metrics) names.insert(name);
     if (job.final_metrics.count(metric)) ++with_metric;
   }
-  if (succeeded > 0 && with_metric == 0) {
+  if (included > 0 && with_metric == 0) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "--metric: no succeeded job of sweep ", sweep_id, " has a metric '", metric,
+        "--metric: no ", Described(filter), " job of sweep ", sweep_id, " has a metric '", metric,
         "'; known: ", names.empty() ? std::string("none") : absl::StrJoin(names, ", ")));
   }
   if (!left_out.empty()) {
@@ -67,7 +87,19 @@ absl::Status CheckMetric(const std::vector<JobData>& jobs, int64_t sweep_id,
     env.err() << "note: " << total << " of " << jobs.size() << " jobs left out, not succeeded ("
               << absl::StrJoin(parts, ", ") << ")\n";
   }
-  if (succeeded == 0) env.err() << "note: no job of sweep " << sweep_id << " has succeeded yet\n";
+  if (std::string out = CutShortJobs(cut_short_out["stopped"], cut_short_out["paused"]);
+      !out.empty()) {
+    env.err() << "note: left out " << out << " (--include-stopped includes them)\n";
+  }
+  if (std::string in = CutShortJobs(cut_short_in["stopped"], cut_short_in["paused"]);
+      !in.empty()) {
+    env.err() << "note: included " << in
+              << " at their last value, from fewer epochs than the succeeded ones\n";
+  }
+  if (included == 0) {
+    env.err() << "note: no job of sweep " << sweep_id << " has "
+              << (filter.include_stopped ? "succeeded or been stopped" : "succeeded") << " yet\n";
+  }
   return absl::OkStatus();
 }
 
@@ -75,11 +107,12 @@ absl::Status CheckMetric(const std::vector<JobData>& jobs, int64_t sweep_id,
 // averages over more than seeds, which the user should hear about, with the
 // flag (`split_with`) that splits such groups.
 void NoteMixedKeys(const std::vector<JobData>& jobs, const std::vector<std::string>& group_by,
-                   CommandEnv& env, const std::string& split_with = "--group-by") {
+                   const ResultFilter& filter, CommandEnv& env,
+                   const std::string& split_with = "--group-by") {
   std::map<std::vector<std::string>, std::map<std::string, std::string>> first;
   std::set<std::string> mixed;
   for (const JobData& job : jobs) {
-    if (job.state != "succeeded") continue;
+    if (!filter.Includes(job)) continue;
     std::vector<std::string> key;
     for (const std::string& k : group_by) key.push_back(job.Config(k));
     auto [it, inserted] = first.emplace(key, job.config);
@@ -110,8 +143,9 @@ absl::Status RunResults(const Args& args, CommandEnv& env) {
   if (!client.ok()) return client.status();
   absl::StatusOr<std::vector<JobData>> jobs = LoadJobs(*client, *id);
   if (!jobs.ok()) return jobs.status();
-  if (absl::Status s = CheckMetric(*jobs, *id, metric, env); !s.ok()) return s;
-  NoteMixedKeys(*jobs, *group_by, env);
+  const ResultFilter filter{args.Has("include-stopped")};
+  if (absl::Status s = CheckMetric(*jobs, *id, metric, filter, env); !s.ok()) return s;
+  NoteMixedKeys(*jobs, *group_by, filter, env);
 
   std::vector<Column> columns;
   for (const std::string& key : *group_by) columns.push_back({key});
@@ -120,7 +154,7 @@ absl::Status RunResults(const Args& args, CommandEnv& env) {
   columns.push_back({"std"});
   columns.push_back({"n"});
   Table table(columns);
-  for (const GroupResult& group : GroupFinalMetrics(*jobs, metric, *group_by)) {
+  for (const GroupResult& group : GroupFinalMetrics(*jobs, metric, *group_by, filter)) {
     std::vector<Cell> row(group.key.begin(), group.key.end());
     row.push_back(metric);
     row.push_back(group.summary.mean);
@@ -248,6 +282,7 @@ struct FigureInput {
   std::string metric;
   std::vector<std::string> group_by;
   std::vector<JobData> jobs;
+  ResultFilter filter;  // which jobs' values are drawn
   CoordinatorClient* client = nullptr;
 };
 
@@ -355,7 +390,7 @@ absl::StatusOr<Figure> CurvesFigure(const Args& args, const FigureInput& in, Com
   if (!tasks.ok()) return tasks.status();
   std::vector<JobData> selected;
   for (const JobData& job : in.jobs) {
-    if (job.Config("tasks") == *tasks && job.state == "succeeded") selected.push_back(job);
+    if (job.Config("tasks") == *tasks && in.filter.Includes(job)) selected.push_back(job);
   }
   std::map<int64_t, const JobData*> by_id;
   for (const JobData& job : selected) by_id[job.id] = &job;
@@ -365,12 +400,12 @@ absl::StatusOr<Figure> CurvesFigure(const Args& args, const FigureInput& in, Com
 
   std::vector<std::string> mix_keys = in.group_by;
   mix_keys.push_back("tasks");
-  NoteMixedKeys(selected, mix_keys, env);
-  std::vector<Curve> curves = GroupCurves(selected, *series, in.group_by);
+  NoteMixedKeys(selected, mix_keys, in.filter, env);
+  std::vector<Curve> curves = GroupCurves(selected, *series, in.group_by, in.filter);
   if (curves.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat("figure: no succeeded job of sweep ",
-                                                   in.sweep_id, " has '", in.metric,
-                                                   "' points to draw"));
+    return absl::InvalidArgumentError(absl::StrCat("figure: no ", Described(in.filter),
+                                                   " job of sweep ", in.sweep_id, " has '",
+                                                   in.metric, "' points to draw"));
   }
   LineChartSpec chart;
   chart.title = absl::StrCat(in.metric, " against epoch, ", in.sweep_title);
@@ -402,8 +437,9 @@ absl::StatusOr<Figure> CurvesFigure(const Args& args, const FigureInput& in, Com
 
 // The error of a figure with no final value to draw.
 absl::Status NoFinalMetric(const FigureInput& in) {
-  return absl::InvalidArgumentError(absl::StrCat("figure: no succeeded job of sweep ", in.sweep_id,
-                                                 " has a final '", in.metric, "'"));
+  return absl::InvalidArgumentError(absl::StrCat("figure: no ", Described(in.filter),
+                                                 " job of sweep ", in.sweep_id, " has a final '",
+                                                 in.metric, "'"));
 }
 
 // --kind bars: the final metric per task subset (groups along x), one bar per
@@ -411,8 +447,8 @@ absl::Status NoFinalMetric(const FigureInput& in) {
 absl::StatusOr<Figure> BarsFigure(const FigureInput& in, CommandEnv& env) {
   std::vector<std::string> keys = in.group_by;
   keys.push_back("tasks");
-  NoteMixedKeys(in.jobs, keys, env);
-  std::vector<GroupResult> results = GroupFinalMetrics(in.jobs, in.metric, keys);
+  NoteMixedKeys(in.jobs, keys, in.filter, env);
+  std::vector<GroupResult> results = GroupFinalMetrics(in.jobs, in.metric, keys, in.filter);
   if (results.empty()) return NoFinalMetric(in);
   BarChartSpec chart;
   chart.title = absl::StrCat("final ", in.metric, " per task subset, ", in.sweep_title);
@@ -485,8 +521,8 @@ absl::StatusOr<Figure> HeatmapFigure(const FigureInput& in, CommandEnv& env) {
   const std::vector<std::string> facet_keys(keys.begin(), keys.end() - 2);
   const std::string& x_key = keys[keys.size() - 2];
   const std::string& y_key = keys.back();
-  NoteMixedKeys(in.jobs, keys, env, "--facet");
-  std::vector<GroupResult> results = GroupFinalMetrics(in.jobs, in.metric, keys);
+  NoteMixedKeys(in.jobs, keys, in.filter, env, "--facet");
+  std::vector<GroupResult> results = GroupFinalMetrics(in.jobs, in.metric, keys, in.filter);
   if (results.empty()) return NoFinalMetric(in);
 
   HeatmapChartSpec chart;
@@ -494,8 +530,8 @@ absl::StatusOr<Figure> HeatmapFigure(const FigureInput& in, CommandEnv& env) {
       absl::StrCat("final ", in.metric, " by ", x_key, " and ", y_key, ", ", in.sweep_title);
   int64_t max_n = 0;
   for (const GroupResult& r : results) max_n = std::max(max_n, r.summary.n);
-  chart.subtitle =
-      absl::StrCat("cell = mean over seeds (n \u2264 ", max_n, "); hatched = no succeeded job");
+  chart.subtitle = absl::StrCat("cell = mean over seeds (n \u2264 ", max_n, "); hatched = no ",
+                                Described(in.filter), " job");
   chart.x_label = x_key;
   chart.y_label = y_key;
   chart.facet_label = absl::StrJoin(facet_keys, ",");
@@ -608,7 +644,8 @@ absl::Status RunFigure(const Args& args, CommandEnv& env) {
   absl::StatusOr<std::vector<JobData>> jobs = LoadJobs(in.client, *id);
   if (!jobs.ok()) return jobs.status();
   in.jobs = std::move(*jobs);
-  if (absl::Status s = CheckMetric(in.jobs, *id, in.metric, env); !s.ok()) return s;
+  in.filter.include_stopped = args.Has("include-stopped");
+  if (absl::Status s = CheckMetric(in.jobs, *id, in.metric, in.filter, env); !s.ok()) return s;
   in.sweep_title = absl::StrCat("sweep ", *id, sweep->name().empty() ? "" : " '", sweep->name(),
                                 sweep->name().empty() ? "" : "'");
 
@@ -631,9 +668,14 @@ Command ResultsCommand() {
            "final metrics per group: mean, standard deviation and n over seeds",
            "Groups the sweep's succeeded jobs by config keys and summarises the final value of\n"
            "a metric (its value at the job's last step): mean, sample standard deviation\n"
-           "(n - 1; empty for n = 1) and n. Groups follow the order of the sweep file.",
+           "(n - 1; empty for n = 1) and n. Groups follow the order of the sweep file. Jobs of\n"
+           "other states are left out, with a note on stderr that counts them; stopped and\n"
+           "paused jobs (cut short by the sweep's early-stopping scheduler) only unless\n"
+           "--include-stopped.",
            {{"metric", "M", "the metric (default accuracy)"},
-            {"group-by", "KEYS", "comma-separated config keys (default model,attention,tasks)"}},
+            {"group-by", "KEYS", "comma-separated config keys (default model,attention,tasks)"},
+            {"include-stopped", "",
+             "also summarise stopped and paused jobs, at their last value (fewer epochs)"}},
            1,
            1},
           RunResults};
@@ -663,7 +705,8 @@ Command FigureCommand() {
        "  kind (mean over seeds, whiskers +-1 standard deviation).\n"
        "--kind heatmap: the final metric over two config keys (--x, --y), one panel per\n"
        "  value of --facet; each cell is coloured by the mean over seeds and shows it.\n"
-       "Only succeeded jobs are drawn. Every point carries its numbers as data-*\n"
+       "Only succeeded jobs are drawn (with --include-stopped, stopped and paused jobs as\n"
+       "well); stderr counts the jobs left out. Every point carries its numbers as data-*\n"
        "attributes (data-mean, data-std, data-n).",
        {{"kind", "curves|bars|heatmap", "which figure; required"},
         {"out", "FILE.svg", "where to write (- for stdout); required"},
@@ -674,7 +717,9 @@ Command FigureCommand() {
          "(default model,attention)"},
         {"x", "KEY", "heatmap: the config key along the x axis; required"},
         {"y", "KEY", "heatmap: the config key along the y axis; required"},
-        {"facet", "KEYS", "heatmap: one panel per value of these keys (default: one panel)"}},
+        {"facet", "KEYS", "heatmap: one panel per value of these keys (default: one panel)"},
+        {"include-stopped", "",
+         "also draw stopped and paused jobs, at their last value (fewer epochs)"}},
        1,
        1},
       RunFigure};

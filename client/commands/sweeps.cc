@@ -32,7 +32,8 @@ std::string SweepStateName(const pb::Sweep& sweep) {
 }
 
 int64_t TotalJobs(const pb::StateCounts& c) {
-  return c.pending() + c.running() + c.succeeded() + c.failed() + c.lost() + c.cancelled();
+  return c.pending() + c.running() + c.succeeded() + c.failed() + c.lost() + c.cancelled() +
+         c.paused() + c.stopped();
 }
 
 // Seeds are integers in JSON and CSV output.
@@ -151,6 +152,36 @@ absl::Status RunSubmit(const Args& args, CommandEnv& env) {
 
 // ------------------------------------------------------------------ status
 
+// The sweep's early-stopping scheduler, one line, e.g. "asha on accuracy
+// (max), epochs 1 to 27, reduction 3"; "" when it has none.
+std::string SchedulerSummary(const pb::Scheduler& scheduler) {
+  if (scheduler.kind().empty()) return "";
+  std::string text = scheduler.kind();
+  if (!scheduler.metric().empty()) absl::StrAppend(&text, " on ", scheduler.metric());
+  if (!scheduler.mode().empty()) absl::StrAppend(&text, " (", scheduler.mode(), ")");
+  if (scheduler.kind() == "asha") {
+    absl::StrAppend(&text, ", epochs ", scheduler.min_epochs(), " to ", scheduler.max_epochs(),
+                    ", reduction ", scheduler.reduction());
+  } else if (scheduler.kind() == "median" && scheduler.warmup_epochs() > 0) {
+    absl::StrAppend(&text, ", warmup ", scheduler.warmup_epochs(), " epoch",
+                    scheduler.warmup_epochs() == 1 ? "" : "s");
+  }
+  return text;
+}
+
+// `status SWEEP`: the scheduler and, for ASHA, how far the jobs got, a line
+// per rung (lowest first).
+void PrintEarlyStopping(const pb::Sweep& s, CommandEnv& env) {
+  const std::string scheduler = SchedulerSummary(s.spec().scheduler());
+  if (scheduler.empty() && s.rungs().empty()) return;
+  env.out() << "\nearly stopping: " << (scheduler.empty() ? "asha" : scheduler) << "\n";
+  for (const pb::Rung& r : s.rungs()) {
+    env.out() << "  rung " << r.index() << " (epoch " << r.epoch() << "): " << r.reached()
+              << " reached, " << r.promoted() << " promoted, " << r.paused() << " paused, "
+              << r.stopped() << " stopped\n";
+  }
+}
+
 absl::Status RunStatus(const Args& args, CommandEnv& env) {
   std::vector<pb::Sweep> sweeps;
   absl::StatusOr<CoordinatorClient*> client = env.Client();
@@ -179,6 +210,8 @@ absl::Status RunStatus(const Args& args, CommandEnv& env) {
                {"failed"},
                {"lost"},
                {"cancelled"},
+               {"paused"},
+               {"stopped"},
                {"created"},
                {"elapsed"}});
   double now = env.Now();
@@ -187,7 +220,8 @@ absl::Status RunStatus(const Args& args, CommandEnv& env) {
     double end = s.finished_at() > 0 ? s.finished_at() : now;
     table.AddRow({s.id(), s.name(), SweepStateName(s), static_cast<int64_t>(s.priority()),
                   TotalJobs(c), c.succeeded(), c.running(), c.pending(), c.failed(), c.lost(),
-                  c.cancelled(), FormatTime(s.created_at()), FormatDuration(end - s.created_at())});
+                  c.cancelled(), c.paused(), c.stopped(), FormatTime(s.created_at()),
+                  FormatDuration(end - s.created_at())});
   }
   env.out() << table.Render(env.globals().output);
   if (one && env.globals().output == OutputFormat::kTable) {
@@ -210,6 +244,7 @@ absl::Status RunStatus(const Args& args, CommandEnv& env) {
       }
       env.out() << "  " << axis.key() << ": " << absl::StrJoin(values, ", ") << "\n";
     }
+    PrintEarlyStopping(s, env);
   }
   return absl::OkStatus();
 }
@@ -292,28 +327,46 @@ absl::Status RunCancel(const Args& args, CommandEnv& env) {
 
 // ------------------------------------------------------------------- retry
 
+// "failed", "failed or lost", "failed, lost or stopped".
+std::string OrList(const std::vector<std::string>& items) {
+  if (items.size() < 2) return absl::StrJoin(items, "");
+  return absl::StrCat(absl::StrJoin(items.begin(), items.end() - 1, ", "), " or ", items.back());
+}
+
 absl::Status RunRetry(const Args& args, CommandEnv& env) {
   absl::StatusOr<int64_t> id = ParseSweepArg(args.positionals()[0]);
   if (!id.ok()) return id.status();
   pb::RetrySweepRequest request;
   request.set_sweep_id(*id);
-  std::vector<std::string> states = {"failed", "lost"};
+  // Default failed and lost; --stopped alone asks for stopped jobs only,
+  // with --state for those states as well.
+  std::vector<std::string> states;
   if (args.Has("state")) {
     absl::StatusOr<std::vector<std::string>> parsed =
-        ParseListFlag("--state", args.Get("state"), {"failed", "lost"});
+        ParseListFlag("--state", args.Get("state"), {"failed", "lost", "stopped"});
     if (!parsed.ok()) return parsed.status();
     states = *parsed;
+  } else if (!args.Has("stopped")) {
+    states = {"failed", "lost"};
+  }
+  if (args.Has("stopped") && !absl::c_linear_search(states, std::string("stopped"))) {
+    states.push_back("stopped");
   }
   for (const std::string& s : states) {
-    request.add_states(s == "failed" ? pb::JOB_STATE_FAILED : pb::JOB_STATE_LOST);
+    request.add_states(s == "failed"   ? pb::JOB_STATE_FAILED
+                       : s == "lost" ? pb::JOB_STATE_LOST
+                                     : pb::JOB_STATE_STOPPED);
   }
   absl::StatusOr<CoordinatorClient*> client = env.Client();
   if (!client.ok()) return client.status();
   absl::StatusOr<pb::RetrySweepResponse> response = (*client)->RetrySweep(request);
   if (!response.ok()) return response.status();
   env.out() << "sweep " << *id << ": requeued " << response->requeued() << " "
-            << absl::StrJoin(states, " or ") << " job" << (response->requeued() == 1 ? "" : "s")
-            << "\n";
+            << OrList(states) << " job" << (response->requeued() == 1 ? "" : "s");
+  if (absl::c_linear_search(states, std::string("stopped")) && response->requeued() > 0) {
+    env.out() << "; stopped jobs resume from their checkpoints to their full epochs";
+  }
+  env.out() << "\n";
   return absl::OkStatus();
 }
 
@@ -337,6 +390,8 @@ std::string OutcomeName(pb::AttemptOutcome outcome) {
       return "config_error";
     case pb::ATTEMPT_OUTCOME_ENVIRONMENT_ERROR:
       return "environment_error";
+    case pb::ATTEMPT_OUTCOME_STOPPED:
+      return "stopped";
     default:
       return "unknown";
   }
@@ -353,13 +408,16 @@ std::string OutcomeMeaning(pb::AttemptOutcome outcome) {
     case pb::ATTEMPT_OUTCOME_CANCELLED:
       return "cancelled on request";
     case pb::ATTEMPT_OUTCOME_SUCCEEDED:
-      return "finished every epoch";
+      return "finished every epoch it was given (under ASHA, those of its rung)";
     case pb::ATTEMPT_OUTCOME_RUNNING:
       return "still running";
     case pb::ATTEMPT_OUTCOME_CONFIG_ERROR:
       return "the trainer refused the job's config; the job failed at once, without retries";
     case pb::ATTEMPT_OUTCOME_ENVIRONMENT_ERROR:
       return "the worker's machine was broken, not the job; free, the job went back to the queue";
+    case pb::ATTEMPT_OUTCOME_STOPPED:
+      return "the sweep's early-stopping scheduler stopped it at an epoch boundary, after a "
+             "checkpoint; free";
     default:
       return "";
   }
@@ -447,6 +505,33 @@ absl::Status ExplainPending(const pb::Job& job, const std::string& program,
   return absl::OkStatus();
 }
 
+// The latest decision of `kind` ("pause", "stop", ...), or null.
+const pb::Decision* LatestDecision(const pb::Job& job, const std::string& kind) {
+  for (int i = job.decisions_size() - 1; i >= 0; --i) {
+    if (job.decisions(i).kind() == kind) return &job.decisions(i);
+  }
+  return nullptr;
+}
+
+// "at rung 1 (epoch 3)" for ASHA, "at epoch 3" for the median rule.
+std::string WhereDecided(const pb::Decision& d) {
+  if (d.rung() >= 0) return absl::StrCat("at rung ", d.rung(), " (epoch ", d.epoch(), ")");
+  return absl::StrCat("at epoch ", d.epoch());
+}
+
+// One decision as a line of `why`: its time, kind and reason, verbatim (or,
+// without a reason, what the decision holds).
+std::string DecisionLine(const pb::Decision& d) {
+  std::string reason = d.reason();
+  if (reason.empty()) {
+    reason = WhereDecided(d);
+    if (d.kind() != "start") absl::StrAppend(&reason, ", value ", ShortestDouble(d.value()));
+  }
+  std::string kind = d.kind();
+  if (kind.size() < 7) kind.resize(7, ' ');  // "promote"
+  return absl::StrCat("  ", FormatTime(d.decided_at()), "  ", kind, "  ", reason);
+}
+
 absl::Status RunWhy(const Args& args, CommandEnv& env) {
   std::string text = args.positionals()[0];
   if (absl::StartsWith(text, "job/")) text = text.substr(4);
@@ -495,6 +580,10 @@ absl::Status RunWhy(const Args& args, CommandEnv& env) {
                 << OutcomeName(last.outcome()) << " (" << OutcomeMeaning(last.outcome())
                 << "); the next attempt resumes from the latest checkpoint\n";
     }
+    if (job->epoch_budget() > 0) {
+      env.out() << "  its next attempt trains to epoch " << job->epoch_budget()
+                << ", its rung's budget under the sweep's ASHA scheduler\n";
+    }
     const std::string program =
         data.Config("program").empty() ? std::string(config::kBuiltinProgram) : data.Config("program");
     if (absl::Status s = ExplainPending(*job, program, *client, env); !s.ok()) return s;
@@ -503,7 +592,25 @@ absl::Status RunWhy(const Args& args, CommandEnv& env) {
     env.out() << "  attempt " << last.number() << " runs on "
               << (last.worker_name().empty() ? absl::StrCat("worker ", last.worker_id())
                                              : last.worker_name())
-              << " (" << last.device() << ") since " << FormatTime(last.started_at()) << "\n";
+              << " (" << last.device() << ") since " << FormatTime(last.started_at());
+    if (job->epoch_budget() > 0) {
+      env.out() << "; it trains to epoch " << job->epoch_budget()
+                << " (its rung's budget), then pauses until the scheduler promotes or stops it";
+    }
+    env.out() << "\n";
+  } else if (job->state() == pb::JOB_STATE_PAUSED) {
+    const pb::Decision* pause = LatestDecision(*job, "pause");
+    env.out() << "  it is paused" << (pause != nullptr ? " " + WhereDecided(*pause) : "")
+              << " and waits for promotion: it finished its rung and keeps its checkpoint; the "
+                 "sweep's ASHA scheduler resumes it toward the next rung if it ranks among the "
+                 "rung's best, and stops it there if the sweep ends first\n";
+  } else if (job->state() == pb::JOB_STATE_STOPPED) {
+    const pb::Decision* stop = LatestDecision(*job, "stop");
+    env.out() << "  the sweep's early-stopping scheduler stopped it"
+              << (stop != nullptr ? " " + WhereDecided(*stop) : "")
+              << ": no failure, and free of the retry budget; it keeps its checkpoint\n"
+              << "  `switchyard retry " << data.sweep_id
+              << " --stopped` resumes it from its checkpoint to its full epochs\n";
   } else if (job->state() == pb::JOB_STATE_FAILED && job->attempts_size() > 0 &&
              job->attempts(job->attempts_size() - 1).outcome() ==
                  pb::ATTEMPT_OUTCOME_CONFIG_ERROR) {
@@ -535,6 +642,10 @@ absl::Status RunWhy(const Args& args, CommandEnv& env) {
               << " (environment_error, not counted against the retry budget): "
               << absl::StrJoin(names, ", ") << "; `switchyard workers` shows which are "
               << "quarantined\n";
+  }
+  if (job->decisions_size() > 0) {
+    env.out() << "\nscheduler decisions (oldest first):\n";
+    for (const pb::Decision& d : job->decisions()) env.out() << DecisionLine(d) << "\n";
   }
   if (job->attempts_size() > 0) {
     env.out() << "\n" << attempts.Render(OutputFormat::kTable);
@@ -577,8 +688,11 @@ Command StatusCommand() {
   return {{"status",
            "[SWEEP]",
            "list the sweeps, or show one",
-           "Without SWEEP: every sweep with its job counts. With SWEEP: that sweep and its grid.\n"
-           "done = succeeded jobs.",
+           "Without SWEEP: every sweep with its job counts. With SWEEP: that sweep, its grid\n"
+           "and its early-stopping scheduler; for ASHA a line per rung: the jobs that reached\n"
+           "it, and how many of those were promoted, are paused there or were stopped there.\n"
+           "done = succeeded jobs; paused = waiting at an ASHA rung for promotion; stopped =\n"
+           "cut short by the scheduler (`retry --stopped` resumes them).",
            {},
            0,
            1},
@@ -590,9 +704,11 @@ Command JobsCommand() {
            "SWEEP",
            "list a sweep's jobs",
            "One row per job: its cell, state, model, attention, tasks, seed, attempts and the\n"
-           "latest value of a metric.",
+           "latest value of a metric (for a paused or stopped job, its value where the\n"
+           "scheduler cut it short).",
            {{"state", "S",
-             "only jobs in this state: pending, running, succeeded, failed, lost, cancelled"},
+             "only jobs in this state: pending, running, succeeded, failed, lost, cancelled, "
+             "paused, stopped"},
             {"metric", "M", "the metric column (default accuracy)"}},
            1,
            1},
@@ -615,10 +731,15 @@ Command CancelCommand() {
 Command RetryCommand() {
   return {{"retry",
            "SWEEP",
-           "requeue a sweep's failed or lost jobs",
-           "Failed and lost jobs go back to pending with a fresh retry budget; they resume from\n"
-           "their latest checkpoint.",
-           {{"state", "S", "which jobs: failed, lost or failed,lost (default)"}},
+           "requeue a sweep's failed, lost or stopped jobs",
+           "Failed and lost jobs (the default) go back to pending with a fresh retry budget;\n"
+           "they resume from their latest checkpoint. Stopped jobs (cut short by the sweep's\n"
+           "early-stopping scheduler) are requeued only when asked for, with --stopped or\n"
+           "--state; they resume from their checkpoint toward their full epochs.",
+           {{"state", "S",
+             "which jobs, comma-separated: failed, lost, stopped (default failed,lost)"},
+            {"stopped", "",
+             "requeue stopped jobs: alone, only them; with --state, them as well"}},
            1,
            1},
           RunRetry};
@@ -627,10 +748,13 @@ Command RetryCommand() {
 Command WhyCommand() {
   return {{"why",
            "JOB",
-           "why a job is pending, or what ended each attempt",
-           "For a pending job: its place in the queue and the workers' free slots. For every\n"
-           "job: each attempt with its worker, outcome and cause. --output json|csv prints the\n"
-           "attempts table only.",
+           "why a job is pending, paused or stopped, or what ended each attempt",
+           "For a pending job: its place in the queue and the workers' free slots. For a paused\n"
+           "job: the ASHA rung where it waits for promotion; for a stopped one: where the\n"
+           "sweep's early-stopping scheduler stopped it and how to resume it. For every job:\n"
+           "the scheduler's decisions about it (oldest first, each with its reason) and each\n"
+           "attempt with its worker, outcome and cause. --output json|csv prints the attempts\n"
+           "table only.",
            {},
            1,
            1},

@@ -23,11 +23,13 @@ SweepSnapshot ToSnapshot(const pb::SweepEvent& event) {
   s.id = event.sweep().id();
   s.name = event.sweep().name();
   const pb::StateCounts& c = event.sweep().counts();
-  s.counts =
-      JobCounts{c.pending(), c.running(), c.succeeded(), c.failed(), c.lost(), c.cancelled()};
+  s.counts = JobCounts{c.pending(), c.running(),   c.succeeded(), c.failed(),
+                       c.lost(),    c.cancelled(), c.paused(),    c.stopped()};
   s.created_at = event.sweep().created_at();
   s.finished_at = event.sweep().finished_at();
-  s.done = event.done();
+  // Finished when the coordinator says so and nothing is pending, running or
+  // paused (a paused job may still be promoted).
+  s.done = event.done() && s.counts.Settled();
   return s;
 }
 
@@ -102,7 +104,9 @@ absl::Status RunWatch(const Args& args, CommandEnv& env) {
   for (const pb::Job& job : *jobs) {
     JobData data = ToJobData(job);
     view.NoteJob(data);
-    if (data.state != "pending" && data.state != "running") announced.insert(data.id);
+    if (data.state != "pending" && data.state != "running" && data.state != "paused") {
+      announced.insert(data.id);
+    }
   }
 
   bool done = false;
@@ -121,7 +125,9 @@ absl::Status RunWatch(const Args& args, CommandEnv& env) {
       for (const pb::SweepEvent& event : events) {
         view.SetSnapshot(ToSnapshot(event));
         have_snapshot = true;
-        reconnects_left = 15;
+        // A "done" whose counts still hold pending, running or paused jobs
+        // is not the end: the stream is followed again, but not forever.
+        if (!event.done() || view.snapshot().done) reconnects_left = 15;
         for (const pb::Job& job : event.newly_finished()) {
           JobData data = ToJobData(job);
           view.NoteJob(data);
@@ -129,7 +135,7 @@ absl::Status RunWatch(const Args& args, CommandEnv& env) {
             env.out() << view.JobEndedLine(data) << "\n";
           }
         }
-        if (event.done()) done = true;
+        if (view.snapshot().done) done = true;
         if (!in_place && !(view.snapshot().counts == last_printed)) {
           last_printed = view.snapshot().counts;
           env.out() << view.Line(env.Now()) << "\n";
@@ -175,11 +181,14 @@ absl::Status RunWatch(const Args& args, CommandEnv& env) {
   }
   env.out().flush();
   const JobCounts& c = view.snapshot().counts;
-  if (c.succeeded == c.total()) return absl::OkStatus();
-  return SweepOutcomeError(absl::StrCat("sweep ", *id, " ended: ", c.succeeded, " of ", c.total(),
-                                        " jobs succeeded (failed ", c.failed, ", lost ", c.lost,
-                                        ", cancelled ", c.cancelled, "); see switchyard jobs ", *id,
-                                        " and switchyard why JOB"));
+  // Jobs the sweep's early-stopping scheduler stopped did what the sweep
+  // asked for: they are no failure.
+  if (c.failed + c.lost + c.cancelled == 0) return absl::OkStatus();
+  return SweepOutcomeError(absl::StrCat(
+      "sweep ", *id, " ended: ", c.succeeded, " of ", c.total(), " jobs succeeded",
+      c.stopped > 0 ? absl::StrCat(", ", c.stopped, " stopped early") : std::string(),
+      " (failed ", c.failed, ", lost ", c.lost, ", cancelled ", c.cancelled,
+      "); see switchyard jobs ", *id, " and switchyard why JOB"));
 }
 
 }  // namespace
@@ -188,11 +197,13 @@ Command WatchCommand() {
   return {{"watch",
            "SWEEP",
            "follow a sweep until it ends",
-           "A live view: a progress bar, done/running/pending/failed/lost, elapsed time and\n"
-           "ETA, and the best value of a metric so far per model and attention. Redrawn in\n"
-           "place on a terminal; one line per change when piped. Stop it at any time (Ctrl-C)\n"
-           "and start it again: the sweep goes on. Exits when the sweep ends: 0 if every job\n"
-           "succeeded, 4 if not.",
+           "A live view: a progress bar, done/running/pending/failed/lost (and paused,\n"
+           "stopped and cancelled when there are any), elapsed time and ETA, and the best\n"
+           "value of a metric so far per model and attention. Redrawn in place on a terminal;\n"
+           "one line per change when piped. Stop it at any time (Ctrl-C) and start it again:\n"
+           "the sweep goes on. Exits when nothing is pending, running or paused: 0 if every\n"
+           "job succeeded or was stopped by the sweep's early-stopping scheduler, 4 if a job\n"
+           "failed, was lost or was cancelled.",
            {{"metric", "M", "the metric of the best-so-far table (default accuracy)"},
             {"plain", "", "plain lines even on a terminal"}},
            1,

@@ -33,6 +33,14 @@ std::string Pad(std::string text, size_t width) {
   return text;
 }
 
+// The counts most sweeps never have, only when not 0: paused and stopped
+// (early stopping), cancelled.
+void AppendRareCounts(const JobCounts& c, const char* gap, std::string* line) {
+  if (c.paused > 0) absl::StrAppend(line, gap, "paused ", c.paused);
+  if (c.stopped > 0) absl::StrAppend(line, gap, "stopped ", c.stopped);
+  if (c.cancelled > 0) absl::StrAppend(line, gap, "cancelled ", c.cancelled);
+}
+
 }  // namespace
 
 bool ProgressView::NoteJob(const JobData& job) {
@@ -62,11 +70,11 @@ double ProgressView::Elapsed(double now) const {
 
 double ProgressView::Eta(double now) const {
   const JobCounts& c = snapshot_.counts;
-  if (snapshot_.done || c.pending + c.running == 0) return 0;
+  if (snapshot_.done || c.Settled()) return 0;
   if (c.ended() == 0) return -1;
   // Throughput so far: ended jobs per second since the sweep was created.
   double rate = static_cast<double>(c.ended()) / std::max(1.0, Elapsed(now));
-  return static_cast<double>(c.pending + c.running) / rate;
+  return static_cast<double>(c.left()) / rate;
 }
 
 std::vector<std::string> ProgressView::Frame(double now, int width) const {
@@ -87,7 +95,7 @@ std::vector<std::string> ProgressView::Frame(double now, int width) const {
 
   std::string counts = absl::StrCat("done ", c.succeeded, "  running ", c.running, "  pending ",
                                     c.pending, "  failed ", c.failed, "  lost ", c.lost);
-  if (c.cancelled > 0) absl::StrAppend(&counts, "  cancelled ", c.cancelled);
+  AppendRareCounts(c, "  ", &counts);
   lines.push_back(Cut(counts, w));
 
   double eta = Eta(now);
@@ -134,7 +142,7 @@ std::string ProgressView::Line(double now) const {
       absl::StrCat("sweep ", snapshot_.id, ": ", c.ended(), "/", c.total(), " ended (",
                    Percent(c.ended(), c.total()), ") | done ", c.succeeded, " running ", c.running,
                    " pending ", c.pending, " failed ", c.failed, " lost ", c.lost);
-  if (c.cancelled > 0) absl::StrAppend(&line, " cancelled ", c.cancelled);
+  AppendRareCounts(c, " ", &line);
   absl::StrAppend(&line, " | elapsed ", FormatDuration(Elapsed(now)), " eta ",
                   eta < 0 ? std::string("-") : FormatDuration(eta));
   return line;

@@ -19,6 +19,9 @@
 
 namespace switchyard::client {
 
+// A sweep's jobs by state. Paused jobs (ASHA: a rung done, waiting for
+// promotion) have not ended; stopped ones (cut short by the sweep's
+// early-stopping scheduler) have.
 struct JobCounts {
   int64_t pending = 0;
   int64_t running = 0;
@@ -26,9 +29,15 @@ struct JobCounts {
   int64_t failed = 0;
   int64_t lost = 0;
   int64_t cancelled = 0;
+  int64_t paused = 0;
+  int64_t stopped = 0;
 
-  int64_t total() const { return pending + running + ended(); }
-  int64_t ended() const { return succeeded + failed + lost + cancelled; }
+  int64_t total() const { return pending + running + paused + ended(); }
+  int64_t ended() const { return succeeded + failed + lost + cancelled + stopped; }
+  // Jobs that may still run: pending, running or paused.
+  int64_t left() const { return pending + running + paused; }
+  // Nothing pending, running or paused: the sweep is finished.
+  bool Settled() const { return left() == 0; }
   bool operator==(const JobCounts&) const = default;
 };
 
@@ -59,7 +68,7 @@ class ProgressView {
 
   // One plain line of progress, e.g.
   // "sweep 3: 5/12 ended (41.7%) | done 5 running 2 pending 5 failed 0 lost 0 | elapsed 1m02s eta
-  // 1m27s"
+  // 1m27s"; paused, stopped and cancelled counts are added when not 0.
   std::string Line(double now) const;
 
   // One line about a job that ended, e.g.
@@ -71,7 +80,8 @@ class ProgressView {
   std::vector<std::string> BestLines() const;
 
   // Seconds since the sweep was created (until it finished), and the
-  // estimated seconds left (-1 when unknown: nothing ended yet).
+  // estimated seconds left (-1 when unknown: nothing ended yet). The jobs
+  // left are the pending, running and paused ones.
   double Elapsed(double now) const;
   double Eta(double now) const;
 

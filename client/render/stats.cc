@@ -86,13 +86,19 @@ std::pair<std::string, std::string> JobData::Trains() const {
   return {Config("program"), params};
 }
 
+bool ResultFilter::Includes(const JobData& job) const {
+  if (job.state == "succeeded") return true;
+  return include_stopped && (job.state == "stopped" || job.state == "paused");
+}
+
 std::vector<GroupResult> GroupFinalMetrics(const std::vector<JobData>& jobs,
                                            const std::string& metric,
-                                           const std::vector<std::string>& group_by) {
+                                           const std::vector<std::string>& group_by,
+                                           const ResultFilter& filter) {
   GroupOrder order;
   std::map<std::vector<std::string>, std::vector<std::pair<int64_t, double>>> values;
   for (const JobData& job : jobs) {
-    if (job.state != "succeeded") continue;
+    if (!filter.Includes(job)) continue;
     auto it = job.final_metrics.find(metric);
     if (it == job.final_metrics.end()) continue;
     std::vector<std::string> key = KeyOf(job, group_by);
@@ -118,11 +124,12 @@ std::vector<GroupResult> GroupFinalMetrics(const std::vector<JobData>& jobs,
 
 std::vector<Curve> GroupCurves(const std::vector<JobData>& jobs,
                                const std::map<int64_t, Series>& series,
-                               const std::vector<std::string>& group_by) {
+                               const std::vector<std::string>& group_by,
+                               const ResultFilter& filter) {
   GroupOrder order;
   std::map<std::vector<std::string>, std::vector<int64_t>> members;
   for (const JobData& job : jobs) {
-    if (job.state != "succeeded") continue;
+    if (!filter.Includes(job)) continue;
     auto it = series.find(job.id);
     if (it == series.end() || it->second.empty()) continue;
     std::vector<std::string> key = KeyOf(job, group_by);

@@ -3,8 +3,10 @@
 //
 // Groups are keyed by the text values of config keys (e.g. model, attention,
 // tasks) and ordered by the smallest cell index among their jobs, so tables
-// and figures follow the order of the sweep file. Only succeeded jobs count:
-// a failed or cancelled job's last value is not a final result.
+// and figures follow the order of the sweep file. Only succeeded jobs count
+// (a failed or cancelled job's last value is not a final result), and, when
+// asked for (ResultFilter), the jobs a sweep's early-stopping scheduler cut
+// short: stopped and paused ones, at their last value.
 //
 // Thread safety: pure functions over values.
 #ifndef SWITCHYARD_CLIENT_RENDER_STATS_H_
@@ -51,16 +53,27 @@ struct JobData {
   std::pair<std::string, std::string> Trains() const;
 };
 
+// Which jobs' latest values count as results: succeeded jobs always; stopped
+// and paused jobs (cut short by the early-stopping scheduler, so their value
+// is from fewer epochs) only with include_stopped; never pending, running,
+// failed, lost or cancelled ones.
+struct ResultFilter {
+  bool include_stopped = false;
+  bool Includes(const JobData& job) const;
+};
+
 struct GroupResult {
   std::vector<std::string> key;  // one value per group_by key
-  Summary summary;               // over the group's succeeded jobs
+  Summary summary;               // over the group's jobs that the filter includes
   std::vector<int64_t> job_ids;  // ascending
 };
 
-// The final value of `metric` per group of succeeded jobs that have it.
+// The final value of `metric` per group of the jobs that the filter includes
+// and that have it.
 std::vector<GroupResult> GroupFinalMetrics(const std::vector<JobData>& jobs,
                                            const std::string& metric,
-                                           const std::vector<std::string>& group_by);
+                                           const std::vector<std::string>& group_by,
+                                           const ResultFilter& filter = {});
 
 // Points (x, value) of one job's curve, in any order.
 using Series = std::vector<std::pair<double, double>>;
@@ -75,11 +88,12 @@ struct Curve {
   std::vector<int64_t> job_ids;
 };
 
-// One curve per group of succeeded jobs that have a series; at each x, the
-// summary of the jobs' values at exactly that x.
+// One curve per group of the jobs that the filter includes and that have a
+// series; at each x, the summary of the jobs' values at exactly that x.
 std::vector<Curve> GroupCurves(const std::vector<JobData>& jobs,
                                const std::map<int64_t, Series>& series,
-                               const std::vector<std::string>& group_by);
+                               const std::vector<std::string>& group_by,
+                               const ResultFilter& filter = {});
 
 }  // namespace switchyard::client
 

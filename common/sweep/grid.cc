@@ -39,6 +39,34 @@ uint64_t Fnv1a(std::string_view text) {
   return hash;
 }
 
+// The scheduler's policy, and under ASHA an epochs key that can only repeat
+// max_epochs; every message starts with "scheduler: ".
+absl::Status CheckScheduler(const SweepDefinition& sweep) {
+  if (absl::Status status = ValidateScheduler(sweep.scheduler); !status.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("scheduler: ", status.message()));
+  }
+  if (sweep.scheduler.kind != SchedulerSpec::Kind::kAsha) return absl::OkStatus();
+  const int64_t max_epochs = sweep.scheduler.asha.max_epochs;
+  for (const SweepAxis& axis : sweep.axes) {
+    if (axis.key != "epochs") continue;
+    for (const config::Value& v : axis.values) {
+      const int64_t* epochs = std::get_if<int64_t>(&v);
+      if (epochs == nullptr || *epochs != max_epochs) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "scheduler: asha trains every job up to max_epochs (", max_epochs, "), but epochs is ",
+            config::ValueToString(v), "; leave epochs out or make it ", max_epochs));
+      }
+    }
+  }
+  for (const SweepDistribution& d : sweep.distributions) {
+    if (d.key == "epochs") {
+      return absl::InvalidArgumentError(
+          "scheduler: asha sets epochs to max_epochs; epochs cannot be drawn from a distribution");
+    }
+  }
+  return absl::OkStatus();
+}
+
 // The distributions of a search, checked against their keys' kinds and
 // ranges; every message starts with the key (or "search").
 absl::Status CheckSearch(const SweepDefinition& sweep, const std::set<std::string>& axis_keys) {
@@ -236,6 +264,10 @@ void ForEachCell(const std::vector<SweepAxis>& axes, const SweepDefinition& swee
   const int64_t trials = sweep.search.method.empty() ? 1 : sweep.search.trials;
   while (true) {
     config::JobConfig grid_cell;
+    if (sweep.scheduler.kind == SchedulerSpec::Kind::kAsha) {
+      // ASHA owns the budget; an epochs axis may only repeat it (CheckScheduler).
+      grid_cell.Set("epochs", int64_t{sweep.scheduler.asha.max_epochs});
+    }
     for (size_t a = 0; a < axes.size(); ++a) grid_cell.Set(axes[a].key, axes[a].values[position[a]]);
     for (int64_t trial = 0; trial < trials; ++trial) {
       config::JobConfig config = grid_cell;
@@ -313,6 +345,7 @@ absl::StatusOr<int64_t> CountCells(const SweepDefinition& sweep) {
   std::set<std::string> axis_keys;
   for (const SweepAxis& axis : *axes) axis_keys.insert(axis.key);
   if (absl::Status status = CheckSearch(sweep, axis_keys); !status.ok()) return status;
+  if (absl::Status status = CheckScheduler(sweep); !status.ok()) return status;
   // Cells = the distinct models the model-defining axes describe (attention
   // only for the models that take one; presets that resolve to the same
   // sizes once), times the product of the other axes.

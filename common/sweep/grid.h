@@ -13,6 +13,7 @@
 
 #include "absl/status/statusor.h"
 #include "common/config/job_config.h"
+#include "common/sweep/scheduler.h"
 
 namespace switchyard::common {
 
@@ -61,6 +62,10 @@ struct SweepDefinition {
   std::vector<SweepAxis> axes;
   std::vector<SweepDistribution> distributions;  // only with a search
   SearchSpec search;
+  // Early stopping (scheduler.h). Under ASHA every job trains max_epochs at
+  // most: a sweep without an epochs key gets epochs = max_epochs, and one
+  // whose epochs differ is refused.
+  SchedulerSpec scheduler;
 };
 
 // The value `distribution` gives trial `trial` of a search seeded `seed`:
@@ -81,6 +86,8 @@ struct GridCell {
 // more than kMaxCells cells are INVALID_ARGUMENT naming the key. So are a
 // distribution whose bounds or choices the key does not allow, a
 // distribution without a search, and a search without a distribution. A
+// scheduler ValidateScheduler refuses, and ASHA with an epochs value other
+// than its max_epochs, are INVALID_ARGUMENT starting "scheduler: ". A
 // search sweep's count is exact: its trials are drawn and two that train the
 // same job count once (ExpandGrid gives the same cells).
 absl::StatusOr<int64_t> CountCells(const SweepDefinition& sweep);

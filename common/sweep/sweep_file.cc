@@ -27,7 +27,7 @@
 namespace switchyard::common {
 namespace {
 
-constexpr const char* kHeaderKeys[] = {"name", "priority", "max_attempts", "search"};
+constexpr const char* kHeaderKeys[] = {"name", "priority", "max_attempts", "search", "scheduler"};
 
 absl::Status ErrorAt(const std::string& origin, const YAML::Mark& mark, const std::string& message) {
   if (mark.is_null()) return absl::InvalidArgumentError(absl::StrCat(origin, ": ", message));
@@ -252,6 +252,90 @@ absl::Status ParseSearch(const YAML::Node& node, const YAML::Mark& key_mark,
   return absl::OkStatus();
 }
 
+// `scheduler: {kind: asha|median|none, ...}` (scheduler.h). The fields a
+// kind takes are checked here, with their positions; the policy's ranges by
+// ValidateScheduler (through CountCells), so the coordinator refuses the same.
+absl::Status ParseScheduler(const YAML::Node& node, const YAML::Mark& key_mark,
+                            const std::string& origin, SchedulerSpec* scheduler) {
+  if (!node.IsMap()) {
+    return ErrorAt(origin, node.IsNull() ? key_mark : node.Mark(),
+                   "scheduler: expected a mapping such as {kind: asha, metric: accuracy, mode: "
+                   "max, min_epochs: 1, max_epochs: 27, reduction: 3}");
+  }
+  const YAML::Node kind_node = node["kind"];
+  if (!kind_node || !kind_node.IsScalar()) {
+    return ErrorAt(origin, kind_node ? kind_node.Mark() : node.Mark(),
+                   "scheduler: kind: missing; one of asha, median, none");
+  }
+  if (!ParseSchedulerKind(kind_node.Scalar(), &scheduler->kind)) {
+    const std::string hint = config::ClosestOf(kind_node.Scalar(), SchedulerKindNames());
+    return ErrorAt(origin, kind_node.Mark(),
+                   absl::StrCat("scheduler: kind: unknown scheduler '", kind_node.Scalar(), "'",
+                                hint.empty() ? "; known: asha, median, none"
+                                             : config::DidYouMean(hint)));
+  }
+  const std::vector<std::string> fields = SchedulerFields(scheduler->kind);
+  const char* kind = SchedulerKindName(scheduler->kind);
+  bool has_metric = false, has_max_epochs = false;
+  for (const auto& entry : node) {
+    const std::string field = entry.first.IsScalar() ? entry.first.Scalar() : "";
+    if (std::find(fields.begin(), fields.end(), field) == fields.end()) {
+      const std::string hint = config::ClosestOf(field, fields);
+      return ErrorAt(origin, entry.first.Mark(),
+                     absl::StrCat("scheduler: ", kind, " has no field '", field, "'",
+                                  hint.empty() ? absl::StrCat("; its fields: ",
+                                                              absl::StrJoin(fields, ", "))
+                                               : config::DidYouMean(hint)));
+    }
+    if (field == "kind") continue;
+    const YAML::Node& value = entry.second;
+    if (!value.IsScalar()) {
+      return ErrorAt(origin, value.Mark(), absl::StrCat("scheduler: ", field, ": expected a value"));
+    }
+    if (field == "metric") {
+      (scheduler->kind == SchedulerSpec::Kind::kAsha ? scheduler->asha.metric
+                                                     : scheduler->median.metric) = value.Scalar();
+      has_metric = true;
+      continue;
+    }
+    if (field == "mode") {
+      if (value.Scalar() != "max" && value.Scalar() != "min") {
+        return ErrorAt(origin, value.Mark(),
+                       absl::StrCat("scheduler: mode: expected max or min, got '", value.Scalar(),
+                                    "'"));
+      }
+      (scheduler->kind == SchedulerSpec::Kind::kAsha ? scheduler->asha.maximize
+                                                     : scheduler->median.maximize) =
+          value.Scalar() == "max";
+      continue;
+    }
+    config::Value v;
+    std::string error = ScalarToValue(value, config::Kind::kInt, &v);
+    const auto* i = std::get_if<int64_t>(&v);
+    if (!error.empty() || i == nullptr || *i < 0 || *i > kMaxSchedulerEpochs) {
+      return ErrorAt(origin, value.Mark(),
+                     absl::StrCat("scheduler: ", field, ": expected a whole number from 0 to ",
+                                  kMaxSchedulerEpochs, ", got '", value.Scalar(), "'"));
+    }
+    const int n = static_cast<int>(*i);
+    if (field == "min_epochs") scheduler->asha.min_epochs = n;
+    if (field == "max_epochs") scheduler->asha.max_epochs = n, has_max_epochs = true;
+    if (field == "reduction") scheduler->asha.reduction = n;
+    if (field == "warmup_epochs") scheduler->median.warmup_epochs = n;
+  }
+  if (scheduler->kind != SchedulerSpec::Kind::kNone && !has_metric) {
+    return ErrorAt(origin, node.Mark(),
+                   absl::StrCat("scheduler: metric: missing; name the metric ", kind,
+                                " ranks jobs by, such as metric: accuracy"));
+  }
+  if (scheduler->kind == SchedulerSpec::Kind::kAsha && !has_max_epochs) {
+    return ErrorAt(origin, node.Mark(),
+                   "scheduler: max_epochs: missing; the epochs a job that survives every rung "
+                   "trains, such as max_epochs: 27");
+  }
+  return absl::OkStatus();
+}
+
 // `KEY: {KIND: [...]}`: a distribution of a job key (grid.h).
 absl::StatusOr<SweepDistribution> ParseDistribution(const std::string& key,
                                                     const config::ParamSpec& spec,
@@ -394,6 +478,13 @@ absl::StatusOr<SweepDefinition> ParseSweepText(std::string_view text,
     }
     if (key == "search") {
       if (absl::Status status = ParseSearch(value, key_mark, origin, &sweep.search); !status.ok()) {
+        return status;
+      }
+      continue;
+    }
+    if (key == "scheduler") {
+      if (absl::Status status = ParseScheduler(value, key_mark, origin, &sweep.scheduler);
+          !status.ok()) {
         return status;
       }
       continue;

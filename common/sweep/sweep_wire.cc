@@ -66,6 +66,21 @@ void SweepToProto(const SweepDefinition& sweep, pb::SweepSpec* out) {
     out->mutable_search()->set_trials(sweep.search.trials);
     out->mutable_search()->set_seed(sweep.search.seed);
   }
+  const SchedulerSpec& sc = sweep.scheduler;
+  if (sc.kind != SchedulerSpec::Kind::kNone) {
+    pb::Scheduler* p = out->mutable_scheduler();
+    p->set_kind(SchedulerKindName(sc.kind));
+    const bool asha = sc.kind == SchedulerSpec::Kind::kAsha;
+    p->set_metric(asha ? sc.asha.metric : sc.median.metric);
+    p->set_mode((asha ? sc.asha.maximize : sc.median.maximize) ? "max" : "min");
+    if (asha) {
+      p->set_min_epochs(sc.asha.min_epochs);
+      p->set_max_epochs(sc.asha.max_epochs);
+      p->set_reduction(sc.asha.reduction);
+    } else {
+      p->set_warmup_epochs(sc.median.warmup_epochs);
+    }
+  }
 }
 
 absl::StatusOr<SweepDefinition> SweepFromProto(const pb::SweepSpec& spec) {
@@ -115,6 +130,25 @@ absl::StatusOr<SweepDefinition> SweepFromProto(const pb::SweepSpec& spec) {
     sweep.search.method = spec.search().method();
     sweep.search.trials = spec.search().trials();
     sweep.search.seed = spec.search().seed();
+  }
+  if (spec.has_scheduler() && !spec.scheduler().kind().empty()) {
+    const pb::Scheduler& p = spec.scheduler();
+    SchedulerSpec& sc = sweep.scheduler;
+    if (!ParseSchedulerKind(p.kind(), &sc.kind)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("scheduler: kind: unknown scheduler '", p.kind().substr(0, 100),
+                       "'; known: asha, median, none"));
+    }
+    if (p.metric().size() > kMaxShortString) {
+      return absl::InvalidArgumentError("scheduler: metric longer than 1024 bytes");
+    }
+    if (sc.kind != SchedulerSpec::Kind::kNone && p.mode() != "max" && p.mode() != "min") {
+      return absl::InvalidArgumentError(absl::StrCat("scheduler: mode: expected max or min, got '",
+                                                     p.mode().substr(0, 100), "'"));
+    }
+    sc.asha = AshaPolicy{p.metric(), p.mode() == "max", p.min_epochs(), p.max_epochs(),
+                         p.reduction()};
+    sc.median = MedianPolicy{p.metric(), p.mode() == "max", p.warmup_epochs()};
   }
   return sweep;
 }

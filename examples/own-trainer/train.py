@@ -776,6 +776,10 @@ class Job(object):
                     _short(self.final["eval_loss"]), _short(self.final["accuracy"])))
                 self.epoch_steps, self.epoch_loss = 0, 0.0
                 epoch_seconds, epoch_samples = 0.0, 0
+                if self.step < total and sy.stop_at_epoch_end():
+                    self.checkpoint()
+                    say("stopped by the sweep's scheduler after epoch %d" % epoch)
+                    return sy.EXIT_STOPPED
             if s.checkpoint_every and self.step % s.checkpoint_every == 0:
                 self.checkpoint()
         if s.epochs > 0:

@@ -49,6 +49,9 @@ std::string SweepToJson(const common::SweepDefinition& sweep) {
                         {"trials", sweep.search.trials},
                         {"seed", sweep.search.seed}};
   }
+  if (sweep.scheduler.kind != common::SchedulerSpec::Kind::kNone) {
+    object["scheduler"] = nlohmann::ordered_json::parse(common::SchedulerToJson(sweep.scheduler));
+  }
   return object.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }
 
@@ -124,6 +127,7 @@ absl::StatusOr<SubmitResult> Coordinator::SubmitSweep(const common::SweepDefinit
   record.priority = sweep.priority;
   record.max_attempts = sweep.max_attempts > 0 ? sweep.max_attempts : common::kDefaultMaxAttempts;
   record.spec_json = SweepToJson(sweep);
+  record.scheduler_json = common::SchedulerToJson(sweep.scheduler);
   record.created_at = clock_->Now();
   std::vector<NewJob> jobs;
   jobs.reserve(cells->size());
@@ -168,9 +172,9 @@ absl::StatusOr<int64_t> Coordinator::Retry(int64_t sweep_id, const std::vector<J
   std::vector<JobState> wanted = states;
   if (wanted.empty()) wanted = {JobState::kFailed, JobState::kLost};
   for (JobState s : wanted) {
-    if (s != JobState::kFailed && s != JobState::kLost) {
+    if (s != JobState::kFailed && s != JobState::kLost && s != JobState::kStopped) {
       return absl::InvalidArgumentError(absl::StrCat(
-          "retry: only failed and lost jobs can be retried, not ", JobStateName(s)));
+          "retry: only failed, lost and stopped jobs can be retried, not ", JobStateName(s)));
     }
   }
   absl::StatusOr<int64_t> requeued = store_->Retry(sweep_id, wanted, clock_->Now());
@@ -229,7 +233,8 @@ absl::StatusOr<SweepProgress> Coordinator::WaitForProgress(int64_t sweep_id, abs
   if (!sweep.ok()) return sweep.status();
   progress.sweep = *std::move(sweep);
   int64_t ended = progress.sweep.counts.succeeded + progress.sweep.counts.failed +
-                  progress.sweep.counts.lost + progress.sweep.counts.cancelled;
+                  progress.sweep.counts.lost + progress.sweep.counts.cancelled +
+                  progress.sweep.counts.stopped;
   if (ended > static_cast<int64_t>(reported->size())) {
     absl::StatusOr<std::vector<JobRecord>> jobs = store_->ListJobs(sweep_id, std::nullopt);
     if (!jobs.ok()) return jobs.status();
@@ -241,7 +246,7 @@ absl::StatusOr<SweepProgress> Coordinator::WaitForProgress(int64_t sweep_id, abs
       }
     }
   }
-  progress.done = progress.sweep.counts.pending == 0 && progress.sweep.counts.running == 0;
+  progress.done = progress.sweep.counts.AllEnded();
   return progress;
 }
 
@@ -274,7 +279,7 @@ absl::StatusOr<Coordinator::HeartbeatResult> Coordinator::Heartbeat(
   HeartbeatResult result;
   if (!attempts.empty()) {
     absl::StatusOr<std::vector<Order>> orders =
-        store_->RenewLeases(worker_id, attempts, now + options_.lease);
+        store_->RenewLeases(worker_id, attempts, now + options_.lease, now);
     if (!orders.ok()) return orders.status();
     result.orders = *std::move(orders);
   }

@@ -62,24 +62,6 @@ std::string RungLabel(int rung, int epoch) {
 
 }  // namespace
 
-absl::Status ValidateAsha(const AshaPolicy& p) {
-  if (p.metric.empty()) return absl::InvalidArgumentError("asha: metric must not be empty");
-  if (p.reduction < 2) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("asha: reduction must be at least 2, got ", p.reduction));
-  }
-  if (p.min_epochs < 1) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("asha: min_epochs must be at least 1, got ", p.min_epochs));
-  }
-  if (p.max_epochs < p.min_epochs) {
-    return absl::InvalidArgumentError(absl::StrCat("asha: max_epochs (", p.max_epochs,
-                                                   ") must be at least min_epochs (",
-                                                   p.min_epochs, ")"));
-  }
-  return absl::OkStatus();
-}
-
 std::vector<int> RungEpochs(const AshaPolicy& p) {
   std::vector<int> out;
   if (!ValidateAsha(p).ok()) return out;
@@ -244,15 +226,6 @@ absl::StatusOr<AshaAfterRung> AfterRung(const AshaPolicy& p, int64_t job_id, int
                           p.metric, " ", Num(value),
                           r.done ? ", the top rung" : "; waits for promotion");
   return r;
-}
-
-absl::Status ValidateMedian(const MedianPolicy& p) {
-  if (p.metric.empty()) return absl::InvalidArgumentError("median: metric must not be empty");
-  if (p.warmup_epochs < 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("median: warmup_epochs must be at least 0, got ", p.warmup_epochs));
-  }
-  return absl::OkStatus();
 }
 
 absl::StatusOr<MedianDecision> ShouldStop(const MedianPolicy& p, const Curve& curve,

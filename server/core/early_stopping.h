@@ -9,7 +9,8 @@
 // recomputing. Time never matters to a decision: only the order of the
 // results the caller passes in.
 //
-// Not wired in yet: no coordinator, store, proto or CLI code calls this.
+// The coordinator's store calls these inside the transactions that act on
+// their decisions (server/store/scheduling.h).
 //
 // Thread safety: none needed; no shared state.
 #ifndef SWITCHYARD_SERVER_CORE_EARLY_STOPPING_H_
@@ -22,24 +23,16 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "common/sweep/scheduler.h"
 
 namespace switchyard::server {
 
 // ---------------------------------------------------------------- ASHA --
 
-// {kind: asha, metric, mode, min_epochs, max_epochs, reduction}.
-struct AshaPolicy {
-  std::string metric;   // e.g. "accuracy"; only used in reasons
-  bool maximize = true;  // mode: max (true) or min
-  int min_epochs = 1;
-  int max_epochs = 1;
-  int reduction = 3;
-};
-
-// OK, or INVALID_ARGUMENT naming the field: "asha: reduction must be at
-// least 2, got 1". Checks: metric not empty, reduction >= 2,
-// 1 <= min_epochs <= max_epochs.
-absl::Status ValidateAsha(const AshaPolicy& policy);
+// The policy's parameters and their checks belong to the sweep
+// (common/sweep/scheduler.h), which the sweep file, the wire and the store share.
+using common::AshaPolicy;
+using common::ValidateAsha;
 
 // The epoch budget of each rung, lowest first: min_epochs * reduction^k for
 // every k with that product below max_epochs, then max_epochs itself as the
@@ -144,15 +137,8 @@ absl::StatusOr<AshaAfterRung> AfterRung(const AshaPolicy& policy, int64_t job_id
 
 // -------------------------------------------------------------- median --
 
-// {kind: median, metric, mode, warmup_epochs}.
-struct MedianPolicy {
-  std::string metric;
-  bool maximize = true;
-  int warmup_epochs = 0;
-};
-
-// OK, or INVALID_ARGUMENT naming the field (metric empty, warmup_epochs < 0).
-absl::Status ValidateMedian(const MedianPolicy& policy);
+using common::MedianPolicy;
+using common::ValidateMedian;
 
 // Epoch (1-based) -> the metric at the end of that epoch.
 using Curve = std::map<int, double>;

@@ -12,6 +12,8 @@ const char* JobStateName(JobState state) {
     case JobState::kFailed: return "failed";
     case JobState::kLost: return "lost";
     case JobState::kCancelled: return "cancelled";
+    case JobState::kPaused: return "paused";
+    case JobState::kStopped: return "stopped";
   }
   return "unknown";
 }
@@ -26,13 +28,13 @@ const char* AttemptOutcomeName(AttemptOutcome outcome) {
     case AttemptOutcome::kCancelled: return "cancelled";
     case AttemptOutcome::kConfigError: return "config_error";
     case AttemptOutcome::kEnvironmentError: return "environment_error";
+    case AttemptOutcome::kStopped: return "stopped";
   }
   return "unknown";
 }
 
 bool JobStateFromName(std::string_view name, JobState* out) {
-  for (JobState s : {JobState::kPending, JobState::kRunning, JobState::kSucceeded,
-                     JobState::kFailed, JobState::kLost, JobState::kCancelled}) {
+  for (JobState s : kAllJobStates) {
     if (name == JobStateName(s)) {
       *out = s;
       return true;
@@ -43,7 +45,8 @@ bool JobStateFromName(std::string_view name, JobState* out) {
 
 bool IsTerminal(JobState state) {
   return state == JobState::kSucceeded || state == JobState::kFailed ||
-         state == JobState::kLost || state == JobState::kCancelled;
+         state == JobState::kLost || state == JobState::kCancelled ||
+         state == JobState::kStopped;
 }
 
 int64_t& StateCounts::For(JobState state) {
@@ -54,6 +57,8 @@ int64_t& StateCounts::For(JobState state) {
     case JobState::kFailed: return failed;
     case JobState::kLost: return lost;
     case JobState::kCancelled: return cancelled;
+    case JobState::kPaused: return paused;
+    case JobState::kStopped: return stopped;
   }
   return pending;
 }
@@ -66,10 +71,18 @@ absl::Status CheckTransition(int64_t job_id, JobState from, JobState to) {
       break;
     case JobState::kRunning:
       allowed = to == JobState::kSucceeded || to == JobState::kPending ||
-                to == JobState::kFailed || to == JobState::kLost || to == JobState::kCancelled;
+                to == JobState::kFailed || to == JobState::kLost ||
+                to == JobState::kCancelled || to == JobState::kPaused ||
+                to == JobState::kStopped;
+      break;
+    case JobState::kPaused:
+      // promoted; stopped when its sweep ends; cancelled
+      allowed = to == JobState::kRunning || to == JobState::kStopped ||
+                to == JobState::kCancelled;
       break;
     case JobState::kFailed:
     case JobState::kLost:
+    case JobState::kStopped:
       allowed = to == JobState::kPending;  // retry
       break;
     case JobState::kSucceeded:
@@ -87,7 +100,7 @@ bool WorkerMayReport(AttemptOutcome outcome) {
   return outcome == AttemptOutcome::kSucceeded || outcome == AttemptOutcome::kFailed ||
          outcome == AttemptOutcome::kPreempted || outcome == AttemptOutcome::kCancelled ||
          outcome == AttemptOutcome::kConfigError ||
-         outcome == AttemptOutcome::kEnvironmentError;
+         outcome == AttemptOutcome::kEnvironmentError || outcome == AttemptOutcome::kStopped;
 }
 
 WorkerHealth WorkerAfterAttempt(const WorkerHealth& before, AttemptOutcome outcome,
@@ -102,6 +115,7 @@ WorkerHealth WorkerAfterAttempt(const WorkerHealth& before, AttemptOutcome outco
     case AttemptOutcome::kSucceeded:
     case AttemptOutcome::kFailed:
     case AttemptOutcome::kConfigError:
+    case AttemptOutcome::kStopped:
       // The trainer ran and judged the job: the machine works.
       after.environment_failures = 0;
       break;
@@ -125,7 +139,12 @@ absl::StatusOr<JobAfterAttempt> ApplyAttemptEnd(const JobRecord& job, int32_t ma
     case AttemptOutcome::kRunning:
       return absl::InvalidArgumentError("an attempt cannot end as running");
     case AttemptOutcome::kSucceeded:
-      after.state = JobState::kSucceeded;
+      // An attempt with an epoch budget trained a rung, not the whole job.
+      after.state = job.epoch_budget > 0 ? JobState::kPaused : JobState::kSucceeded;
+      after.consecutive_lost = 0;
+      break;
+    case AttemptOutcome::kStopped:
+      after.state = JobState::kStopped;
       after.consecutive_lost = 0;
       break;
     case AttemptOutcome::kFailed:
@@ -160,6 +179,14 @@ absl::StatusOr<JobAfterAttempt> ApplyAttemptEnd(const JobRecord& job, int32_t ma
       break;
   }
   if (job.cancel_requested && after.state == JobState::kPending) after.state = JobState::kCancelled;
+  // The scheduler decided to stop it: whatever ended the attempt short of
+  // its end (a drain, a lost lease, a crash) does not bring it back.
+  if (job.stop_requested && !job.cancel_requested &&
+      (after.state == JobState::kPending || after.state == JobState::kLost ||
+       after.state == JobState::kFailed) &&
+      outcome != AttemptOutcome::kConfigError) {
+    after.state = JobState::kStopped;
+  }
   if (absl::Status s = CheckTransition(job.id, job.state, after.state); !s.ok()) return s;
   return after;
 }

@@ -9,8 +9,11 @@
 //                        |--lost / preempted / environment error--> pending
 //                        |      (free; lost or environment errors too often in a row -> lost)
 //                        |--cancelled--> cancelled
+//                        |--succeeded with an epoch budget (an ASHA rung)--> paused
+//                        |--stopped (the scheduler's stop order)--> stopped
 //   pending --cancel--> cancelled
-//   failed | lost --retry--> pending (retry budget reset)
+//   paused --promote--> running; --the sweep ends--> stopped; --cancel--> cancelled
+//   failed | lost | stopped --retry--> pending (retry budget reset)
 #ifndef SWITCHYARD_SERVER_CORE_STATE_MACHINE_H_
 #define SWITCHYARD_SERVER_CORE_STATE_MACHINE_H_
 
@@ -39,7 +42,10 @@ struct JobAfterAttempt {
 };
 // `job` must be running; outcome must not be kRunning (INVALID_ARGUMENT).
 // cancel_requested turns a failed or lost attempt of a cancelled job into
-// cancelled as well, so a cancel always sticks.
+// cancelled as well, so a cancel always sticks. stop_requested (the
+// scheduler's stop order) likewise turns any end short of success, other
+// than a config error, into stopped. A succeeded attempt with an epoch
+// budget (job.epoch_budget > 0) trained one ASHA rung: the job is paused.
 absl::StatusOr<JobAfterAttempt> ApplyAttemptEnd(const JobRecord& job, int32_t max_attempts,
                                                 AttemptOutcome outcome);
 

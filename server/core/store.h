@@ -113,10 +113,13 @@ class Store {
   // Renews the lease of every listed attempt that is the running attempt of
   // its job with that token and belongs to worker_id, until lease_expires.
   // Returns an order for each listed attempt that must stop: kAbandon for a
-  // stale pair, kCancel for a job whose cancel was requested.
+  // stale pair, kCancel for a job whose cancel was requested, kStop for a job
+  // the sweep's median rule stops (judged here at each new epoch, the
+  // decision stamped `now`).
   virtual absl::StatusOr<std::vector<Order>> RenewLeases(int64_t worker_id,
                                                          const std::vector<AttemptRef>& attempts,
-                                                         absl::Time lease_expires) = 0;
+                                                         absl::Time lease_expires,
+                                                         absl::Time now) = 0;
 
   // Ends the running attempt `ref` (FAILED_PRECONDITION when stale) with the
   // outcome, applying ApplyAttemptEnd (server/core/state_machine.h) to its job

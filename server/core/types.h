@@ -20,6 +20,10 @@ enum class JobState {
   kFailed = 4,     // the retry budget is used up
   kLost = 5,       // lost kMaxConsecutiveLost times in a row
   kCancelled = 6,
+  // Early stopping (docs/early-stopping.md); neither failed nor succeeded,
+  // and free of the retry budget.
+  kPaused = 7,     // ASHA: finished a rung, keeps its checkpoint, may be promoted
+  kStopped = 8,    // stopped by the sweep's scheduler; terminal, but retry resumes it
 };
 
 // Values are stored in the database (attempts.outcome): never renumber.
@@ -33,17 +37,50 @@ enum class AttemptOutcome {
   kConfigError = 7,       // the trainer refused the job's config: fails the job at once
   kEnvironmentError = 8,  // the worker's environment failed: free for the job,
                           // counted against the worker (quarantine)
+  kStopped = 9,           // the program obeyed a scheduler's stop order: the job is stopped
 };
+
+// Every state, in value order: for listings and counts.
+inline constexpr JobState kAllJobStates[] = {
+    JobState::kPending, JobState::kRunning,   JobState::kSucceeded, JobState::kFailed,
+    JobState::kLost,    JobState::kCancelled, JobState::kPaused,    JobState::kStopped};
 
 const char* JobStateName(JobState state);          // "pending", "running", ...
 const char* AttemptOutcomeName(AttemptOutcome outcome);
 bool JobStateFromName(std::string_view name, JobState* out);
-bool IsTerminal(JobState state);                   // succeeded, failed, lost, cancelled
+bool IsTerminal(JobState state);  // succeeded, failed, lost, cancelled, stopped
 
 struct StateCounts {
-  int64_t pending = 0, running = 0, succeeded = 0, failed = 0, lost = 0, cancelled = 0;
-  int64_t total() const { return pending + running + succeeded + failed + lost + cancelled; }
+  int64_t pending = 0, running = 0, succeeded = 0, failed = 0, lost = 0, cancelled = 0,
+          paused = 0, stopped = 0;
+  int64_t total() const {
+    return pending + running + succeeded + failed + lost + cancelled + paused + stopped;
+  }
+  // No job pending, running or paused: nothing more will happen by itself.
+  bool AllEnded() const { return pending == 0 && running == 0 && paused == 0; }
   int64_t& For(JobState state);
+};
+
+// One early-stopping decision about a job (server/core/early_stopping.h),
+// stored in the transaction that acted on it.
+struct DecisionRecord {
+  int64_t id = 0;
+  int64_t sweep_id = 0;
+  int64_t job_id = 0;
+  std::string kind;       // start, pause, promote, stop, done
+  int32_t rung = -1;      // asha; -1 for median
+  int32_t epoch = 0;
+  double value = 0;
+  std::string reason;
+  std::string inputs_json;
+  absl::Time decided_at;
+};
+
+// How far the jobs of an ASHA sweep got (Store::GetRungs).
+struct RungRecord {
+  int32_t index = 0;
+  int32_t epoch = 0;
+  int64_t reached = 0, promoted = 0, paused = 0, stopped = 0;
 };
 
 struct SweepRecord {
@@ -55,6 +92,8 @@ struct SweepRecord {
   absl::Time created_at;
   std::optional<absl::Time> finished_at;
   StateCounts counts;
+  std::string scheduler_json;  // the sweep's scheduler as stored; "" = none
+  std::vector<RungRecord> rungs;  // ASHA sweeps, GetSweep only
 };
 
 struct AttemptRecord {
@@ -81,13 +120,18 @@ struct JobRecord {
   int32_t consecutive_lost = 0;
   int32_t attempt_count = 0;
   bool cancel_requested = false;
+  bool stop_requested = false;   // the scheduler ordered it to stop (median)
   std::string summary_json;
   std::string last_cause;
   absl::Time created_at;
   absl::Time updated_at;
   std::map<std::string, double> final_metrics;  // filled where asked for
   std::vector<AttemptRecord> attempts;          // filled where asked for
+  // The epoch its current or next attempt trains to; 0 = the config's epochs.
+  int32_t epoch_budget = 0;
+  std::vector<DecisionRecord> decisions;       // GetJob only, oldest first
 };
+
 
 struct DeviceRecord {
   std::string name;
@@ -134,6 +178,7 @@ struct Assignment {
   std::string program;         // the config's `program`: which of the worker's programs runs it
   int64_t checkpoint_id = 0;   // 0 = none
   int64_t checkpoint_step = 0;
+  int32_t epoch_budget = 0;    // train to this epoch; 0 = the config's epochs
 };
 
 struct MetricPoint {
@@ -160,7 +205,7 @@ struct CheckpointRecord {
 };
 
 // What Heartbeat tells a worker about one of its attempts.
-enum class OrderKind { kCancel = 1, kAbandon = 2 };
+enum class OrderKind { kCancel = 1, kAbandon = 2, kStop = 3 };
 struct Order {
   int64_t attempt_id = 0;
   OrderKind kind = OrderKind::kCancel;

@@ -27,6 +27,8 @@ absl::StatusOr<JobState> JobStateFromProto(pb::JobState state) {
     case pb::JOB_STATE_FAILED: return JobState::kFailed;
     case pb::JOB_STATE_LOST: return JobState::kLost;
     case pb::JOB_STATE_CANCELLED: return JobState::kCancelled;
+    case pb::JOB_STATE_PAUSED: return JobState::kPaused;
+    case pb::JOB_STATE_STOPPED: return JobState::kStopped;
     default:
       return absl::InvalidArgumentError(absl::StrCat("job state: unknown value ",
                                                      static_cast<int>(state)));
@@ -43,6 +45,7 @@ absl::StatusOr<AttemptOutcome> AttemptOutcomeFromProto(pb::AttemptOutcome outcom
     case pb::ATTEMPT_OUTCOME_CANCELLED: return AttemptOutcome::kCancelled;
     case pb::ATTEMPT_OUTCOME_CONFIG_ERROR: return AttemptOutcome::kConfigError;
     case pb::ATTEMPT_OUTCOME_ENVIRONMENT_ERROR: return AttemptOutcome::kEnvironmentError;
+    case pb::ATTEMPT_OUTCOME_STOPPED: return AttemptOutcome::kStopped;
     default:
       return absl::InvalidArgumentError(absl::StrCat("outcome: unknown value ",
                                                      static_cast<int>(outcome)));
@@ -73,7 +76,7 @@ void SweepRecordToProto(const SweepRecord& record, pb::Sweep* out) {
   out->set_name(record.name);
   out->set_priority(record.priority);
   out->set_max_attempts(record.max_attempts);
-  bool finished = record.counts.pending == 0 && record.counts.running == 0;
+  const bool finished = record.counts.AllEnded();
   out->set_state(finished ? pb::SWEEP_STATE_FINISHED : pb::SWEEP_STATE_ACTIVE);
   pb::StateCounts* counts = out->mutable_counts();
   counts->set_pending(record.counts.pending);
@@ -82,8 +85,19 @@ void SweepRecordToProto(const SweepRecord& record, pb::Sweep* out) {
   counts->set_failed(record.counts.failed);
   counts->set_lost(record.counts.lost);
   counts->set_cancelled(record.counts.cancelled);
+  counts->set_paused(record.counts.paused);
+  counts->set_stopped(record.counts.stopped);
   out->set_created_at(ToUnix(record.created_at));
   out->set_finished_at(record.finished_at ? ToUnix(*record.finished_at) : 0);
+  for (const RungRecord& rung : record.rungs) {
+    pb::Rung* r = out->add_rungs();
+    r->set_index(rung.index);
+    r->set_epoch(rung.epoch);
+    r->set_reached(rung.reached);
+    r->set_promoted(rung.promoted);
+    r->set_paused(rung.paused);
+    r->set_stopped(rung.stopped);
+  }
 }
 
 void JobRecordToProto(const JobRecord& record, pb::Job* out) {
@@ -99,6 +113,19 @@ void JobRecordToProto(const JobRecord& record, pb::Job* out) {
   out->set_created_at(ToUnix(record.created_at));
   out->set_updated_at(ToUnix(record.updated_at));
   out->set_last_cause(record.last_cause);
+  out->set_epoch_budget(record.epoch_budget);
+  for (const DecisionRecord& decision : record.decisions) {
+    pb::Decision* d = out->add_decisions();
+    d->set_id(decision.id);
+    d->set_job_id(decision.job_id);
+    d->set_kind(decision.kind);
+    d->set_rung(decision.rung);
+    d->set_epoch(decision.epoch);
+    d->set_value(decision.value);
+    d->set_reason(decision.reason);
+    d->set_inputs_json(decision.inputs_json);
+    d->set_decided_at(ToUnix(decision.decided_at));
+  }
   for (const AttemptRecord& attempt : record.attempts) {
     pb::Attempt* a = out->add_attempts();
     a->set_id(attempt.id);
@@ -184,6 +211,7 @@ void AssignmentToProto(const Assignment& assignment, double lease_seconds, pb::A
   out->set_checkpoint_step(assignment.checkpoint_step);
   out->set_lease_seconds(lease_seconds);
   out->set_program(assignment.program);
+  out->set_epoch_budget(assignment.epoch_budget);
 }
 
 absl::StatusOr<MetricBatchWrite> MetricBatchFromProto(const pb::MetricBatch& batch) {

@@ -32,8 +32,7 @@ std::vector<prometheus::MetricFamily> MetricsCollector::Collect() const {
     for (const SweepRecord& sweep : *sweeps) {
       std::string id = std::to_string(sweep.id);
       StateCounts counts = sweep.counts;
-      for (JobState state : {JobState::kPending, JobState::kRunning, JobState::kSucceeded,
-                             JobState::kFailed, JobState::kLost, JobState::kCancelled}) {
+      for (JobState state : kAllJobStates) {
         AddGauge(&jobs, {{"sweep", id}, {"state", JobStateName(state)}},
                  static_cast<double>(counts.For(state)));
       }

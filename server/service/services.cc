@@ -254,8 +254,11 @@ grpc::Status WorkerServiceImpl::Heartbeat(grpc::ServerContext* context,
   for (const Order& order : result->orders) {
     v1::Order* out = response->add_orders();
     out->set_attempt_id(order.attempt_id);
-    out->set_kind(order.kind == OrderKind::kCancel ? v1::Order::KIND_CANCEL
-                                                   : v1::Order::KIND_ABANDON);
+    switch (order.kind) {
+      case OrderKind::kCancel: out->set_kind(v1::Order::KIND_CANCEL); break;
+      case OrderKind::kAbandon: out->set_kind(v1::Order::KIND_ABANDON); break;
+      case OrderKind::kStop: out->set_kind(v1::Order::KIND_STOP); break;
+    }
   }
   response->set_drain(result->drain);
   return grpc::Status::OK;

@@ -15,6 +15,7 @@
 #include "nlohmann/json.hpp"
 #include "server/core/state_machine.h"
 #include "server/store/migrations.h"
+#include "server/store/scheduling.h"
 
 namespace switchyard::server {
 namespace {
@@ -27,33 +28,30 @@ using sqlite::WriteContext;
 // ---- SQL. Explicit columns; every multi-row SELECT has ORDER BY.
 
 constexpr char kInsertSweep[] =
-    "INSERT INTO sweeps (name, priority, max_attempts, spec_json, created_at) "
-    "VALUES (?, ?, ?, ?, ?)";
+    "INSERT INTO sweeps (name, priority, max_attempts, spec_json, created_at, scheduler_json) "
+    "VALUES (?, ?, ?, ?, ?, ?)";
 constexpr char kInsertJob[] =
     "INSERT INTO jobs (sweep_id, cell_index, cell_key, config_json, priority, state, "
-    "created_at, updated_at, program) VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?)";
+    "created_at, updated_at, program, scheduler_held) VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?, ?)";
 constexpr char kSelectSweep[] =
-    "SELECT id, name, priority, max_attempts, spec_json, created_at, finished_at "
-    "FROM sweeps WHERE id = ?";
+    "SELECT id, name, priority, max_attempts, spec_json, created_at, finished_at, "
+    "scheduler_json FROM sweeps WHERE id = ?";
 constexpr char kSelectSweeps[] =
-    "SELECT id, name, priority, max_attempts, spec_json, created_at, finished_at "
-    "FROM sweeps ORDER BY id DESC";
+    "SELECT id, name, priority, max_attempts, spec_json, created_at, finished_at, "
+    "scheduler_json FROM sweeps ORDER BY id DESC";
 constexpr char kCountJobsOfSweep[] =
     "SELECT state, COUNT(*) FROM jobs WHERE sweep_id = ? GROUP BY state ORDER BY state";
 constexpr char kCountJobsOfAllSweeps[] =
     "SELECT sweep_id, state, COUNT(*) FROM jobs GROUP BY sweep_id, state "
     "ORDER BY sweep_id, state";
 constexpr char kSweepExists[] = "SELECT 1 FROM sweeps WHERE id = ?";
-constexpr char kSweepHasUnfinishedJobs[] =
-    "SELECT EXISTS (SELECT 1 FROM jobs WHERE sweep_id = ? AND state IN (1, 2))";
-constexpr char kFinishSweep[] =
-    "UPDATE sweeps SET finished_at = ? WHERE id = ? AND finished_at IS NULL";
 constexpr char kUnfinishSweep[] = "UPDATE sweeps SET finished_at = NULL WHERE id = ?";
 
 // The columns ReadJob expects, in order.
 #define SY_JOB_COLUMNS                                                                       \
   "id, sweep_id, cell_index, config_json, state, failures, consecutive_lost, attempt_count, " \
-  "cancel_requested, summary_json, last_cause, created_at, updated_at, current_attempt_id"
+  "cancel_requested, summary_json, last_cause, created_at, updated_at, current_attempt_id, "  \
+  "epoch_budget, stop_requested"
 constexpr char kSelectJob[] = "SELECT " SY_JOB_COLUMNS " FROM jobs WHERE id = ?";
 constexpr char kSelectJobsOfSweep[] =
     "SELECT " SY_JOB_COLUMNS " FROM jobs WHERE sweep_id = ? ORDER BY cell_index";
@@ -102,18 +100,21 @@ constexpr char kUnquarantineWorker[] =
     "UPDATE workers SET environment_failures = 0, quarantined_at = NULL, quarantine_cause = '' "
     "WHERE id = ?";
 
-// The claim: the first entry of the jobs_claim index for one program.
+// The claim: the first entry of the jobs_claim index for one program (held
+// ASHA trials are the scheduler's to start: scheduling.h).
 constexpr char kSelectNextPending[] =
-    "SELECT id, sweep_id, attempt_count, config_json, priority FROM jobs "
-    "WHERE state = 1 AND program = ? ORDER BY priority DESC, id LIMIT 1";
+    "SELECT id, sweep_id, attempt_count, config_json, priority, epoch_budget FROM jobs "
+    "WHERE state = 1 AND scheduler_held = 0 AND program = ? ORDER BY priority DESC, id LIMIT 1";
+constexpr char kSelectClaimedJob[] =
+    "SELECT sweep_id, attempt_count, config_json, program, state FROM jobs WHERE id = ?";
 constexpr char kSelectLatestCheckpoint[] =
     "SELECT id, step FROM checkpoints WHERE job_id = ? ORDER BY step DESC, id DESC LIMIT 1";
 constexpr char kInsertAttempt[] =
     "INSERT INTO attempts (job_id, number, worker_id, device, fencing_token, outcome, "
     "started_at, lease_expires, resumed_from_step) VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?)";
 constexpr char kMarkJobRunning[] =
-    "UPDATE jobs SET state = 2, attempt_count = ?, current_attempt_id = ?, updated_at = ? "
-    "WHERE id = ? AND state = 1";
+    "UPDATE jobs SET state = 2, attempt_count = ?, current_attempt_id = ?, updated_at = ?, "
+    "epoch_budget = ?, scheduler_held = 0 WHERE id = ? AND state IN (1, 7)";
 
 // The fencing pair's attempt with its job's view of it.
 constexpr char kSelectFencing[] =
@@ -131,18 +132,19 @@ constexpr char kSelectExpiredAttempts[] =
     "ORDER BY lease_expires, id";
 
 constexpr char kSelectUnfinishedJobsOfSweep[] =
-    "SELECT id, state, cancel_requested FROM jobs WHERE sweep_id = ? AND state IN (1, 2) "
+    "SELECT id, state, cancel_requested FROM jobs WHERE sweep_id = ? AND state IN (1, 2, 7) "
     "ORDER BY id";
 constexpr char kCancelPendingJob[] =
     "UPDATE jobs SET state = 6, last_cause = 'cancelled', updated_at = ? "
-    "WHERE id = ? AND state = 1";
+    "WHERE id = ? AND state IN (1, 7)";
 constexpr char kRequestCancel[] =
     "UPDATE jobs SET cancel_requested = 1, updated_at = ? WHERE id = ? AND state = 2";
 constexpr char kSelectJobsOfSweepInStateIds[] =
     "SELECT id FROM jobs WHERE sweep_id = ? AND state = ? ORDER BY id";
 constexpr char kRetryJob[] =
     "UPDATE jobs SET state = 1, failures = 0, consecutive_lost = 0, cancel_requested = 0, "
-    "updated_at = ? WHERE id = ? AND state = ?";
+    "epoch_budget = 0, scheduler_held = 0, stop_requested = 0, updated_at = ? "
+    "WHERE id = ? AND state = ?";
 
 constexpr char kInsertMetricName[] = "INSERT OR IGNORE INTO metric_names (name) VALUES (?)";
 constexpr char kSelectMetricName[] = "SELECT id FROM metric_names WHERE name = ?";
@@ -187,15 +189,10 @@ absl::Status Exists(Database& db, const char* sql, int64_t id, const char* what)
   return absl::OkStatus();
 }
 
-absl::StatusOr<JobState> ToJobState(int64_t value) {
-  if (value < 1 || value > 6) {
-    return absl::InternalError(absl::StrCat("corrupt database: job state ", value));
-  }
-  return static_cast<JobState>(value);
-}
+absl::StatusOr<JobState> ToJobState(int64_t value) { return scheduling::JobStateFromDb(value); }
 
 absl::StatusOr<AttemptOutcome> ToOutcome(int64_t value) {
-  if (value < 1 || value > static_cast<int64_t>(AttemptOutcome::kEnvironmentError)) {
+  if (value < 1 || value > static_cast<int64_t>(AttemptOutcome::kStopped)) {
     return absl::InternalError(absl::StrCat("corrupt database: attempt outcome ", value));
   }
   return static_cast<AttemptOutcome>(value);
@@ -228,6 +225,8 @@ absl::StatusOr<JobRow> ReadJobRow(const Statement& stmt) {
   job.created_at = stmt.ColumnTime(11);
   job.updated_at = stmt.ColumnTime(12);
   row.current_attempt_id = stmt.ColumnIsNull(13) ? 0 : stmt.ColumnInt64(13);
+  job.epoch_budget = static_cast<int32_t>(stmt.ColumnInt64(14));
+  job.stop_requested = stmt.ColumnBool(15);
   return row;
 }
 
@@ -248,6 +247,7 @@ SweepRecord ReadSweep(const Statement& stmt) {
   sweep.spec_json = stmt.ColumnText(4);
   sweep.created_at = stmt.ColumnTime(5);
   if (!stmt.ColumnIsNull(6)) sweep.finished_at = stmt.ColumnTime(6);
+  sweep.scheduler_json = stmt.ColumnText(7);
   return sweep;
 }
 
@@ -374,20 +374,6 @@ absl::StatusOr<FencedAttempt> CheckFencing(Database& db, const AttemptRef& ref) 
   return fenced;
 }
 
-// Sets finished_at when no job of the sweep is pending or running any more.
-absl::Status MaybeFinishSweep(Database& db, int64_t sweep_id, absl::Time now) {
-  {
-    SY_ASSIGN_OR_RETURN(ScopedStatement stmt, db.Cached(kSweepHasUnfinishedJobs));
-    stmt->BindInt64(1, sweep_id);
-    SY_ASSIGN_OR_RETURN(bool row, stmt->Step());
-    if (!row) return absl::InternalError("EXISTS returned no row");
-    if (stmt->ColumnBool(0)) return absl::OkStatus();
-  }
-  SY_ASSIGN_OR_RETURN(ScopedStatement stmt, db.Cached(kFinishSweep));
-  stmt->BindTime(1, now);
-  stmt->BindInt64(2, sweep_id);
-  return stmt->Run();
-}
 
 // Ends the running attempt `attempt_id` of `job` with `outcome`, applying the
 // state machine. Returns the job's new state.
@@ -480,7 +466,8 @@ absl::StatusOr<JobState> EndAttempt(Database& db, const JobRecord& job, int64_t 
     SY_RETURN_IF_ERROR(stmt->Run());
   }
   SY_RETURN_IF_ERROR(UpdateWorkerHealth(db, worker_id, outcome, cause, now));
-  if (IsTerminal(after.state)) SY_RETURN_IF_ERROR(MaybeFinishSweep(db, job.sweep_id, now));
+  SY_RETURN_IF_ERROR(scheduling::AfterAttemptEnd(db, job, outcome, after.state, now));
+  if (IsTerminal(after.state)) SY_RETURN_IF_ERROR(scheduling::MaybeFinishSweep(db, job.sweep_id, now));
   return after.state;
 }
 
@@ -522,6 +509,7 @@ absl::StatusOr<std::optional<Assignment>> ClaimNextPending(Database& db,
   SY_ASSIGN_OR_RETURN(std::vector<std::string> programs, CheckMayClaim(db, params.worker_id));
   Assignment a;
   int32_t attempt_count = 0;
+  JobState from = JobState::kPending;
   // The best pending job of each of the worker's programs (one index probe
   // each; a worker has a handful), then the best of those.
   int64_t best_priority = 0;
@@ -540,9 +528,29 @@ absl::StatusOr<std::optional<Assignment>> ClaimNextPending(Database& db,
     attempt_count = static_cast<int32_t>(stmt->ColumnInt64(2));
     a.config_json = stmt->ColumnText(3);
     a.program = program;
+    a.epoch_budget = static_cast<int32_t>(stmt->ColumnInt64(5));
+  }
+  // An ASHA sweep that outranks that job promotes a paused job or starts a
+  // held trial instead (its decision written in this transaction).
+  std::optional<scheduling::PlainCandidate> plain;
+  if (a.job_id != 0) plain = scheduling::PlainCandidate{best_priority, a.sweep_id};
+  SY_ASSIGN_OR_RETURN(std::optional<scheduling::ScheduledClaim> scheduled,
+                      scheduling::ClaimScheduled(db, programs, plain, params.now));
+  if (scheduled.has_value()) {
+    SY_ASSIGN_OR_RETURN(ScopedStatement stmt, db.Cached(kSelectClaimedJob));
+    stmt->BindInt64(1, scheduled->job_id);
+    SY_ASSIGN_OR_RETURN(bool row, stmt->Step());
+    if (!row) return absl::InternalError(absl::StrCat("job ", scheduled->job_id, " vanished"));
+    a.job_id = scheduled->job_id;
+    a.sweep_id = stmt->ColumnInt64(0);
+    attempt_count = static_cast<int32_t>(stmt->ColumnInt64(1));
+    a.config_json = stmt->ColumnText(2);
+    a.program = stmt->ColumnText(3);
+    SY_ASSIGN_OR_RETURN(from, ToJobState(stmt->ColumnInt64(4)));
+    a.epoch_budget = scheduled->epoch_budget;
   }
   if (a.job_id == 0) return std::optional<Assignment>();  // nothing pending for it
-  SY_RETURN_IF_ERROR(CheckTransition(a.job_id, JobState::kPending, JobState::kRunning));
+  SY_RETURN_IF_ERROR(CheckTransition(a.job_id, from, JobState::kRunning));
   {
     SY_ASSIGN_OR_RETURN(ScopedStatement stmt, db.Cached(kSelectLatestCheckpoint));
     stmt->BindInt64(1, a.job_id);
@@ -572,7 +580,8 @@ absl::StatusOr<std::optional<Assignment>> ClaimNextPending(Database& db,
     stmt->BindInt64(1, a.attempt_number);
     stmt->BindInt64(2, a.attempt.attempt_id);
     stmt->BindTime(3, params.now);
-    stmt->BindInt64(4, a.job_id);
+    stmt->BindInt64(4, a.epoch_budget);
+    stmt->BindInt64(5, a.job_id);
     SY_RETURN_IF_ERROR(stmt->Run());
     if (db.Changes() != 1) {
       return absl::InternalError(absl::StrCat("job ", a.job_id, " was not pending at claim"));
@@ -690,6 +699,11 @@ absl::StatusOr<int64_t> SqliteStore::CreateSweep(const SweepRecord& sweep,
       }
     }
   }
+  absl::StatusOr<common::SchedulerSpec> scheduler =
+      common::SchedulerFromJson(sweep.scheduler_json);
+  if (!scheduler.ok()) return scheduler.status();
+  // ASHA starts its trials itself, one free slot at a time.
+  const bool held = scheduler->kind == common::SchedulerSpec::Kind::kAsha;
   int64_t sweep_id = 0;
   absl::Status status = Write(
       [&](WriteContext& context) -> absl::Status {
@@ -701,6 +715,7 @@ absl::StatusOr<int64_t> SqliteStore::CreateSweep(const SweepRecord& sweep,
           stmt->BindInt64(3, sweep.max_attempts);
           stmt->BindText(4, sweep.spec_json);
           stmt->BindTime(5, sweep.created_at);
+          stmt->BindText(6, sweep.scheduler_json);
           SY_RETURN_IF_ERROR(stmt->Run());
           sweep_id = db.LastInsertRowId();
         }
@@ -714,6 +729,7 @@ absl::StatusOr<int64_t> SqliteStore::CreateSweep(const SweepRecord& sweep,
           stmt->BindTime(6, sweep.created_at);
           stmt->BindTime(7, sweep.created_at);
           stmt->BindText(8, job.program);
+          stmt->BindBool(9, held);
           absl::Status s = stmt->Run();
           stmt->Reset();
           if (absl::IsAlreadyExists(s)) {
@@ -739,7 +755,10 @@ absl::StatusOr<SweepRecord> SqliteStore::GetSweep(int64_t sweep_id) {
       if (!row) return absl::NotFoundError(absl::StrCat("sweep ", sweep_id, " does not exist"));
       sweep = ReadSweep(*stmt);
     }
-    return FillCounts(db, sweep_id, &sweep.counts);
+    SY_RETURN_IF_ERROR(FillCounts(db, sweep_id, &sweep.counts));
+    SY_ASSIGN_OR_RETURN(common::SchedulerSpec scheduler, scheduling::LoadScheduler(db, sweep_id));
+    SY_ASSIGN_OR_RETURN(sweep.rungs, scheduling::LoadRungs(db, sweep_id, scheduler));
+    return absl::OkStatus();
   }));
   return sweep;
 }
@@ -808,6 +827,7 @@ absl::StatusOr<JobRecord> SqliteStore::GetJob(int64_t job_id) {
     SY_ASSIGN_OR_RETURN(JobRow row, LoadJob(db, job_id));
     job = std::move(row.record);
     SY_RETURN_IF_ERROR(FillFinalMetrics(db, &job));
+    SY_ASSIGN_OR_RETURN(job.decisions, scheduling::LoadDecisions(db, job_id));
     SY_ASSIGN_OR_RETURN(ScopedStatement stmt, db.Cached(kSelectAttemptsOfJob));
     stmt->BindInt64(1, job_id);
     while (true) {
@@ -927,7 +947,8 @@ absl::StatusOr<std::optional<Assignment>> SqliteStore::ClaimJob(const ClaimParam
 }
 
 absl::StatusOr<std::vector<Order>> SqliteStore::RenewLeases(
-    int64_t worker_id, const std::vector<AttemptRef>& attempts, absl::Time lease_expires) {
+    int64_t worker_id, const std::vector<AttemptRef>& attempts, absl::Time lease_expires,
+    absl::Time now) {
   std::vector<Order> orders;
   SY_RETURN_IF_ERROR(Write(
       [&](WriteContext& context) -> absl::Status {
@@ -948,7 +969,13 @@ absl::StatusOr<std::vector<Order>> SqliteStore::RenewLeases(
             orders.push_back({ref.attempt_id, OrderKind::kAbandon});
             continue;
           }
-          if (fenced->cancel_requested) orders.push_back({ref.attempt_id, OrderKind::kCancel});
+          if (fenced->cancel_requested) {
+            orders.push_back({ref.attempt_id, OrderKind::kCancel});
+          } else {
+            // The median rule judges each new epoch here, once per heartbeat.
+            SY_ASSIGN_OR_RETURN(bool stop, scheduling::JudgeMedian(db, fenced->job_id, now));
+            if (stop) orders.push_back({ref.attempt_id, OrderKind::kStop});
+          }
           SY_ASSIGN_OR_RETURN(ScopedStatement stmt, db.Cached(kRenewLease));
           stmt->BindTime(1, lease_expires);
           stmt->BindInt64(2, ref.attempt_id);
@@ -1085,7 +1112,7 @@ absl::StatusOr<CancelResult> SqliteStore::Cancel(int64_t sweep_id, int64_t job_i
       SY_RETURN_IF_ERROR(stmt->Run());
       ++result.cancelled_pending;
     }
-    return MaybeFinishSweep(db, owning_sweep, now);
+    return scheduling::MaybeFinishSweep(db, owning_sweep, now);
   }));
   return result;
 }
@@ -1095,9 +1122,9 @@ absl::StatusOr<int64_t> SqliteStore::Retry(int64_t sweep_id, const std::vector<J
   std::vector<JobState> wanted = states;
   if (wanted.empty()) wanted = {JobState::kFailed, JobState::kLost};
   for (JobState s : wanted) {
-    if (s != JobState::kFailed && s != JobState::kLost) {
+    if (s != JobState::kFailed && s != JobState::kLost && s != JobState::kStopped) {
       return absl::InvalidArgumentError(
-          absl::StrCat("Retry takes failed or lost jobs, not ", JobStateName(s)));
+          absl::StrCat("Retry takes failed, lost or stopped jobs, not ", JobStateName(s)));
     }
   }
   std::sort(wanted.begin(), wanted.end());

@@ -105,7 +105,8 @@ class SqliteStore : public Store {
   absl::StatusOr<std::optional<Assignment>> ClaimJob(const ClaimParams& params) override;
   absl::StatusOr<std::vector<Order>> RenewLeases(int64_t worker_id,
                                                  const std::vector<AttemptRef>& attempts,
-                                                 absl::Time lease_expires) override;
+                                                 absl::Time lease_expires,
+                                                 absl::Time now) override;
   absl::StatusOr<FinishAndClaimResult> FinishAttemptAndClaim(
       const AttemptRef& ref, AttemptOutcome outcome, const std::string& cause,
       const std::string& summary_json, const ClaimParams& next) override;

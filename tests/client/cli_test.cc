@@ -267,7 +267,8 @@ TEST_F(CliTest, StatusListsSweepsOrShowsOne) {
   EXPECT_EQ(Run({"status", "3", "--output", "csv"}), kExitOk);
   EXPECT_EQ(
       out_.str().substr(0, out_.str().find('\n')),
-      "id,name,state,priority,jobs,done,running,pending,failed,lost,cancelled,created,elapsed");
+      "id,name,state,priority,jobs,done,running,pending,failed,lost,cancelled,paused,stopped,"
+      "created,elapsed");
   EXPECT_EQ(Run({"status", "--output", "json"}), kExitOk);
   EXPECT_NE(out_.str().find("\"jobs\": 5"), std::string::npos);
 }
@@ -283,7 +284,7 @@ TEST_F(CliTest, JobsFiltersByState) {
   EXPECT_EQ(Run({"jobs", "3", "--state", "broken"}), kExitUsage);
   EXPECT_EQ(err_.str(),
             "switchyard: --state: unknown state 'broken'; expected one of pending, running, "
-            "succeeded, failed, lost, cancelled\n");
+            "succeeded, failed, lost, cancelled, paused, stopped\n");
 }
 
 TEST_F(CliTest, CancelSweepOrJob) {
@@ -798,6 +799,377 @@ TEST_F(CliTest, FigureHeatmapFlagErrors) {
   EXPECT_EQ(Run({"figure", "3", "--kind", "bars", "--x", "width", "--out", path}), kExitUsage);
   EXPECT_EQ(err_.str(), "switchyard: --x: only for --kind heatmap\n");
   EXPECT_FALSE(std::filesystem::exists(path));
+}
+
+// ---- early stopping (issue 19): paused and stopped jobs, rungs, decisions
+
+// A job the early-stopping scheduler cut short, with its last accuracy.
+pb::Job CutShortJob(int64_t id, int64_t cell, const std::string& model,
+                    const std::string& attention, int seed, pb::JobState state, double accuracy) {
+  pb::Job job = MakeJob(id, cell, model, attention, seed, state, 0);
+  (*job.mutable_final_metrics())["accuracy"] = accuracy;
+  (*job.mutable_final_metrics())["loss"] = 1 - accuracy;
+  return job;
+}
+
+pb::Decision MakeDecision(int64_t id, int64_t job, const std::string& kind, int rung, int epoch,
+                          double value, const std::string& reason) {
+  pb::Decision d;
+  d.set_id(id);
+  d.set_job_id(job);
+  d.set_kind(kind);
+  d.set_rung(rung);
+  d.set_epoch(epoch);
+  d.set_value(value);
+  d.set_reason(reason);
+  d.set_decided_at(1000 + 10 * id);
+  return d;
+}
+
+class EarlyStoppingCliTest : public CliTest {
+ protected:
+  void SetUp() override {
+    CliTest::SetUp();
+    // Sweep 3 gains two stopped mlp seeds and a paused transformer seed.
+    pb::StateCounts* c = state_->sweeps[0].mutable_counts();
+    c->set_stopped(2);
+    c->set_paused(1);
+    state_->jobs.push_back(CutShortJob(26, 5, "mlp", "none", 3, pb::JOB_STATE_STOPPED, 0.25));
+    state_->jobs.push_back(CutShortJob(27, 6, "mlp", "none", 4, pb::JOB_STATE_STOPPED, 0.25));
+    state_->jobs.push_back(
+        CutShortJob(28, 7, "transformer", "softmax", 3, pb::JOB_STATE_PAUSED, 0.25));
+    // Job 26 stopped after its first epoch.
+    AddPoint(state_.get(), 26, "accuracy", 10, 0.25);
+    AddPoint(state_.get(), 26, "epoch", 10, 1);
+  }
+};
+
+TEST_F(EarlyStoppingCliTest, StatusAndJobsCountPausedAndStoppedJobs) {
+  ASSERT_EQ(Run({"status", "--output", "csv"}), kExitOk) << err_.str();
+  EXPECT_EQ(out_.str(),
+            "id,name,state,priority,jobs,done,running,pending,failed,lost,cancelled,paused,stopped,"
+            "created,elapsed\n"
+            "3,quick,active,0,8,3,0,1,1,0,0,1,2,1970-01-01 00:16:40,1m40s\n");
+  ASSERT_EQ(Run({"status"}), kExitOk);
+  EXPECT_NE(out_.str().find("cancelled  paused  stopped"), std::string::npos) << out_.str();
+
+  ASSERT_EQ(Run({"jobs", "3", "--state", "stopped", "--output", "csv"}), kExitOk) << err_.str();
+  EXPECT_EQ(out_.str(),
+            "id,cell,state,model,attention,tasks,seed,attempts,failures,accuracy,updated,cause\n"
+            "26,5,stopped,mlp,none,IARC,3,1,0,0.25,-,\n"
+            "27,6,stopped,mlp,none,IARC,4,1,0,0.25,-,\n");
+  ASSERT_EQ(Run({"jobs", "3", "--state", "paused", "--output", "csv"}), kExitOk) << err_.str();
+  EXPECT_EQ(Lines(out_.str()), 2);
+  EXPECT_NE(out_.str().find("\n28,7,paused,transformer,softmax,"), std::string::npos)
+      << out_.str();
+  ASSERT_EQ(Run({"jobs", "3"}), kExitOk);
+  EXPECT_EQ(Lines(out_.str()), 9);  // the header and 8 jobs
+  EXPECT_EQ(out_.str().find("unknown"), std::string::npos) << out_.str();
+}
+
+TEST_F(EarlyStoppingCliTest, StatusOfAnAshaSweepPrintsItsRungs) {
+  {
+    pb::Sweep& sweep = state_->sweeps[0];
+    pb::Scheduler* scheduler = sweep.mutable_spec()->mutable_scheduler();
+    scheduler->set_kind("asha");
+    scheduler->set_metric("accuracy");
+    scheduler->set_mode("max");
+    scheduler->set_min_epochs(1);
+    scheduler->set_max_epochs(9);
+    scheduler->set_reduction(3);
+    const int64_t rungs[][6] = {{0, 1, 27, 9, 0, 18}, {1, 3, 9, 3, 1, 5}, {2, 9, 3, 0, 0, 0}};
+    for (const auto& r : rungs) {
+      pb::Rung* rung = sweep.add_rungs();
+      rung->set_index(static_cast<int32_t>(r[0]));
+      rung->set_epoch(static_cast<int32_t>(r[1]));
+      rung->set_reached(r[2]);
+      rung->set_promoted(r[3]);
+      rung->set_paused(r[4]);
+      rung->set_stopped(r[5]);
+    }
+  }
+  ASSERT_EQ(Run({"status", "3"}), kExitOk) << err_.str();
+  EXPECT_NE(out_.str().find("  seed: 1, 2\n"
+                            "\n"
+                            "early stopping: asha on accuracy (max), epochs 1 to 9, reduction 3\n"
+                            "  rung 0 (epoch 1): 27 reached, 9 promoted, 0 paused, 18 stopped\n"
+                            "  rung 1 (epoch 3): 9 reached, 3 promoted, 1 paused, 5 stopped\n"
+                            "  rung 2 (epoch 9): 3 reached, 0 promoted, 0 paused, 0 stopped\n"),
+            std::string::npos)
+      << out_.str();
+  // The list of sweeps and the machine formats carry counts, not rungs.
+  ASSERT_EQ(Run({"status"}), kExitOk);
+  EXPECT_EQ(out_.str().find("rung"), std::string::npos) << out_.str();
+  ASSERT_EQ(Run({"status", "3", "--output", "csv"}), kExitOk);
+  EXPECT_EQ(out_.str().find("rung"), std::string::npos) << out_.str();
+
+  // The median rule has no rungs: its scheduler line only.
+  state_->sweeps[0].clear_rungs();
+  pb::Scheduler* scheduler = state_->sweeps[0].mutable_spec()->mutable_scheduler();
+  scheduler->Clear();
+  scheduler->set_kind("median");
+  scheduler->set_metric("loss");
+  scheduler->set_mode("min");
+  scheduler->set_warmup_epochs(2);
+  ASSERT_EQ(Run({"status", "3"}), kExitOk);
+  EXPECT_NE(out_.str().find("\nearly stopping: median on loss (min), warmup 2 epochs\n"),
+            std::string::npos)
+      << out_.str();
+  EXPECT_EQ(out_.str().find("rung"), std::string::npos) << out_.str();
+
+  // A sweep without a scheduler says nothing about early stopping.
+  state_->sweeps[0].mutable_spec()->clear_scheduler();
+  ASSERT_EQ(Run({"status", "3"}), kExitOk);
+  EXPECT_EQ(out_.str().find("early stopping"), std::string::npos) << out_.str();
+}
+
+TEST_F(EarlyStoppingCliTest, WhyAStoppedJobPrintsTheSchedulersReasons) {
+  const std::string stop_reason =
+      "stopped at rung 1 (epoch 3): accuracy 0.412, below the rung's top third (0.553, 9 jobs "
+      "seen)";
+  pb::Job& job = state_->jobs[5];  // 26, stopped
+  ASSERT_EQ(job.id(), 26);
+  *job.add_decisions() = MakeDecision(1, 26, "start", 0, 1, 0, "started at rung 0 (epoch 1)");
+  *job.add_decisions() = MakeDecision(
+      2, 26, "pause", 0, 1, 0.6, "paused at rung 0 (epoch 1): accuracy 0.600 (3 jobs seen)");
+  *job.add_decisions() = MakeDecision(3, 26, "promote", 0, 1, 0.6, "");
+  *job.add_decisions() = MakeDecision(4, 26, "stop", 1, 3, 0.412, stop_reason);
+  pb::Attempt* first = job.add_attempts();
+  first->set_number(1);
+  first->set_outcome(pb::ATTEMPT_OUTCOME_SUCCEEDED);
+  first->set_worker_name("w1");
+  pb::Attempt* second = job.add_attempts();
+  second->set_number(2);
+  second->set_outcome(pb::ATTEMPT_OUTCOME_STOPPED);
+  second->set_worker_name("w1");
+  job.set_attempt_count(2);
+
+  ASSERT_EQ(Run({"why", "26"}), kExitOk) << err_.str();
+  const std::string out = out_.str();
+  EXPECT_NE(out.find("job 26 (sweep 3, cell 5: mlp none IARC seed 3) is stopped; 2 attempts"),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("  the sweep's early-stopping scheduler stopped it at rung 1 (epoch 3)"),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("  `switchyard retry 3 --stopped` resumes it from its checkpoint to its "
+                     "full epochs\n"),
+            std::string::npos)
+      << out;
+  // Every decision, oldest first, the stop's reason verbatim and last.
+  const size_t header = out.find("\nscheduler decisions (oldest first):\n");
+  ASSERT_NE(header, std::string::npos) << out;
+  const size_t start = out.find("  start    started at rung 0 (epoch 1)\n", header);
+  const size_t pause =
+      out.find("  pause    paused at rung 0 (epoch 1): accuracy 0.600 (3 jobs seen)\n", header);
+  const size_t promote = out.find("  promote  at rung 0 (epoch 1), value 0.6\n", header);
+  const size_t stop = out.find("  stop     " + stop_reason + "\n", header);
+  ASSERT_NE(start, std::string::npos) << out;
+  ASSERT_NE(pause, std::string::npos) << out;
+  ASSERT_NE(promote, std::string::npos) << out;
+  ASSERT_NE(stop, std::string::npos) << out;
+  EXPECT_LT(start, pause);
+  EXPECT_LT(pause, promote);
+  EXPECT_LT(promote, stop);
+  EXPECT_NE(out.find("1970-01-01 00:17:20  stop"), std::string::npos) << out;  // decided_at 1040
+  // The attempt that obeyed the stop order is named as such.
+  ASSERT_EQ(Run({"why", "26", "--output", "csv"}), kExitOk);
+  EXPECT_NE(out_.str().find("\n2,stopped,w1,"), std::string::npos) << out_.str();
+  EXPECT_NE(out_.str().find("\n1,succeeded,w1,"), std::string::npos) << out_.str();
+}
+
+TEST_F(EarlyStoppingCliTest, WhyAPausedJobWaitsForPromotion) {
+  pb::Job& job = state_->jobs[7];  // 28, paused
+  ASSERT_EQ(job.id(), 28);
+  *job.add_decisions() = MakeDecision(1, 28, "start", 0, 1, 0, "started at rung 0 (epoch 1)");
+  *job.add_decisions() = MakeDecision(2, 28, "pause", 0, 1, 0.2, "paused at rung 0 (epoch 1)");
+  *job.add_decisions() = MakeDecision(3, 28, "promote", 0, 1, 0.2, "promoted to rung 1");
+  *job.add_decisions() =
+      MakeDecision(4, 28, "pause", 1, 3, 0.25, "paused at rung 1 (epoch 3): accuracy 0.250");
+  ASSERT_EQ(Run({"why", "28"}), kExitOk) << err_.str();
+  EXPECT_NE(out_.str().find(") is paused;"), std::string::npos) << out_.str();
+  // The latest pause says where it waits.
+  EXPECT_NE(out_.str().find("  it is paused at rung 1 (epoch 3) and waits for promotion"),
+            std::string::npos)
+      << out_.str();
+  EXPECT_NE(out_.str().find("  pause    paused at rung 1 (epoch 3): accuracy 0.250\n"),
+            std::string::npos)
+      << out_.str();
+
+  // A pending job promoted to a rung says how far its next attempt goes.
+  state_->jobs[4].set_epoch_budget(3);  // 25, pending
+  ASSERT_EQ(Run({"why", "25"}), kExitOk) << err_.str();
+  EXPECT_NE(out_.str().find("  its next attempt trains to epoch 3, its rung's budget"),
+            std::string::npos)
+      << out_.str();
+  // A job without decisions prints no decisions header.
+  EXPECT_EQ(out_.str().find("scheduler decisions"), std::string::npos) << out_.str();
+}
+
+TEST_F(EarlyStoppingCliTest, ResultsLeaveOutStoppedJobsAndSayHowMany) {
+  ASSERT_EQ(Run({"results", "3", "--output", "csv"}), kExitOk) << err_.str();
+  // The same table as without the cut-short jobs.
+  EXPECT_EQ(out_.str(),
+            "model,attention,tasks,metric,mean,std,n\n"
+            "mlp,none,IARC,accuracy,0.5,0.3535533905932738,2\n"
+            "transformer,softmax,IARC,accuracy,0.5,,1\n");
+  EXPECT_NE(err_.str().find("note: 2 of 8 jobs left out, not succeeded (1 failed, 1 pending)\n"),
+            std::string::npos)
+      << err_.str();
+  EXPECT_NE(err_.str().find(
+                "note: left out 2 stopped and 1 paused jobs (--include-stopped includes them)\n"),
+            std::string::npos)
+      << err_.str();
+
+  ASSERT_EQ(Run({"results", "3", "--include-stopped", "--output", "csv"}), kExitOk) << err_.str();
+  EXPECT_EQ(out_.str(),
+            "model,attention,tasks,metric,mean,std,n\n"
+            "mlp,none,IARC,accuracy,0.375,0.25,4\n"
+            "transformer,softmax,IARC,accuracy,0.375,0.1767766952966369,2\n");
+  EXPECT_EQ(err_.str().find("left out 2 stopped"), std::string::npos) << err_.str();
+  EXPECT_NE(err_.str().find("note: included 2 stopped and 1 paused jobs at their last value"),
+            std::string::npos)
+      << err_.str();
+  EXPECT_NE(err_.str().find("note: 2 of 8 jobs left out, not succeeded (1 failed, 1 pending)\n"),
+            std::string::npos)
+      << err_.str();
+
+  // Stopped alone, as most finished ASHA sweeps have them.
+  state_->jobs[7].set_state(pb::JOB_STATE_STOPPED);
+  ASSERT_EQ(Run({"results", "3"}), kExitOk);
+  EXPECT_NE(err_.str().find("note: left out 3 stopped jobs (--include-stopped includes them)\n"),
+            std::string::npos)
+      << err_.str();
+  ASSERT_EQ(Run({"results", "--help"}), kExitOk);
+  EXPECT_NE(out_.str().find("--include-stopped"), std::string::npos) << out_.str();
+  ASSERT_EQ(Run({"figure", "--help"}), kExitOk);
+  EXPECT_NE(out_.str().find("--include-stopped"), std::string::npos) << out_.str();
+}
+
+TEST_F(EarlyStoppingCliTest, FiguresLeaveOutStoppedJobsUnlessIncluded) {
+  std::string bars = (dir_ / "bars.svg").string();
+  ASSERT_EQ(Run({"figure", "3", "--kind", "bars", "--out", bars}), kExitOk) << err_.str();
+  EXPECT_NE(err_.str().find("note: left out 2 stopped and 1 paused jobs (--include-stopped "
+                            "includes them)\n"),
+            std::string::npos)
+      << err_.str();
+  std::string svg = Read(bars);
+  EXPECT_NE(svg.find("data-model=\"mlp\" data-tasks=\"IARC\" data-mean=\"0.5\" "
+                     "data-std=\"0.3535533905932738\" data-n=\"2\""),
+            std::string::npos)
+      << svg;
+  ASSERT_EQ(Run({"figure", "3", "--kind", "bars", "--include-stopped", "--out", bars}), kExitOk)
+      << err_.str();
+  svg = Read(bars);
+  EXPECT_NE(svg.find("data-model=\"mlp\" data-tasks=\"IARC\" data-mean=\"0.375\" "
+                     "data-std=\"0.25\" data-n=\"4\""),
+            std::string::npos)
+      << svg;
+
+  // Curves: the stopped job's one epoch joins the mean at epoch 1 only.
+  std::string curves = (dir_ / "curves.svg").string();
+  ASSERT_EQ(Run({"figure", "3", "--kind", "curves", "--out", curves}), kExitOk) << err_.str();
+  svg = Read(curves);
+  EXPECT_NE(svg.find("data-x=\"1\" data-mean=\"0.25\" data-std=\"0.1767766952966369\" "
+                     "data-n=\"2\""),
+            std::string::npos)
+      << svg;
+  ASSERT_EQ(
+      Run({"figure", "3", "--kind", "curves", "--include-stopped", "--out", curves}), kExitOk)
+      << err_.str();
+  svg = Read(curves);
+  EXPECT_NE(svg.find("data-x=\"1\" data-mean=\"0.25\" data-std=\"0.125\" data-n=\"3\""),
+            std::string::npos)
+      << svg;
+  EXPECT_NE(svg.find("data-x=\"2\" data-mean=\"0.5\" data-std=\"0.3535533905932738\" "
+                     "data-n=\"2\""),
+            std::string::npos)
+      << svg;
+}
+
+TEST_F(EarlyStoppingCliTest, ExportKeepsTheStoppedJobsPoints) {
+  ASSERT_EQ(Run({"export", "3", "--out", "-"}), kExitOk) << err_.str();
+  EXPECT_NE(out_.str().find("\n3,26,mlp,none,IARC,3,accuracy,10,0.25\n"), std::string::npos)
+      << out_.str();
+  EXPECT_NE(err_.str().find("wrote 20 metric points of sweep 3 (8 jobs)"), std::string::npos)
+      << err_.str();
+}
+
+TEST_F(EarlyStoppingCliTest, RetryStoppedSendsTheStoppedState) {
+  ASSERT_EQ(Run({"retry", "3", "--stopped"}), kExitOk) << err_.str();
+  EXPECT_EQ(out_.str(),
+            "sweep 3: requeued 2 stopped jobs; stopped jobs resume from their checkpoints to "
+            "their full epochs\n");
+  ASSERT_EQ(Run({"retry", "3", "--state", "failed", "--stopped"}), kExitOk) << err_.str();
+  EXPECT_EQ(out_.str().rfind("sweep 3: requeued 2 failed or stopped jobs", 0), 0u) << out_.str();
+  ASSERT_EQ(Run({"retry", "3", "--state", "failed,lost,stopped"}), kExitOk) << err_.str();
+  EXPECT_EQ(out_.str().rfind("sweep 3: requeued 2 failed, lost or stopped jobs", 0), 0u)
+      << out_.str();
+  ASSERT_EQ(Run({"retry", "3"}), kExitOk) << err_.str();
+  EXPECT_EQ(out_.str(), "sweep 3: requeued 2 failed or lost jobs\n");
+  ASSERT_EQ(state_->retried.size(), 4u);
+  EXPECT_EQ(std::vector<int>(state_->retried[0].states().begin(),
+                             state_->retried[0].states().end()),
+            std::vector<int>{pb::JOB_STATE_STOPPED});
+  EXPECT_EQ(std::vector<int>(state_->retried[1].states().begin(),
+                             state_->retried[1].states().end()),
+            (std::vector<int>{pb::JOB_STATE_FAILED, pb::JOB_STATE_STOPPED}));
+  EXPECT_EQ(std::vector<int>(state_->retried[2].states().begin(),
+                             state_->retried[2].states().end()),
+            (std::vector<int>{pb::JOB_STATE_FAILED, pb::JOB_STATE_LOST, pb::JOB_STATE_STOPPED}));
+  // The default stays failed and lost.
+  EXPECT_EQ(std::vector<int>(state_->retried[3].states().begin(),
+                             state_->retried[3].states().end()),
+            (std::vector<int>{pb::JOB_STATE_FAILED, pb::JOB_STATE_LOST}));
+  EXPECT_EQ(Run({"retry", "3", "--state", "paused"}), kExitUsage);
+  EXPECT_EQ(state_->retried.size(), 4u);
+  ASSERT_EQ(Run({"retry", "--help"}), kExitOk);
+  EXPECT_NE(out_.str().find("--stopped"), std::string::npos) << out_.str();
+}
+
+pb::SweepEvent StoppingEvent(int64_t running, int64_t succeeded, int64_t failed, int64_t paused,
+                             int64_t stopped, bool done) {
+  pb::SweepEvent event = Event(0, running, succeeded, failed, done);
+  event.mutable_sweep()->mutable_counts()->set_paused(paused);
+  event.mutable_sweep()->mutable_counts()->set_stopped(stopped);
+  return event;
+}
+
+TEST_F(EarlyStoppingCliTest, WatchCountsPausedAndStoppedAndEndsWhenNothingIsPaused) {
+  // Job 28 is paused when the watch starts: it has not ended, so its stop is
+  // announced later.
+  state_->jobs = {state_->jobs[7]};
+  state_->events.push_back(StoppingEvent(1, 1, 0, 2, 0, false));
+  // "done" while a job is still paused is not the end.
+  state_->events.push_back(StoppingEvent(0, 1, 0, 1, 2, true));
+  pb::SweepEvent last = StoppingEvent(0, 1, 0, 0, 3, true);
+  pb::Job stopped = state_->jobs[0];
+  stopped.set_state(pb::JOB_STATE_STOPPED);
+  *last.add_newly_finished() = stopped;
+  state_->events.push_back(last);
+  // Stopped jobs are no failure: exit 0.
+  EXPECT_EQ(Run({"watch", "3"}), kExitOk) << err_.str();
+  EXPECT_EQ(out_.str(),
+            "sweep 3: 1/4 ended (25.0%) | done 1 running 1 pending 0 failed 0 lost 0 paused 2 | "
+            "elapsed 1m40s eta 5m00s\n"
+            "sweep 3: 3/4 ended (75.0%) | done 1 running 0 pending 0 failed 0 lost 0 paused 1 "
+            "stopped 2 | elapsed 1m40s eta 33s\n"
+            "job 28 stopped: transformer softmax IARC seed 3, accuracy 0.2500\n"
+            "sweep 3: 4/4 ended (100.0%) | done 1 running 0 pending 0 failed 0 lost 0 stopped 3 "
+            "| elapsed 1m40s eta 0s\n"
+            "best accuracy so far:\n"
+            "  model        attention  accuracy  job\n"
+            "  transformer  softmax    0.2500    28\n");
+  EXPECT_TRUE(state_->events.empty());
+}
+
+TEST_F(EarlyStoppingCliTest, WatchExitsFourWhenAJobFailedBesidesStoppedOnes) {
+  state_->jobs.clear();
+  state_->events.push_back(StoppingEvent(0, 1, 1, 0, 2, true));
+  EXPECT_EQ(Run({"watch", "3"}), kExitSweepFailed);
+  EXPECT_EQ(err_.str(),
+            "switchyard: sweep 3 ended: 1 of 4 jobs succeeded, 2 stopped early (failed 1, lost 0, "
+            "cancelled 0); see switchyard jobs 3 and switchyard why JOB\n");
 }
 
 }  // namespace

@@ -146,6 +146,35 @@ TEST(Stats, GroupFinalMetricsInFileOrder) {
   EXPECT_TRUE(GroupFinalMetrics(Jobs(), "nope", {"model"}).empty());
 }
 
+// Stopped and paused jobs (cut short by early stopping) count only when the
+// filter asks for them; failed ones never do.
+TEST(Stats, StoppedAndPausedJobsCountOnlyWhenIncluded) {
+  std::vector<JobData> jobs = Jobs();
+  jobs.push_back(Job(16, 5, "mlp", "none", "IARC", 3, "stopped", 0.2));
+  jobs.push_back(Job(17, 6, "mlp", "none", "IARC", 4, "paused", 0.1));
+  std::vector<GroupResult> groups = GroupFinalMetrics(jobs, "accuracy", {"model", "tasks"});
+  ASSERT_EQ(groups.size(), 3u);
+  EXPECT_EQ(groups[0].job_ids, (std::vector<int64_t>{11, 12}));
+  groups = GroupFinalMetrics(jobs, "accuracy", {"model", "tasks"}, ResultFilter{true});
+  ASSERT_EQ(groups.size(), 3u);
+  EXPECT_EQ(groups[0].job_ids, (std::vector<int64_t>{11, 12, 16, 17}));
+  EXPECT_DOUBLE_EQ(groups[0].summary.mean, (0.4 + 0.6 + 0.2 + 0.1) / 4);
+  EXPECT_EQ(groups[1].summary.n, 1);  // the failed seed still is not a result
+
+  std::map<int64_t, Series> series = {{11, {{1, 0.2}}}, {16, {{1, 0.1}}}, {14, {{1, 0.1}}}};
+  EXPECT_EQ(GroupCurves(jobs, series, {"model"}).at(0).job_ids, std::vector<int64_t>{11});
+  std::vector<Curve> curves = GroupCurves(jobs, series, {"model"}, ResultFilter{true});
+  ASSERT_EQ(curves.size(), 1u);  // cisformer's only series is the failed job's
+  EXPECT_EQ(curves[0].job_ids, (std::vector<int64_t>{11, 16}));
+
+  const ResultFilter plain, with_stopped{true};
+  for (const char* state : {"pending", "running", "failed", "lost", "cancelled"}) {
+    JobData job = Job(1, 0, "mlp", "none", "IARC", 1, state, 0.5);
+    EXPECT_FALSE(plain.Includes(job)) << state;
+    EXPECT_FALSE(with_stopped.Includes(job)) << state;
+  }
+}
+
 TEST(Stats, GroupCurvesAveragesAtEachX) {
   std::map<int64_t, Series> series = {
       {11, {{1, 0.2}, {2, 0.4}}},
@@ -189,6 +218,36 @@ TEST(Progress, LineAndEta) {
   view.SetSnapshot(fresh);
   EXPECT_LT(view.Eta(1100), 0);
   EXPECT_NE(view.Line(1100).find("eta -"), std::string::npos);
+}
+
+// Early stopping: paused jobs are left (they may still be promoted), stopped
+// ones have ended; both are counted, in the line and in the frame.
+TEST(Progress, PausedAndStoppedJobsAreCounted) {
+  ProgressView view;
+  SweepSnapshot s = Snapshot();
+  // pending 1, running 2, succeeded 3, failed 0, lost 0, cancelled 0,
+  // paused 4, stopped 6: 16 jobs, 9 ended, 7 left.
+  s.counts = JobCounts{1, 2, 3, 0, 0, 0, 4, 6};
+  view.SetSnapshot(s);
+  EXPECT_EQ(s.counts.total(), 16);
+  EXPECT_EQ(s.counts.ended(), 9);
+  EXPECT_FALSE(s.counts.Settled());
+  // 9 ended in 100 s: 7 left at 0.09 jobs/s.
+  EXPECT_DOUBLE_EQ(view.Eta(1100), 7 / 0.09);
+  EXPECT_EQ(view.Line(1100),
+            "sweep 3: 9/16 ended (56.2%) | done 3 running 2 pending 1 failed 0 lost 0 paused 4 "
+            "stopped 6 | elapsed 1m40s eta 1m18s");
+  std::vector<std::string> frame = view.Frame(1100, 100);
+  ASSERT_GE(frame.size(), 3u);
+  EXPECT_EQ(frame[2], "done 3  running 2  pending 1  failed 0  lost 0  paused 4  stopped 6");
+  // Only paused jobs left: not settled, and the ETA still counts them.
+  s.counts = JobCounts{0, 0, 3, 0, 0, 0, 4, 6};
+  view.SetSnapshot(s);
+  EXPECT_FALSE(s.counts.Settled());
+  EXPECT_GT(view.Eta(1100), 0);
+  s.counts = JobCounts{0, 0, 3, 0, 0, 0, 0, 10};
+  EXPECT_TRUE(s.counts.Settled());
+  EXPECT_EQ(s.counts.ended(), s.counts.total());
 }
 
 TEST(Progress, BestSoFarPerModelAndAttention) {

@@ -256,6 +256,21 @@ class HelperInProcessTest(unittest.TestCase):
             signal.signal(signal.SIGINT, saved[1])
             self.sy._stop.clear()
 
+    def test_stop_at_epoch_end_follows_the_stop_file(self):
+        saved = os.environ.pop("SWITCHYARD_STOP_FILE", None)
+        try:
+            self.assertFalse(self.sy.stop_at_epoch_end())  # outside a worker
+            with tempfile.TemporaryDirectory() as d:
+                path = os.path.join(d, "stop-at-epoch-end")
+                os.environ["SWITCHYARD_STOP_FILE"] = path
+                self.assertFalse(self.sy.stop_at_epoch_end())
+                open(path, "w").close()  # the worker's order
+                self.assertTrue(self.sy.stop_at_epoch_end())
+        finally:
+            os.environ.pop("SWITCHYARD_STOP_FILE", None)
+            if saved is not None:
+                os.environ["SWITCHYARD_STOP_FILE"] = saved
+
     def test_config_reads_the_file_the_worker_passes(self):
         with tempfile.TemporaryDirectory() as d:
             path = os.path.join(d, "config.json")

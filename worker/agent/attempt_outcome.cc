@@ -80,6 +80,10 @@ Classified ClassifyAttempt(const AttemptFacts& facts) {
     return nobody(v1::ATTEMPT_OUTCOME_PREEMPTED,
                   absl::StrCat("worker draining; the trainer stopped with ", exit.Describe()));
   }
+  if (exited && exit.code == kTrainerExitStopped && facts.epoch_stop_ordered) {
+    return nobody(v1::ATTEMPT_OUTCOME_STOPPED,
+                  "stopped by the sweep's scheduler at an epoch boundary (trainer exit code 4)");
+  }
   if (exited && exit.code == kTrainerExitStopped) {
     return nobody(v1::ATTEMPT_OUTCOME_PREEMPTED,
                   "the trainer was stopped by a SIGTERM from outside the daemon");

@@ -11,8 +11,9 @@
 //               ENVIRONMENT_ERROR, the job goes back to the queue uncharged
 //               and the coordinator counts it against the worker.
 //   nobody      success, cancel, drain, a stop from outside (SUCCEEDED,
-//               CANCELLED, PREEMPTED), or an abandoned attempt (nothing is
-//               reported: UNSPECIFIED).
+//               CANCELLED, PREEMPTED), a scheduler's stop order obeyed
+//               (exit 4 after KIND_STOP: STOPPED), or an abandoned attempt
+//               (nothing is reported: UNSPECIFIED).
 //
 // Thread safety: pure functions.
 #ifndef SWITCHYARD_WORKER_AGENT_ATTEMPT_OUTCOME_H_
@@ -57,6 +58,9 @@ struct AttemptFacts {
   ExitInfo exit;                        // how it ended, when launched
   // It printed a stdout line or anything on stderr: it got past loading.
   bool trainer_spoke = false;
+  // The coordinator's scheduler ordered a stop at the next epoch boundary
+  // (Order.KIND_STOP) and the runner passed it on (the stop file).
+  bool epoch_stop_ordered = false;
 };
 
 struct Classified {

@@ -281,6 +281,8 @@ void WorkerDaemon::HeartbeatLoop() {
                             << ": the coordinator says the attempt is no longer ours; "
                                "stopping it at once";
             runner->RequestStop(StopReason::kAbandon);
+          } else if (order.kind() == v1::Order::KIND_STOP) {
+            runner->RequestEpochStop();
           }
         }
       }

@@ -7,6 +7,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include <nlohmann/json.hpp>
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/match.h"
@@ -194,6 +196,23 @@ void JobRunner::RequestStop(StopReason reason, absl::Time deadline) {
   if (newly_abandoned) uploader_->Abort();
 }
 
+void JobRunner::RequestEpochStop() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (epoch_stop_ordered_ || stop_ != StopReason::kNone || reporting_) return;
+    epoch_stop_ordered_ = true;
+  }
+  // Created, never written: its existence is the order.
+  std::ofstream file(absl::StrCat(dir_, "/", kStopFileName));
+  if (!file) {
+    SY_LOG(Warning) << Label() << ": cannot create the stop file in " << dir_
+                    << "; the job trains on";
+    return;
+  }
+  SY_LOG(Info) << Label() << ": the sweep's scheduler stops the job; it stops at its next "
+                             "epoch boundary";
+}
+
 absl::Status JobRunner::PrepareWorkDir() {
   std::error_code error;
   fs::remove_all(dir_, error);  // a leftover of an earlier life of this daemon
@@ -202,8 +221,19 @@ absl::Status JobRunner::PrepareWorkDir() {
     return absl::UnavailableError(
         absl::StrCat("cannot create ", checkpoint_dir_, ": ", error.message()));
   }
+  std::string config_json = assignment_.config_json();
+  if (assignment_.epoch_budget() > 0) {
+    // An ASHA rung: the program trains up to the budget and ends as done;
+    // the coordinator knows it was a rung. Programs read "epochs" anyway.
+    nlohmann::json object = nlohmann::json::parse(config_json, nullptr, false);
+    if (!object.is_object()) {
+      return absl::InvalidArgumentError("the job's config is not a JSON object");
+    }
+    object["epochs"] = assignment_.epoch_budget();
+    config_json = object.dump();
+  }
   std::ofstream config(dir_ + "/config.json", std::ios::trunc);
-  config << assignment_.config_json() << "\n";
+  config << config_json << "\n";
   config.close();
   if (!config) return absl::UnavailableError(absl::StrCat("cannot write ", dir_, "/config.json"));
   return absl::OkStatus();
@@ -259,6 +289,7 @@ TrainerSpec JobRunner::MakeSpec(bool resume) const {
       {"OMP_NUM_THREADS", threads},
       {"MKL_NUM_THREADS", threads},
       {"OPENBLAS_NUM_THREADS", threads},
+      {"SWITCHYARD_STOP_FILE", absl::StrCat(dir_, "/", kStopFileName)},
   };
   return spec;
 }
@@ -507,6 +538,10 @@ JobResult JobRunner::Run() {
     stderr_tail = RunTrainer(resume, &facts);
   }
   facts.stop = stop_reason();
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    facts.epoch_stop_ordered = epoch_stop_ordered_;
+  }
   const Classified classified = ClassifyAttempt(facts);
   Report(classified, facts.early_message, stderr_tail, started, &result);
   if (Abandoned()) {

@@ -54,6 +54,10 @@
 
 namespace switchyard::worker {
 
+// The file in the attempt's folder whose existence asks the program to stop
+// at its next epoch boundary (docs/trainer-protocol.md).
+inline constexpr char kStopFileName[] = "stop-at-epoch-end";
+
 struct Slot {
   DeviceInfo device;
   int index = 0;    // 0-based across the worker, for log lines
@@ -124,6 +128,13 @@ class JobRunner {
   // attempt must be reported. Thread-safe; may come before Run starts the
   // trainer (it is then not started) or after it ended (no effect).
   void RequestStop(StopReason reason, absl::Time deadline = absl::InfiniteFuture());
+
+  // The sweep's scheduler stops the job (Order.KIND_STOP): creates the
+  // attempt's stop file (kStopFileName, named to the program in
+  // SWITCHYARD_STOP_FILE), which the program checks at its next epoch
+  // boundary, where it checkpoints and exits 4; the attempt is then reported
+  // STOPPED. Weaker than every StopReason; idempotent; thread-safe.
+  void RequestEpochStop();
 
   const v1::Assignment& assignment() const { return assignment_; }
   const Slot& slot() const { return slot_; }
@@ -197,6 +208,7 @@ class JobRunner {
   absl::Time deadline_ = absl::InfiniteFuture();  // when the attempt must be reported
   absl::Time kill_at_ = absl::InfiniteFuture();   // when a stopping trainer gets SIGKILL
   bool reporting_ = false;  // FinishJob is under way
+  bool epoch_stop_ordered_ = false;  // RequestEpochStop created the stop file
   bool terminate_sent_ = false;
   bool kill_sent_ = false;
   // Set when the trainer got SIGKILL because it outlived its stop deadline

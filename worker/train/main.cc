@@ -4,6 +4,7 @@
 #include <signal.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -224,5 +225,8 @@ int main(int argc, char** argv) {
   train::KeepFreedMemory();
   train::SetTorchThreads(flags.threads);
   flags.trainer.stop = &g_stop;
+  if (const char* stop_file = std::getenv("SWITCHYARD_STOP_FILE")) {
+    flags.trainer.epoch_stop_file = stop_file;
+  }
   return train::RunTraining(flags.trainer, std::cout, std::cerr);
 }

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <filesystem>
 #include <limits>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -184,6 +185,11 @@ class Run {
   int Loop();
   void Step();
   void Checkpoint();
+  bool EpochStopRequested() const {
+    std::error_code error;
+    return !options_.epoch_stop_file.empty() &&
+           std::filesystem::exists(options_.epoch_stop_file, error);
+  }
   void Summary();
 
   bool StopRequested() const {
@@ -417,6 +423,11 @@ int Run::Loop() {
     state_.step_in_epoch = 0;
     state_.loss_sum = 0;
     Checkpoint();
+    if (state_.epoch < epochs && EpochStopRequested()) {
+      log_ << "switchyard-train: stopped by the sweep's scheduler after epoch "
+           << state_.epoch << "\n";
+      return kExitStopped;
+    }
   }
   Summary();
   return kExitDone;

@@ -53,6 +53,11 @@ struct TrainerOptions {
   // Polled at every step boundary; when true, a checkpoint is written and
   // RunTraining returns kExitStopped. Not owned; may be null.
   const std::atomic<bool>* stop = nullptr;
+  // A file whose existence asks for a stop at the next epoch boundary (the
+  // sweep's scheduler; the worker names it in SWITCHYARD_STOP_FILE): after
+  // that epoch's line and checkpoint the run exits kExitStopped, unless it
+  // was the last epoch. Empty: none.
+  std::string epoch_stop_file;
   // Called after every completed step with the global step (tests use it to
   // request a stop at a chosen step). May be empty.
   std::function<void(int64_t global_step)> after_step;

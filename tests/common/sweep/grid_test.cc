@@ -206,6 +206,31 @@ TEST(GridTest, RandomSearchDrawsTrialsPerCellFromTheSeed) {
   EXPECT_NE((*other)[0].config.Float("lr"), (*cells)[0].config.Float("lr"));
 }
 
+TEST(GridTest, AshaSetsEveryJobsEpochsToItsMaxEpochs) {
+  SweepDefinition sweep = SearchSweep(3, 1);
+  sweep.scheduler.kind = SchedulerSpec::Kind::kAsha;
+  sweep.scheduler.asha = {"accuracy", true, 1, 9, 3};
+  absl::StatusOr<std::vector<GridCell>> cells = ExpandGrid(sweep);
+  ASSERT_TRUE(cells.ok()) << cells.status();
+  for (const GridCell& cell : *cells) EXPECT_EQ(cell.config.Int("epochs"), 9);
+  sweep.axes.push_back(Ints("epochs", {9}));  // repeating max_epochs is fine
+  EXPECT_TRUE(ExpandGrid(sweep).ok());
+  sweep.axes.back() = Ints("epochs", {10});
+  EXPECT_EQ(CountCells(sweep).status().message(),
+            "scheduler: asha trains every job up to max_epochs (9), but epochs is 10; leave "
+            "epochs out or make it 9");
+  sweep.axes.pop_back();
+  sweep.scheduler.asha.min_epochs = 10;
+  EXPECT_EQ(CountCells(sweep).status().message(),
+            "scheduler: asha: max_epochs (9) must be at least min_epochs (10)");
+  // The median rule leaves epochs to the sweep.
+  sweep.scheduler.kind = SchedulerSpec::Kind::kMedian;
+  sweep.scheduler.median = {"accuracy", true, 1};
+  cells = ExpandGrid(sweep);
+  ASSERT_TRUE(cells.ok()) << cells.status();
+  EXPECT_NE((*cells)[0].config.Int("epochs"), 9);
+}
+
 TEST(GridTest, RandomSearchTrialsThatTrainTheSameJobRunOnce) {
   SweepDefinition sweep;
   sweep.name = "few";

@@ -61,6 +61,30 @@ const std::map<std::string, std::string>& Expected() {
       {"search_unknown_field.yaml", ":2:26: search: unknown field 'trails'; did you mean 'trials'?"},
       {"search_too_many_trials.yaml", ":2:1: search: trials: 20000 is out of range [1, 10000]"},
       {"search_unknown_method.yaml", ":2:1: search: unknown method 'grid'; known: random"},
+      // Early stopping (issue 19).
+      {"scheduler_unknown_kind.yaml",
+       ":2:19: scheduler: kind: unknown scheduler 'ashaa'; did you mean 'asha'?"},
+      {"scheduler_unknown_field.yaml",
+       ":2:58: scheduler: asha has no field 'reducton'; did you mean 'reduction'?"},
+      {"scheduler_other_kinds_field.yaml",
+       ":2:45: scheduler: median has no field 'max_epochs'; its fields: kind, metric, mode, "
+       "warmup_epochs"},
+      {"scheduler_no_metric.yaml",
+       ":2:12: scheduler: metric: missing; name the metric median ranks jobs by, such as metric: "
+       "accuracy"},
+      {"scheduler_no_max_epochs.yaml",
+       ":2:12: scheduler: max_epochs: missing; the epochs a job that survives every rung trains, "
+       "such as max_epochs: 27"},
+      {"scheduler_bad_mode.yaml", ":2:49: scheduler: mode: expected max or min, got 'maximum'"},
+      {"scheduler_negative.yaml",
+       ":2:60: scheduler: warmup_epochs: expected a whole number from 0 to 100000, got '-1'"},
+      {"scheduler_reduction.yaml", ":2:1: scheduler: asha: reduction must be 2 to 100, got 1"},
+      {"scheduler_epochs_differ.yaml",
+       ":2:1: scheduler: asha trains every job up to max_epochs (9), but epochs is 12; leave "
+       "epochs out or make it 9"},
+      {"scheduler_not_mapping.yaml",
+       ":2:12: scheduler: expected a mapping such as {kind: asha, metric: accuracy, mode: max, "
+       "min_epochs: 1, max_epochs: 27, reduction: 3}"},
       {"invalid_utf8.yaml", ":1:11: not valid UTF-8 (byte 0xFF); save the file as UTF-8"},
       {"nested_list.yaml",
        ":3:8: seed: expected a single integer in the list, got a nested structure"},

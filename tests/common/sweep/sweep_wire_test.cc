@@ -66,6 +66,46 @@ TEST(SweepWireTest, RoundTripKeepsTheSearch) {
   EXPECT_EQ(SweepFromProto(spec).status().message(), "lr: unknown distribution kind");
 }
 
+TEST(SweepWireTest, RoundTripKeepsTheScheduler) {
+  SweepDefinition sweep;
+  sweep.name = "asha";
+  sweep.scheduler.kind = SchedulerSpec::Kind::kAsha;
+  sweep.scheduler.asha = {"eval_loss", false, 2, 18, 3};
+  pb::SweepSpec spec;
+  SweepToProto(sweep, &spec);
+  absl::StatusOr<SweepDefinition> back = SweepFromProto(spec);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->scheduler.kind, SchedulerSpec::Kind::kAsha);
+  EXPECT_EQ(back->scheduler.asha.metric, "eval_loss");
+  EXPECT_FALSE(back->scheduler.asha.maximize);
+  EXPECT_EQ(back->scheduler.asha.min_epochs, 2);
+  EXPECT_EQ(back->scheduler.asha.max_epochs, 18);
+  EXPECT_EQ(back->scheduler.asha.reduction, 3);
+  // The stored form says the same.
+  absl::StatusOr<SchedulerSpec> stored = SchedulerFromJson(SchedulerToJson(back->scheduler));
+  ASSERT_TRUE(stored.ok()) << stored.status();
+  EXPECT_EQ(stored->asha.metric, "eval_loss");
+  EXPECT_EQ(stored->asha.max_epochs, 18);
+
+  sweep.scheduler.kind = SchedulerSpec::Kind::kMedian;
+  sweep.scheduler.median = {"accuracy", true, 3};
+  SweepToProto(sweep, &spec);
+  back = SweepFromProto(spec);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->scheduler.kind, SchedulerSpec::Kind::kMedian);
+  EXPECT_EQ(back->scheduler.median.warmup_epochs, 3);
+
+  spec.mutable_scheduler()->set_kind("hyperband");
+  EXPECT_EQ(SweepFromProto(spec).status().message(),
+            "scheduler: kind: unknown scheduler 'hyperband'; known: asha, median, none");
+  spec.mutable_scheduler()->set_kind("median");
+  spec.mutable_scheduler()->set_mode("largest");
+  EXPECT_EQ(SweepFromProto(spec).status().message(),
+            "scheduler: mode: expected max or min, got 'largest'");
+  EXPECT_FALSE(SchedulerFromJson("{\"kind\":\"asha\"}").ok());
+  EXPECT_TRUE(SchedulerFromJson("").ok());
+}
+
 TEST(SweepWireTest, RefusesBadShapesNamingTheAxis) {
   pb::SweepSpec spec;
   pb::Axis* axis = spec.add_axes();

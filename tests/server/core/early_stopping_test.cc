@@ -80,19 +80,20 @@ TEST(AshaRungsTest, EpochsForSeveralPolicies) {
       {2, 17, 2, {2, 4, 8, 16, 17}},
       {5, 5, 2, {5}},
       {3, 4, 4, {3, 4}},
-      {1, 1000000000, 1000, {1, 1000, 1000000, 1000000000}},
-      {1, 2147483647, 2, {}},  // filled below: 2^0 .. 2^30, then INT_MAX
+      {1, 100000, 100, {1, 100, 10000, 100000}},
+      {1, 100000, 2, {}},  // filled below: 2^0 .. 2^16, then the maximum
   };
   for (const Row& row : rows) {
     std::vector<int> want = row.rungs;
-    if (row.max == 2147483647) {
-      for (int k = 0; k <= 30; ++k) want.push_back(1 << k);
-      want.push_back(2147483647);
+    if (row.max == 100000 && row.reduction == 2) {
+      for (int k = 0; k <= 16; ++k) want.push_back(1 << k);
+      want.push_back(100000);
     }
     EXPECT_EQ(RungEpochs(Asha(row.min, row.max, row.reduction)), want)
         << row.min << " " << row.max << " " << row.reduction;
   }
   EXPECT_TRUE(RungEpochs(Asha(1, 27, 1)).empty());  // invalid
+  EXPECT_TRUE(RungEpochs(Asha(1, 100001, 2)).empty());  // over common::kMaxSchedulerEpochs
 }
 
 TEST(AshaRungsTest, ValidationNamesTheField) {
@@ -103,11 +104,13 @@ TEST(AshaRungsTest, ValidationNamesTheField) {
   };
   const Row rows[] = {
       {{"", true, 1, 27, 3}, "asha: metric must not be empty"},
-      {{"accuracy", true, 1, 27, 1}, "asha: reduction must be at least 2, got 1"},
-      {{"accuracy", true, 1, 27, 0}, "asha: reduction must be at least 2, got 0"},
+      {{"accuracy", true, 1, 27, 1}, "asha: reduction must be 2 to 100, got 1"},
+      {{"accuracy", true, 1, 27, 0}, "asha: reduction must be 2 to 100, got 0"},
       {{"accuracy", true, 0, 27, 3}, "asha: min_epochs must be at least 1, got 0"},
       {{"accuracy", true, -2, 27, 3}, "asha: min_epochs must be at least 1, got -2"},
       {{"accuracy", true, 5, 4, 3}, "asha: max_epochs (4) must be at least min_epochs (5)"},
+      {{"accuracy", true, 1, 100001, 3}, "asha: max_epochs must be at most 100000, got 100001"},
+      {{"accuracy", true, 1, 27, 101}, "asha: reduction must be 2 to 100, got 101"},
   };
   for (const Row& row : rows) {
     absl::Status s = ValidateAsha(row.policy);
@@ -577,7 +580,7 @@ TEST(MedianStoppingTest, BadInputs) {
   EXPECT_EQ(ShouldStop(MedianPolicy{"", true, 0}, {{1, 0.5}}, {}).status().message(),
             "median: metric must not be empty");
   EXPECT_EQ(ShouldStop(MedianPolicy{"accuracy", true, -1}, {{1, 0.5}}, {}).status().message(),
-            "median: warmup_epochs must be at least 0, got -1");
+            "median: warmup_epochs must be 0 to 100000, got -1");
 }
 
 }  // namespace

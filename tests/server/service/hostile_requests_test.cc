@@ -435,7 +435,7 @@ TEST_F(HostileRequestsTest, StepsAndSizesOutOfRangeAreInvalidArgument) {
 TEST_F(HostileRequestsTest, UnknownEnumValuesAreInvalidArgument) {
   int64_t sweep_id = Submit({1});
   pb::Assignment assignment = Claim(Register());
-  for (int value : {-1, 9, 77, std::numeric_limits<int32_t>::max()}) {
+  for (int value : {-1, 10, 77, std::numeric_limits<int32_t>::max()}) {
     {
       grpc::ClientContext context;
       pb::ListJobsRequest request;

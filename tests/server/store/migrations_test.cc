@@ -242,11 +242,57 @@ void CheckVersion2Upgraded(SqliteStore& store) {
   }
 }
 
+// Rows in the 0004 schema: version 3's, plus an ASHA sweep with a paused
+// job (its rung result and decision) and a stopped job.
+void FillVersion4(sqlite::Database& db) {
+  FillVersion3(db);
+  ExecOrFail(db, R"sql(
+    INSERT INTO sweeps (id, name, max_attempts, created_at, scheduler_json)
+      VALUES (2, 'asha', 3, 1700000000.0,
+              '{"kind":"asha","metric":"accuracy","mode":"max","min_epochs":1,"max_epochs":9,"reduction":3}');
+    INSERT INTO jobs (id, sweep_id, cell_index, cell_key, config_json, priority, state,
+                      created_at, updated_at, epoch_budget)
+      VALUES (10, 2, 0, 'a', '{}', 0, 7, 1700000000.0, 1700000000.0, 1),
+             (11, 2, 1, 'b', '{}', 0, 8, 1700000000.0, 1700000000.0, 1);
+    INSERT INTO rung_results (job_id, rung, epoch, value, recorded_at)
+      VALUES (10, 0, 1, 0.5, 1700000010.0), (11, 0, 1, 0.25, 1700000010.0);
+    INSERT INTO schedule_decisions (sweep_id, job_id, kind, rung, epoch, value, reason,
+                                    inputs_json, decided_at)
+      VALUES (2, 11, 'stop', 0, 1, 0.25, 'stopped at rung 0 (epoch 1)', '{}', 1700000020.0);
+  )sql");
+}
+
+void CheckVersion4(SqliteStore& store) {
+  CheckVersion3(store);
+  absl::StatusOr<SweepRecord> sweep = store.GetSweep(2);
+  ASSERT_TRUE(sweep.ok()) << sweep.status();
+  EXPECT_EQ(sweep->counts.paused, 1);
+  EXPECT_EQ(sweep->counts.stopped, 1);
+  ASSERT_EQ(sweep->rungs.size(), 3u);
+  EXPECT_EQ(sweep->rungs[0].reached, 2);
+  EXPECT_EQ(sweep->rungs[0].stopped, 1);
+  EXPECT_EQ(sweep->rungs[0].paused, 1);
+  absl::StatusOr<JobRecord> stopped = store.GetJob(11);
+  ASSERT_TRUE(stopped.ok()) << stopped.status();
+  ASSERT_EQ(stopped->decisions.size(), 1u);
+  EXPECT_EQ(stopped->decisions[0].reason, "stopped at rung 0 (epoch 1)");
+}
+
+// Sweeps before 0004 have no scheduler and no rungs.
+void CheckVersion3Upgraded(SqliteStore& store) {
+  CheckVersion3(store);
+  absl::StatusOr<SweepRecord> sweep = store.GetSweep(1);
+  ASSERT_TRUE(sweep.ok()) << sweep.status();
+  EXPECT_EQ(sweep->scheduler_json, "");
+  EXPECT_TRUE(sweep->rungs.empty());
+}
+
 const std::vector<UpgradeCase>& UpgradeCases() {
   static const auto* cases = new std::vector<UpgradeCase>{
       {1, FillVersion1, CheckVersion1Upgraded},
       {2, FillVersion2, CheckVersion2Upgraded},
-      {3, FillVersion3, CheckVersion3},
+      {3, FillVersion3, CheckVersion3Upgraded},
+      {4, FillVersion4, CheckVersion4},
   };
   return *cases;
 }
@@ -264,6 +310,7 @@ TEST(MigrationsTest, UpgradesFromEveryVersionKeepTheRows) {
   absl::Span<const Migration> all = EmbeddedMigrations();
   for (const UpgradeCase& c : UpgradeCases()) {
     SCOPED_TRACE(absl::StrCat("from schema version ", c.version));
+    int64_t jobs_filled = -1;
     testing::TempDir dir;
     const std::string path = dir.File("s.db");
     {
@@ -273,6 +320,7 @@ TEST(MigrationsTest, UpgradesFromEveryVersionKeepTheRows) {
       ASSERT_EQ(SchemaVersion(*db).value_or(-1), c.version);
       c.fill(*db);
       ASSERT_EQ(db->QueryInt64("SELECT COUNT(*) FROM pragma_foreign_key_check").value_or(-1), 0);
+      jobs_filled = db->QueryInt64("SELECT COUNT(*) FROM jobs").value_or(-1);
     }
     absl::StatusOr<std::unique_ptr<SqliteStore>> store = OpenStore(path);
     ASSERT_TRUE(store.ok()) << store.status();
@@ -281,7 +329,7 @@ TEST(MigrationsTest, UpgradesFromEveryVersionKeepTheRows) {
     std::unique_ptr<sqlite::Database> db = OpenDb(path);
     EXPECT_EQ(SchemaVersion(*db).value_or(-1), LatestSchemaVersion());
     EXPECT_EQ(db->QueryInt64("SELECT COUNT(*) FROM pragma_foreign_key_check").value_or(-1), 0);
-    EXPECT_EQ(db->QueryInt64("SELECT COUNT(*) FROM jobs").value_or(-1), 2);
+    EXPECT_EQ(db->QueryInt64("SELECT COUNT(*) FROM jobs").value_or(-1), jobs_filled);
   }
 }
 

@@ -148,6 +148,32 @@ class SqliteStoreTest : public ::testing::Test {
     return db.ok() ? std::move(*db) : nullptr;
   }
 
+  // A sweep of `n` jobs under `scheduler_json` (SchedulerToJson's form).
+  int64_t MakeScheduledSweep(int n, const std::string& scheduler_json) {
+    SweepRecord sweep;
+    sweep.name = "scheduled";
+    sweep.max_attempts = 3;
+    sweep.created_at = now_;
+    sweep.scheduler_json = scheduler_json;
+    std::vector<NewJob> jobs;
+    for (int i = 0; i < n; ++i) {
+      jobs.push_back({i, absl::StrCat("cell", i), Config("transformer", "softmax", i)});
+    }
+    absl::StatusOr<int64_t> id = store_->CreateSweep(sweep, jobs);
+    EXPECT_TRUE(id.ok()) << id.status();
+    return id.value_or(0);
+  }
+
+  // The attempt logs `metric` = value at the end of `epoch` (an epoch line).
+  void LogEpoch(const Assignment& a, int epoch, const std::string& metric, double value) {
+    MetricBatchWrite batch{a.attempt,
+                           {{"epoch", epoch * 10, double(epoch), 1.0},
+                            {metric, epoch * 10, value, 1.0}}};
+    absl::StatusOr<std::vector<absl::Status>> r = store_->AppendMetrics({batch});
+    ASSERT_TRUE(r.ok()) << r.status();
+    ASSERT_TRUE((*r)[0].ok()) << (*r)[0];
+  }
+
   int64_t Count(const std::string& sql) {
     absl::StatusOr<int64_t> n = RawDb()->QueryInt64(sql);
     EXPECT_TRUE(n.ok()) << n.status();
@@ -594,7 +620,7 @@ TEST_F(SqliteStoreTest, RenewLeasesKeepsAttemptsAliveAndGivesOrders) {
   AttemptRef stale = a.attempt;
   stale.fencing_token = "wrong";
   absl::StatusOr<std::vector<Order>> orders = store_->RenewLeases(
-      worker_, {a.attempt, b.attempt, stale, AttemptRef{999, "x"}}, now_ + 10 * kLease);
+      worker_, {a.attempt, b.attempt, stale, AttemptRef{999, "x"}}, now_ + 10 * kLease, now_);
   ASSERT_TRUE(orders.ok()) << orders.status();
   ASSERT_EQ(orders->size(), 3u);
   EXPECT_EQ((*orders)[0].attempt_id, b.attempt.attempt_id);
@@ -605,11 +631,11 @@ TEST_F(SqliteStoreTest, RenewLeasesKeepsAttemptsAliveAndGivesOrders) {
   EXPECT_EQ((*orders)[2].kind, OrderKind::kAbandon);
 
   // Another worker cannot renew (or learn about) this worker's attempt.
-  orders = store_->RenewLeases(other, {c.attempt}, now_ + 10 * kLease);
+  orders = store_->RenewLeases(other, {c.attempt}, now_ + 10 * kLease, now_);
   ASSERT_TRUE(orders.ok());
   ASSERT_EQ(orders->size(), 1u);
   EXPECT_EQ((*orders)[0].kind, OrderKind::kAbandon);
-  EXPECT_EQ(store_->RenewLeases(4242, {a.attempt}, now_).status().code(),
+  EXPECT_EQ(store_->RenewLeases(4242, {a.attempt}, now_, now_).status().code(),
             absl::StatusCode::kNotFound);
 
   // a and b were renewed, c was not.
@@ -620,7 +646,7 @@ TEST_F(SqliteStoreTest, RenewLeasesKeepsAttemptsAliveAndGivesOrders) {
 
   // A finished attempt gets kAbandon.
   ASSERT_TRUE(Finish(a, AttemptOutcome::kSucceeded).ok());
-  orders = store_->RenewLeases(worker_, {a.attempt}, now_ + kLease);
+  orders = store_->RenewLeases(worker_, {a.attempt}, now_ + kLease, now_);
   ASSERT_TRUE(orders.ok());
   ASSERT_EQ(orders->size(), 1u);
   EXPECT_EQ((*orders)[0].kind, OrderKind::kAbandon);
@@ -1143,6 +1169,151 @@ TEST_F(SqliteStoreTest, ViewsReturnWhatTheDocSays) {
     EXPECT_THAT(rows, ElementsAre("views 0 pending transformer 0 0", "views 1 running lstm 1 1",
                                   "views 2 succeeded transformer 2 1"));
   }
+}
+
+
+// ------------------------------------------------------ early stopping ---
+
+constexpr char kAsha9[] =
+    R"({"kind":"asha","metric":"accuracy","mode":"max","min_epochs":1,"max_epochs":9,"reduction":3})";
+
+TEST_F(SqliteStoreTest, AshaStartsTrialsAtRungZeroPausesThemAndPromotesTheTopThird) {
+  const int64_t sweep = MakeScheduledSweep(4, kAsha9);
+  // Held trials are started by the scheduler, lowest id first, at rung 0.
+  std::vector<Assignment> started;
+  for (int i = 0; i < 3; ++i) {
+    Assignment a = MustClaim();
+    EXPECT_EQ(a.epoch_budget, 1);
+    started.push_back(a);
+  }
+  EXPECT_EQ(started[0].job_id + 1, started[1].job_id);
+  const double values[] = {0.4, 0.9, 0.6};
+  for (int i = 0; i < 3; ++i) {
+    LogEpoch(started[i], 1, "accuracy", values[i]);
+    absl::StatusOr<JobState> state = Finish(started[i], AttemptOutcome::kSucceeded);
+    ASSERT_TRUE(state.ok()) << state.status();
+    EXPECT_EQ(*state, JobState::kPaused);
+  }
+  EXPECT_EQ(Sweep(sweep).counts.paused, 3);
+  // Three jobs finished rung 0: the best (0.9) is promoted before the fourth
+  // trial starts, and trains to rung 1's budget from its checkpoint.
+  Assignment promoted = MustClaim();
+  EXPECT_EQ(promoted.job_id, started[1].job_id);
+  EXPECT_EQ(promoted.epoch_budget, 3);
+  JobRecord job = Job(promoted.job_id);
+  ASSERT_EQ(job.decisions.size(), 3u);
+  EXPECT_EQ(job.decisions[0].kind, "start");
+  EXPECT_EQ(job.decisions[1].kind, "pause");
+  EXPECT_EQ(job.decisions[2].kind, "promote");
+  EXPECT_EQ(job.decisions[2].reason,
+            "promoted from rung 0 (epoch 1) to rung 1 (epoch 3): accuracy 0.9, rank 1 of 3 jobs "
+            "seen, within the rung's top third (1)");
+  EXPECT_NE(job.decisions[2].inputs_json.find("0.9"), std::string::npos);
+  Assignment fourth = MustClaim();
+  EXPECT_EQ(fourth.epoch_budget, 1);
+  EXPECT_FALSE(Claim().has_value());  // nothing promotable, nothing left to start
+  std::vector<RungRecord> rungs = Sweep(sweep).rungs;
+  ASSERT_EQ(rungs.size(), 3u);
+  EXPECT_EQ(rungs[0].reached, 3);
+  EXPECT_EQ(rungs[0].promoted, 1);
+  EXPECT_EQ(rungs[0].paused, 2);
+}
+
+TEST_F(SqliteStoreTest, AshaEndsTheSweepByStoppingThePausedJobsWithTheirNumbers) {
+  const int64_t sweep = MakeScheduledSweep(3, kAsha9);
+  std::vector<Assignment> started = {MustClaim(), MustClaim(), MustClaim()};
+  // One of them fails: it never ran a rung and is not waited for.
+  ASSERT_TRUE(Finish(started[2], AttemptOutcome::kConfigError).ok());
+  LogEpoch(started[0], 1, "accuracy", 0.5);
+  ASSERT_TRUE(Finish(started[0], AttemptOutcome::kSucceeded).ok());
+  EXPECT_FALSE(Sweep(sweep).finished_at.has_value());
+  LogEpoch(started[1], 1, "accuracy", 0.7);
+  // The last running job pauses: two jobs at rung 0 promote none (fewer than
+  // the reduction), nothing is left to start, so the sweep ends at once.
+  absl::StatusOr<JobState> state = Finish(started[1], AttemptOutcome::kSucceeded);
+  ASSERT_TRUE(state.ok()) << state.status();
+  SweepRecord after = Sweep(sweep);
+  EXPECT_EQ(after.counts.stopped, 2);
+  EXPECT_EQ(after.counts.paused, 0);
+  EXPECT_TRUE(after.finished_at.has_value());
+  JobRecord job = Job(started[0].job_id);
+  EXPECT_EQ(job.state, JobState::kStopped);
+  ASSERT_FALSE(job.decisions.empty());
+  EXPECT_EQ(job.decisions.back().kind, "stop");
+  EXPECT_EQ(job.decisions.back().reason,
+            "stopped at rung 0 (epoch 1): accuracy 0.5, below the rung's top third (none: 2 "
+            "jobs seen, fewer than 3)");
+  // Stopped jobs cost nothing from the retry budget, and retry resumes one
+  // to its full epochs (budget 0) from its checkpoint.
+  EXPECT_EQ(job.failures, 0);
+  absl::StatusOr<int64_t> retried = store_->Retry(sweep, {JobState::kStopped}, now_);
+  ASSERT_TRUE(retried.ok()) << retried.status();
+  EXPECT_EQ(*retried, 2);
+  Assignment resumed = MustClaim();
+  EXPECT_EQ(resumed.epoch_budget, 0);
+  ASSERT_TRUE(Finish(resumed, AttemptOutcome::kSucceeded).ok());
+  EXPECT_EQ(Job(resumed.job_id).state, JobState::kSucceeded);
+}
+
+TEST_F(SqliteStoreTest, AshaOutranksOnlyLowerPriorityWork) {
+  MakeSweep(1, /*priority=*/5, 3, "urgent");
+  MakeScheduledSweep(2, kAsha9);
+  Assignment first = MustClaim();
+  EXPECT_EQ(first.epoch_budget, 0);  // the priority-5 plain job
+  Assignment second = MustClaim();
+  EXPECT_EQ(second.epoch_budget, 1);  // then an ASHA trial
+}
+
+TEST_F(SqliteStoreTest, AshaLostJobResumesToTheSameRung) {
+  MakeScheduledSweep(2, kAsha9);
+  Assignment a = MustClaim();
+  EXPECT_EQ(ExpireAll(), 1);
+  // Requeued: it keeps its budget and goes before the next new trial.
+  Assignment again = MustClaim();
+  EXPECT_EQ(again.job_id, a.job_id);
+  EXPECT_EQ(again.epoch_budget, 1);
+  EXPECT_EQ(Job(a.job_id).decisions.size(), 1u);  // the start; no second decision
+}
+
+constexpr char kMedian[] = R"({"kind":"median","metric":"accuracy","mode":"max","warmup_epochs":1})";
+
+TEST_F(SqliteStoreTest, MedianStopsAJobBelowTheOthersMedianThroughTheHeartbeat) {
+  const int64_t sweep = MakeScheduledSweep(4, kMedian);
+  std::vector<Assignment> a = {MustClaim(), MustClaim(), MustClaim(), MustClaim()};
+  const double at_epoch_2[] = {0.8, 0.7, 0.6, 0.3};
+  for (int i = 0; i < 4; ++i) {
+    LogEpoch(a[i], 1, "accuracy", 0.1);
+    LogEpoch(a[i], 2, "accuracy", at_epoch_2[i]);
+  }
+  std::vector<AttemptRef> refs;
+  for (const Assignment& x : a) refs.push_back(x.attempt);
+  absl::StatusOr<std::vector<Order>> orders =
+      store_->RenewLeases(worker_, refs, now_ + kLease, now_);
+  ASSERT_TRUE(orders.ok()) << orders.status();
+  // 0.6 and 0.3 are below the median (0.7) of the other three; 0.7 is not
+  // below the others' 0.6 .. 0.8, nor is 0.8.
+  ASSERT_EQ(orders->size(), 2u);
+  EXPECT_EQ((*orders)[0].attempt_id, a[2].attempt.attempt_id);
+  EXPECT_EQ((*orders)[1].attempt_id, a[3].attempt.attempt_id);
+  EXPECT_EQ((*orders)[1].kind, OrderKind::kStop);
+  EXPECT_TRUE(Job(a[1].job_id).decisions.empty());
+  JobRecord job = Job(a[3].job_id);
+  ASSERT_EQ(job.decisions.size(), 1u);
+  EXPECT_EQ(job.decisions[0].kind, "stop");
+  EXPECT_EQ(job.decisions[0].epoch, 2);
+  EXPECT_NE(job.decisions[0].reason.find("median 0.7"), std::string::npos) << job.decisions[0].reason;
+  // The order stands on every heartbeat; the decision is taken once.
+  orders = store_->RenewLeases(worker_, refs, now_ + kLease, now_);
+  ASSERT_TRUE(orders.ok());
+  ASSERT_EQ(orders->size(), 2u);
+  EXPECT_EQ(Job(a[3].job_id).decisions.size(), 1u);
+  // The worker reports it stopped: free, terminal; a drain instead of the
+  // stop would end it stopped as well.
+  absl::StatusOr<JobState> state = Finish(a[3], AttemptOutcome::kStopped);
+  ASSERT_TRUE(state.ok()) << state.status();
+  EXPECT_EQ(*state, JobState::kStopped);
+  EXPECT_EQ(Job(a[3].job_id).failures, 0);
+  EXPECT_EQ(Sweep(sweep).counts.stopped, 1);
 }
 
 }  // namespace

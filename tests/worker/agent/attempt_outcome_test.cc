@@ -22,6 +22,12 @@ AttemptFacts Ran(ExitInfo exit, StopReason stop = StopReason::kNone, bool spoke 
   return facts;
 }
 
+// The scheduler's stop order was passed on (the stop file).
+AttemptFacts StopOrdered(AttemptFacts facts) {
+  facts.epoch_stop_ordered = true;
+  return facts;
+}
+
 AttemptFacts Early(EarlyFailure early, StopReason stop = StopReason::kNone) {
   AttemptFacts facts;
   facts.early = early;
@@ -57,6 +63,15 @@ TEST(ClassifyAttemptTest, TheOutcomeTable) {
        "this worker's environment failed (trainer exit code 5)"},
       {"stopped from outside", Ran(Exited(4)), v1::ATTEMPT_OUTCOME_PREEMPTED, kNobody,
        "the trainer was stopped by a SIGTERM from outside the daemon"},
+      {"stopped by the scheduler", StopOrdered(Ran(Exited(4))), v1::ATTEMPT_OUTCOME_STOPPED,
+       kNobody, "stopped by the sweep's scheduler at an epoch boundary (trainer exit code 4)"},
+      {"done before the stop order took", StopOrdered(Ran(Exited(0))),
+       v1::ATTEMPT_OUTCOME_SUCCEEDED, kNobody, ""},
+      {"a drain beats the stop order", StopOrdered(Ran(Exited(4), StopReason::kDrain)),
+       v1::ATTEMPT_OUTCOME_PREEMPTED, kNobody,
+       "worker draining; the trainer stopped with exit code 4"},
+      {"a failure after the stop order", StopOrdered(Ran(Exited(3))), v1::ATTEMPT_OUTCOME_FAILED,
+       kJob, "training failed (trainer exit code 3)"},
       {"loader failure", Ran(Exited(127)), v1::ATTEMPT_OUTCOME_ENVIRONMENT_ERROR, kWorker,
        "the trainer could not start (exit code 127)"},
       {"not executable", Ran(Exited(126)), v1::ATTEMPT_OUTCOME_ENVIRONMENT_ERROR, kWorker,

@@ -9,6 +9,8 @@
 #include <future>
 #include <set>
 
+#include <nlohmann/json.hpp>
+
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
@@ -198,6 +200,43 @@ TEST_F(JobRunnerTest, AGpuSlotShowsTheTrainerItsGpuAsCuda0) {
   EXPECT_EQ(ArgAfter(trainer->spec(), "--device"), "cuda:0");
   trainer->Exit(0);
   EXPECT_EQ(done.get().outcome, v1::ATTEMPT_OUTCOME_SUCCEEDED);
+}
+
+TEST_F(JobRunnerTest, AnEpochBudgetBecomesTheConfigsEpochs) {
+  assignment_.set_epoch_budget(1);  // an ASHA rung: 1 of the job's 2 epochs
+  auto runner = MakeRunner();
+  auto done = Start(runner.get());
+  StopOnExit guard(runner.get());
+  std::shared_ptr<FakeTrainer> trainer = launcher_.WaitForProcess(0);
+  ASSERT_NE(trainer, nullptr);
+  std::ifstream file(ArgAfter(trainer->spec(), "--config"));
+  nlohmann::json config = nlohmann::json::parse(file);
+  EXPECT_EQ(config["epochs"], 1);
+  EXPECT_EQ(config["model"], "mlp");
+  trainer->Exit(0);
+  EXPECT_EQ(done.get().outcome, v1::ATTEMPT_OUTCOME_SUCCEEDED);
+}
+
+TEST_F(JobRunnerTest, AStopOrderCreatesTheStopFileAndExit4ReportsStopped) {
+  auto runner = MakeRunner();
+  auto done = Start(runner.get());
+  StopOnExit guard(runner.get());
+  std::shared_ptr<FakeTrainer> trainer = launcher_.WaitForProcess(0);
+  ASSERT_NE(trainer, nullptr);
+  const std::string stop_file = Env(trainer->spec(), "SWITCHYARD_STOP_FILE");
+  ASSERT_NE(stop_file, "<unset>");
+  EXPECT_FALSE(std::filesystem::exists(stop_file));
+  runner->RequestEpochStop();
+  runner->RequestEpochStop();  // every heartbeat repeats the order
+  EXPECT_TRUE(std::filesystem::exists(stop_file));
+  EXPECT_EQ(trainer->terminates(), 0);  // no signal: the program stops at its epoch's end
+  trainer->Emit(EpochLine(1, 10, 0.5));
+  trainer->Exit(4);
+  JobResult result = done.get();
+  EXPECT_EQ(result.outcome, v1::ATTEMPT_OUTCOME_STOPPED);
+  EXPECT_EQ(result.charged_to, ChargedTo::kNobody);
+  ASSERT_EQ(coordinator_.finishes().size(), 1u);
+  EXPECT_EQ(coordinator_.finishes()[0].request.outcome(), v1::ATTEMPT_OUTCOME_STOPPED);
 }
 
 TEST_F(JobRunnerTest, AClaimWithACheckpointDownloadsItAndResumes) {

@@ -1,10 +1,12 @@
 #include "worker/train/trainer.h"
 
+#include <fstream>
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
 #include <atomic>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -187,6 +189,63 @@ TEST_F(TrainerTest, StopInTheFirstEpochAndResumeWithAttachedLayout) {
   Result resumed = Train(second);
   ASSERT_EQ(resumed.code, kExitDone) << resumed.log;
   ExpectSameRun(reference.Epochs(), resumed.Epochs());
+}
+
+// ASHA's rungs: an attempt trains to an epoch budget (the worker writes it
+// as "epochs"), checkpoints at the epoch's end and is done; the promoted job
+// resumes with more epochs and continues exactly where the full run would be.
+TEST_F(TrainerTest, ARungThenItsPromotionEqualsTheFullRun) {
+  TrainerOptions straight;
+  straight.job = Job({{"model", "lstm"}});
+  Result reference = Train(straight);
+  ASSERT_EQ(reference.code, kExitDone) << reference.log;
+
+  TempDir dir;
+  TrainerOptions rung = straight;
+  rung.checkpoint_dir = dir.str();
+  ASSERT_EQ(rung.job.SetFromString("epochs", "1"), "");
+  Result first = Train(rung);
+  ASSERT_EQ(first.code, kExitDone) << first.log;
+  ASSERT_EQ(first.Epochs().size(), 1u);
+
+  TrainerOptions promoted = straight;
+  promoted.checkpoint_dir = dir.str();
+  promoted.resume = true;
+  Result second = Train(promoted);
+  ASSERT_EQ(second.code, kExitDone) << second.log;
+  std::vector<Json> joined = first.Epochs();
+  joined.push_back(second.Epochs().at(0));
+  ExpectSameRun(reference.Epochs(), joined);
+}
+
+// The scheduler's stop order: the stop file ends the run after the epoch
+// that is under way, with its line and checkpoint, exit 4; at the last
+// epoch the run just finishes.
+TEST_F(TrainerTest, TheStopFileStopsTheRunAtTheNextEpochBoundary) {
+  TempDir dir;
+  TempDir stop_dir;
+  fs::create_directories(stop_dir.str());
+  const std::string stop_file = stop_dir.str() + "/stop-at-epoch-end";
+  TrainerOptions options;
+  options.job = Job({{"model", "mlp"}, {"epochs", "3"}});
+  options.checkpoint_dir = dir.str();
+  options.epoch_stop_file = stop_file;
+  options.after_step = [&](int64_t step) {
+    if (step == 2) std::ofstream(stop_file).put('\n');  // mid-epoch 1 of 6 steps
+  };
+  Result stopped = Train(options);
+  ASSERT_EQ(stopped.code, kExitStopped) << stopped.log;
+  ASSERT_EQ(stopped.Epochs().size(), 1u);
+  EXPECT_EQ(stopped.Summary(), nullptr);
+  EXPECT_EQ(stopped.lines.back()["checkpoint"], CheckpointPath(dir.str(), 6));
+
+  TempDir last_dir;
+  TrainerOptions last = options;
+  last.checkpoint_dir = last_dir.str();
+  ASSERT_EQ(last.job.SetFromString("epochs", "1"), "");
+  Result finished = Train(last);
+  EXPECT_EQ(finished.code, kExitDone) << finished.log;
+  EXPECT_NE(finished.Summary(), nullptr);
 }
 
 TEST_F(TrainerTest, SmallModelLearnsTheIncrementTask) {

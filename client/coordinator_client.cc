@@ -17,20 +17,22 @@ std::chrono::system_clock::time_point After(double seconds) {
          std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000));
 }
 
-class GrpcSweepEventReader final : public SweepEventReader {
+// An open server stream of `Message`s (WatchSweep, TailMetrics).
+template <typename Base, typename Request, typename Message>
+class GrpcStreamReader final : public Base {
  public:
-  GrpcSweepEventReader(pb::SweepService::Stub* stub, int64_t sweep_id) {
-    request_.set_sweep_id(sweep_id);
-    reader_ = stub->WatchSweep(&context_, request_);
+  template <typename Open>
+  GrpcStreamReader(const Request& request, Open open) : request_(request) {
+    reader_ = open(&context_, request_);
   }
   // gRPC wants every stream finished before its reader goes away.
-  ~GrpcSweepEventReader() override {
+  ~GrpcStreamReader() override {
     if (!finished_) {
       context_.TryCancel();
       reader_->Finish();
     }
   }
-  bool Read(pb::SweepEvent* event) override { return reader_->Read(event); }
+  bool Read(Message* message) override { return reader_->Read(message); }
   absl::Status Finish() override {
     finished_ = true;
     grpc::Status status = reader_->Finish();
@@ -41,8 +43,8 @@ class GrpcSweepEventReader final : public SweepEventReader {
  private:
   bool finished_ = false;
   grpc::ClientContext context_;
-  pb::WatchSweepRequest request_;
-  std::unique_ptr<grpc::ClientReader<pb::SweepEvent>> reader_;
+  Request request_;
+  std::unique_ptr<grpc::ClientReader<Message>> reader_;
 };
 
 class GrpcCoordinatorClient final : public CoordinatorClient {
@@ -77,7 +79,14 @@ class GrpcCoordinatorClient final : public CoordinatorClient {
   }
 
   absl::StatusOr<std::unique_ptr<SweepEventReader>> WatchSweep(int64_t sweep_id) override {
-    return std::unique_ptr<SweepEventReader>(new GrpcSweepEventReader(stub_.get(), sweep_id));
+    pb::WatchSweepRequest request;
+    request.set_sweep_id(sweep_id);
+    auto* stub = stub_.get();
+    return std::unique_ptr<SweepEventReader>(
+        new GrpcStreamReader<SweepEventReader, pb::WatchSweepRequest, pb::SweepEvent>(
+            request, [stub](grpc::ClientContext* c, const pb::WatchSweepRequest& r) {
+              return stub->WatchSweep(c, r);
+            }));
   }
 
   absl::StatusOr<pb::CancelResponse> Cancel(const pb::CancelRequest& request) override {
@@ -147,6 +156,41 @@ class GrpcCoordinatorClient final : public CoordinatorClient {
     return Unary<pb::Worker>([&](grpc::ClientContext* c, pb::Worker* r) {
       return stub_->UnquarantineWorker(c, request, r);
     });
+  }
+
+  absl::StatusOr<pb::QuerySeriesResponse> QuerySeries(
+      const pb::QuerySeriesRequest& request) override {
+    return Unary<pb::QuerySeriesResponse>([&](grpc::ClientContext* c, pb::QuerySeriesResponse* r) {
+      return stub_->QuerySeries(c, request, r);
+    });
+  }
+
+  absl::StatusOr<pb::AggregateResponse> Aggregate(const pb::AggregateRequest& request) override {
+    return Unary<pb::AggregateResponse>([&](grpc::ClientContext* c, pb::AggregateResponse* r) {
+      return stub_->Aggregate(c, request, r);
+    });
+  }
+
+  absl::StatusOr<std::unique_ptr<MetricTailReader>> TailMetrics(
+      const pb::TailMetricsRequest& request) override {
+    auto* stub = stub_.get();
+    return std::unique_ptr<MetricTailReader>(
+        new GrpcStreamReader<MetricTailReader, pb::TailMetricsRequest, pb::TailMetricsResponse>(
+            request, [stub](grpc::ClientContext* c, const pb::TailMetricsRequest& r) {
+              return stub->TailMetrics(c, r);
+            }));
+  }
+
+  absl::StatusOr<std::vector<pb::CheckpointInfo>> ListCheckpoints(int64_t job_id) override {
+    pb::ListCheckpointsRequest request;
+    request.set_job_id(job_id);
+    absl::StatusOr<pb::ListCheckpointsResponse> response = Unary<pb::ListCheckpointsResponse>(
+        [&](grpc::ClientContext* c, pb::ListCheckpointsResponse* r) {
+          return stub_->ListCheckpoints(c, request, r);
+        });
+    if (!response.ok()) return response.status();
+    return std::vector<pb::CheckpointInfo>(response->checkpoints().begin(),
+                                           response->checkpoints().end());
   }
 
  private:

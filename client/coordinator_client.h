@@ -4,10 +4,12 @@
 // Every error a call returns comes from ServerError() or UnreachableError()
 // (client/errors.h), so it maps to exit code 2 or 3.
 //
-// Thread safety: one CoordinatorClient is used by one thread at a time. A
-// SweepEventReader may be read on a thread of its own while that thread makes
-// other calls, Cancel() may be called from any thread, and every reader is
-// destroyed before its client.
+// Thread safety: the gRPC CoordinatorClient (ConnectToCoordinator) may be
+// called from many threads at once (`switchyard ui` does); a fake need only
+// be as safe as its tests need. A SweepEventReader or MetricTailReader may be
+// read on a thread of its own while other threads make other calls, Cancel()
+// may be called from any thread, and every reader is destroyed before its
+// client.
 #ifndef SWITCHYARD_CLIENT_COORDINATOR_CLIENT_H_
 #define SWITCHYARD_CLIENT_COORDINATOR_CLIENT_H_
 
@@ -33,6 +35,19 @@ class SweepEventReader {
   // Finish() for the reason).
   virtual bool Read(pb::SweepEvent* event) = 0;
   // Why the stream ended: OK after the done event, CANCELLED after Cancel().
+  virtual absl::Status Finish() = 0;
+  // Makes a blocked Read() return false. Any thread may call it.
+  virtual void Cancel() = 0;
+};
+
+// An open TailMetrics stream.
+class MetricTailReader {
+ public:
+  virtual ~MetricTailReader() = default;
+  // Blocks until the next batch of points; false once the stream has ended
+  // (then call Finish() for the reason).
+  virtual bool Read(pb::TailMetricsResponse* batch) = 0;
+  // Why the stream ended: CANCELLED after Cancel().
   virtual absl::Status Finish() = 0;
   // Makes a blocked Read() return false. Any thread may call it.
   virtual void Cancel() = 0;
@@ -64,6 +79,31 @@ class CoordinatorClient {
   virtual absl::StatusOr<pb::Worker> UnquarantineWorker(int64_t worker_id) {
     (void)worker_id;
     return absl::UnimplementedError("UnquarantineWorker");
+  }
+
+  // What views need (issue 15, docs/ui.md). The defaults (for fakes) are
+  // UNIMPLEMENTED.
+  // Downsampled series of a sweep's jobs.
+  virtual absl::StatusOr<pb::QuerySeriesResponse> QuerySeries(
+      const pb::QuerySeriesRequest& request) {
+    (void)request;
+    return absl::UnimplementedError("QuerySeries");
+  }
+  // Grouped mean, sd and n of a metric.
+  virtual absl::StatusOr<pb::AggregateResponse> Aggregate(const pb::AggregateRequest& request) {
+    (void)request;
+    return absl::UnimplementedError("Aggregate");
+  }
+  // Points as the coordinator stores them, until Cancel(); no deadline.
+  virtual absl::StatusOr<std::unique_ptr<MetricTailReader>> TailMetrics(
+      const pb::TailMetricsRequest& request) {
+    (void)request;
+    return absl::UnimplementedError("TailMetrics");
+  }
+  // A job's checkpoints, oldest first.
+  virtual absl::StatusOr<std::vector<pb::CheckpointInfo>> ListCheckpoints(int64_t job_id) {
+    (void)job_id;
+    return absl::UnimplementedError("ListCheckpoints");
   }
 };
 

@@ -152,5 +152,8 @@ cat >&2 <<TEXT
    logs:      $LOGS
    Start the coordinator again with:
      $BIN/switchyard-coordinator --data-dir $DEMO_DIR --listen 127.0.0.1:50051
+   and open the dashboard on the demo's database (docs/ui.md) with:
+     $BIN/switchyard --coordinator 127.0.0.1:50051 --token-file $DEMO_DIR/client.token ui
+   then browse http://127.0.0.1:8080/sweeps/$SWEEP
 TEXT
 exit "$watch_code"

@@ -56,6 +56,10 @@ struct CliIo {
 class CommandEnv {
  public:
   CommandEnv(CliIo* io, GlobalOptions globals) : io_(io), globals_(std::move(globals)) {}
+  // With a client that is already connected and outlives the env (the `ui`
+  // command's request threads draw figures through its client).
+  CommandEnv(CliIo* io, GlobalOptions globals, CoordinatorClient* borrowed)
+      : io_(io), globals_(std::move(globals)), borrowed_(borrowed) {}
 
   std::ostream& out() { return *io_->out; }
   std::ostream& err() { return *io_->err; }
@@ -71,6 +75,7 @@ class CommandEnv {
  private:
   CliIo* io_;
   GlobalOptions globals_;
+  CoordinatorClient* borrowed_ = nullptr;
   std::unique_ptr<CoordinatorClient> client_;
 };
 
@@ -95,6 +100,13 @@ Command ResultsCommand();
 Command ExportCommand();
 Command FigureCommand();
 Command SampleCommand();
+Command UiCommand();
+
+// `figure`'s SVG from its parsed arguments (the SWEEP positional and its
+// flags; --out is not needed), drawn as `switchyard figure` draws it. Notes
+// (jobs left out, mixed groups) go to env.err(). What `ui` serves as
+// /download/figure.svg.
+absl::StatusOr<std::string> DrawFigure(const Args& args, CommandEnv& env);
 
 // ---- helpers shared by the commands
 

@@ -23,6 +23,7 @@ double CommandEnv::Now() const {
 }
 
 absl::StatusOr<CoordinatorClient*> CommandEnv::Client() {
+  if (borrowed_ != nullptr) return borrowed_;
   if (client_ != nullptr) return client_.get();
   std::string token;
   if (!globals_.token_file.empty()) {
@@ -57,7 +58,7 @@ const std::vector<Command>& AllCommands() {
   static const std::vector<Command>* const commands = new std::vector<Command>{
       SubmitCommand(), StatusCommand(), JobsCommand(),    WatchCommand(),
       CancelCommand(), RetryCommand(),  WhyCommand(),     ResultsCommand(),
-      ExportCommand(), FigureCommand(), WorkersCommand(), SampleCommand(),
+      ExportCommand(), FigureCommand(), WorkersCommand(), SampleCommand(), UiCommand(),
   };
   return *commands;
 }
@@ -106,25 +107,7 @@ JobData ToJobData(const pb::Job& job) {
   data.state = JobStateName(job.state());
   data.last_cause = job.last_cause();
   for (const auto& [name, value] : job.final_metrics()) data.final_metrics[name] = value;
-  nlohmann::json config = nlohmann::json::parse(job.config_json(), nullptr, false);
-  const auto text = [](const nlohmann::json& value) {
-    if (value.is_string()) return value.get<std::string>();
-    if (value.is_number_integer()) return std::to_string(value.get<int64_t>());
-    if (value.is_number()) return ShortestDouble(value.get<double>());
-    return value.dump();
-  };
-  if (config.is_object()) {
-    for (const auto& [key, value] : config.items()) {
-      if (key == "params" && value.is_object()) {
-        // A program's own parameters, as the keys a sweep file gives them.
-        for (const auto& [name, param] : value.items()) {
-          data.config[std::string(config::kProgramParamPrefix) + name] = text(param);
-        }
-        continue;
-      }
-      data.config[key] = text(value);
-    }
-  }
+  data.config = results::ConfigText(job.config_json());
   return data;
 }
 

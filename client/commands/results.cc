@@ -365,20 +365,7 @@ absl::StatusOr<std::map<int64_t, Series>> LoadSeriesByEpoch(
   for (const auto& [job_id, values] : value_at) {
     const JobData& job = *by_id.at(job_id);
     double steps_per_epoch = std::atof(job.Config("steps_per_epoch").c_str());
-    std::map<double, double> points;  // one value per x: the latest step wins
-    for (const auto& [step, value] : values) {
-      double x;
-      if (auto e = epoch_at[job_id].find(step); e != epoch_at[job_id].end()) {
-        x = e->second;
-      } else if (steps_per_epoch > 0) {
-        x = static_cast<double>(step) / steps_per_epoch;
-      } else {
-        x = static_cast<double>(step);
-        *by_epoch = false;
-      }
-      points[x] = value;
-    }
-    series[job_id].assign(points.begin(), points.end());
+    series[job_id] = SeriesByEpoch(values, epoch_at[job_id], steps_per_epoch, by_epoch);
   }
   return series;
 }
@@ -617,9 +604,9 @@ absl::StatusOr<std::vector<std::string>> FigureKeys(const Args& args, const std:
   return keys;
 }
 
-// Checks the flags, loads the sweep and its jobs, draws the kind asked for and
-// writes it.
-absl::Status RunFigure(const Args& args, CommandEnv& env) {
+// Checks the flags, loads the sweep and its jobs and draws the kind asked
+// for (--out is not looked at).
+absl::StatusOr<Figure> MakeFigure(const Args& args, CommandEnv& env) {
   absl::StatusOr<int64_t> id = SweepArg(args);
   if (!id.ok()) return id.status();
   if (!args.Has("kind"))
@@ -627,9 +614,6 @@ absl::Status RunFigure(const Args& args, CommandEnv& env) {
   absl::StatusOr<std::string> kind =
       ParseChoiceFlag("--kind", args.Get("kind"), {"curves", "bars", "heatmap"});
   if (!kind.ok()) return kind.status();
-  if (!args.Has("out") || args.Get("out").empty()) {
-    return absl::InvalidArgumentError("figure: --out FILE.svg is required (- for stdout)");
-  }
   FigureInput in;
   in.sweep_id = *id;
   in.metric = args.Get("metric", "accuracy");
@@ -649,9 +633,25 @@ absl::Status RunFigure(const Args& args, CommandEnv& env) {
   in.sweep_title = absl::StrCat("sweep ", *id, sweep->name().empty() ? "" : " '", sweep->name(),
                                 sweep->name().empty() ? "" : "'");
 
-  absl::StatusOr<Figure> figure = *kind == "curves" ? CurvesFigure(args, in, env)
-                                  : *kind == "bars" ? BarsFigure(in, env)
-                                                    : HeatmapFigure(in, env);
+  return *kind == "curves" ? CurvesFigure(args, in, env)
+         : *kind == "bars" ? BarsFigure(in, env)
+                           : HeatmapFigure(in, env);
+}
+
+// Draws the figure and writes it.
+absl::Status RunFigure(const Args& args, CommandEnv& env) {
+  if (!args.Has("out") || args.Get("out").empty()) {
+    // The sweep and --kind are checked first, as before.
+    absl::StatusOr<int64_t> id = SweepArg(args);
+    if (!id.ok()) return id.status();
+    if (!args.Has("kind"))
+      return absl::InvalidArgumentError("figure: --kind curves|bars|heatmap is required");
+    absl::StatusOr<std::string> kind =
+        ParseChoiceFlag("--kind", args.Get("kind"), {"curves", "bars", "heatmap"});
+    if (!kind.ok()) return kind.status();
+    return absl::InvalidArgumentError("figure: --out FILE.svg is required (- for stdout)");
+  }
+  absl::StatusOr<Figure> figure = MakeFigure(args, env);
   if (!figure.ok()) return figure.status();
   if (absl::Status s = WriteOutputFile(env, args.Get("out"), figure->svg); !s.ok()) return s;
   if (args.Get("out") != "-") {
@@ -661,6 +661,12 @@ absl::Status RunFigure(const Args& args, CommandEnv& env) {
 }
 
 }  // namespace
+
+absl::StatusOr<std::string> DrawFigure(const Args& args, CommandEnv& env) {
+  absl::StatusOr<Figure> figure = MakeFigure(args, env);
+  if (!figure.ok()) return figure.status();
+  return std::move(figure->svg);
+}
 
 Command ResultsCommand() {
   return {{"results",

@@ -47,6 +47,23 @@ Cell IntegerOrText(const std::string& text) {
 
 // ------------------------------------------------------------------ submit
 
+// The sweep's early-stopping scheduler, one line, e.g. "asha on accuracy
+// (max), epochs 1 to 27, reduction 3"; "" when it has none.
+std::string SchedulerSummary(const pb::Scheduler& scheduler) {
+  if (scheduler.kind().empty()) return "";
+  std::string text = scheduler.kind();
+  if (!scheduler.metric().empty()) absl::StrAppend(&text, " on ", scheduler.metric());
+  if (!scheduler.mode().empty()) absl::StrAppend(&text, " (", scheduler.mode(), ")");
+  if (scheduler.kind() == "asha") {
+    absl::StrAppend(&text, ", epochs ", scheduler.min_epochs(), " to ", scheduler.max_epochs(),
+                    ", reduction ", scheduler.reduction());
+  } else if (scheduler.kind() == "median" && scheduler.warmup_epochs() > 0) {
+    absl::StrAppend(&text, ", warmup ", scheduler.warmup_epochs(), " epoch",
+                    scheduler.warmup_epochs() == 1 ? "" : "s");
+  }
+  return text;
+}
+
 absl::Status RunSubmit(const Args& args, CommandEnv& env) {
   const std::string& path = args.positionals()[0];
   absl::StatusOr<common::SweepDefinition> sweep = common::ParseSweepFile(path);
@@ -132,6 +149,11 @@ absl::Status RunSubmit(const Args& args, CommandEnv& env) {
       env.err() << *cells << " cells in sweep '" << sweep->name << "'\n";
     }
     env.out() << table.Render(env.globals().output);
+    if (sweep->scheduler.kind != common::SchedulerSpec::Kind::kNone) {
+      pb::Scheduler scheduler;
+      common::SchedulerToProto(sweep->scheduler, &scheduler);
+      env.err() << "early stopping: " << SchedulerSummary(scheduler) << "\n";
+    }
     env.err() << "dry run: nothing was submitted\n";
     return absl::OkStatus();
   }
@@ -152,22 +174,6 @@ absl::Status RunSubmit(const Args& args, CommandEnv& env) {
 
 // ------------------------------------------------------------------ status
 
-// The sweep's early-stopping scheduler, one line, e.g. "asha on accuracy
-// (max), epochs 1 to 27, reduction 3"; "" when it has none.
-std::string SchedulerSummary(const pb::Scheduler& scheduler) {
-  if (scheduler.kind().empty()) return "";
-  std::string text = scheduler.kind();
-  if (!scheduler.metric().empty()) absl::StrAppend(&text, " on ", scheduler.metric());
-  if (!scheduler.mode().empty()) absl::StrAppend(&text, " (", scheduler.mode(), ")");
-  if (scheduler.kind() == "asha") {
-    absl::StrAppend(&text, ", epochs ", scheduler.min_epochs(), " to ", scheduler.max_epochs(),
-                    ", reduction ", scheduler.reduction());
-  } else if (scheduler.kind() == "median" && scheduler.warmup_epochs() > 0) {
-    absl::StrAppend(&text, ", warmup ", scheduler.warmup_epochs(), " epoch",
-                    scheduler.warmup_epochs() == 1 ? "" : "s");
-  }
-  return text;
-}
 
 // `status SWEEP`: the scheduler and, for ASHA, how far the jobs got, a line
 // per rung (lowest first).
@@ -178,7 +184,12 @@ void PrintEarlyStopping(const pb::Sweep& s, CommandEnv& env) {
   for (const pb::Rung& r : s.rungs()) {
     env.out() << "  rung " << r.index() << " (epoch " << r.epoch() << "): " << r.reached()
               << " reached, " << r.promoted() << " promoted, " << r.paused() << " paused, "
-              << r.stopped() << " stopped\n";
+              << r.stopped() << " stopped";
+    if (r.promoted_jobs_size() > 0) {
+      env.out() << "; promoted: job" << (r.promoted_jobs_size() == 1 ? " " : "s ")
+                << absl::StrJoin(r.promoted_jobs(), ", ");
+    }
+    env.out() << "\n";
   }
 }
 

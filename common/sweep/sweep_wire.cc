@@ -47,6 +47,22 @@ void AxisToProto(const SweepAxis& axis, pb::Axis* out) {
   for (const config::Value& value : axis.values) ValueToProto(value, out->add_values());
 }
 
+void SchedulerToProto(const SchedulerSpec& sc, pb::Scheduler* p) {
+  p->Clear();
+  if (sc.kind == SchedulerSpec::Kind::kNone) return;
+  p->set_kind(SchedulerKindName(sc.kind));
+  const bool asha = sc.kind == SchedulerSpec::Kind::kAsha;
+  p->set_metric(asha ? sc.asha.metric : sc.median.metric);
+  p->set_mode((asha ? sc.asha.maximize : sc.median.maximize) ? "max" : "min");
+  if (asha) {
+    p->set_min_epochs(sc.asha.min_epochs);
+    p->set_max_epochs(sc.asha.max_epochs);
+    p->set_reduction(sc.asha.reduction);
+  } else {
+    p->set_warmup_epochs(sc.median.warmup_epochs);
+  }
+}
+
 void SweepToProto(const SweepDefinition& sweep, pb::SweepSpec* out) {
   out->Clear();
   out->set_name(sweep.name);
@@ -66,20 +82,8 @@ void SweepToProto(const SweepDefinition& sweep, pb::SweepSpec* out) {
     out->mutable_search()->set_trials(sweep.search.trials);
     out->mutable_search()->set_seed(sweep.search.seed);
   }
-  const SchedulerSpec& sc = sweep.scheduler;
-  if (sc.kind != SchedulerSpec::Kind::kNone) {
-    pb::Scheduler* p = out->mutable_scheduler();
-    p->set_kind(SchedulerKindName(sc.kind));
-    const bool asha = sc.kind == SchedulerSpec::Kind::kAsha;
-    p->set_metric(asha ? sc.asha.metric : sc.median.metric);
-    p->set_mode((asha ? sc.asha.maximize : sc.median.maximize) ? "max" : "min");
-    if (asha) {
-      p->set_min_epochs(sc.asha.min_epochs);
-      p->set_max_epochs(sc.asha.max_epochs);
-      p->set_reduction(sc.asha.reduction);
-    } else {
-      p->set_warmup_epochs(sc.median.warmup_epochs);
-    }
+  if (sweep.scheduler.kind != SchedulerSpec::Kind::kNone) {
+    SchedulerToProto(sweep.scheduler, out->mutable_scheduler());
   }
 }
 

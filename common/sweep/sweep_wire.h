@@ -18,8 +18,11 @@ namespace switchyard::common {
 // member of its kind.
 void AxisToProto(const SweepAxis& axis, ::switchyard::v1::Axis* out);
 
+// Replaces `out` with the scheduler (kind "" for none).
+void SchedulerToProto(const SchedulerSpec& scheduler, ::switchyard::v1::Scheduler* out);
+
 // Replaces `out` with the whole definition (name, priority, max_attempts,
-// axes in their order, distributions and search).
+// axes in their order, distributions, search and scheduler).
 void SweepToProto(const SweepDefinition& sweep, ::switchyard::v1::SweepSpec* out);
 
 // Checks the spec's shape only: a value whose oneof is unset, a key or a

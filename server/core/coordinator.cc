@@ -2,7 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
+#include <map>
 #include <set>
+#include <tuple>
 #include <variant>
 
 #include <nlohmann/json.hpp>
@@ -75,6 +78,7 @@ void Coordinator::Stop() {
     stopping_ = true;
   }
   changed_.notify_all();
+  fanout_.Close();
   if (reaper_.joinable()) reaper_.join();
 }
 
@@ -351,8 +355,233 @@ absl::StatusOr<std::vector<absl::Status>> Coordinator::ReportMetrics(
       points_ingested_.fetch_add(static_cast<int64_t>(batches[i].points.size()),
                                  std::memory_order_relaxed);
     }
+    PublishMetrics(batches, *results);
   }
   return results;
+}
+
+void Coordinator::PublishMetrics(const std::vector<MetricBatchWrite>& batches,
+                                 const std::vector<absl::Status>& results) {
+  if (!fanout_.HasSubscribers()) return;  // nobody listens: not even a lookup
+  for (size_t i = 0; i < batches.size() && i < results.size(); ++i) {
+    if (!results[i].ok() || batches[i].points.empty()) continue;
+    absl::StatusOr<AttemptOwner> owner = OwnerOf(batches[i].attempt.attempt_id);
+    if (!owner.ok()) {
+      // The batch is stored and acknowledged; only the live tail misses it.
+      SY_LOG(Warning) << "metric tail: attempt " << batches[i].attempt.attempt_id << ": "
+                      << owner.status();
+      continue;
+    }
+    fanout_.Publish(owner->sweep_id, owner->job_id, batches[i].points);
+  }
+}
+
+absl::StatusOr<AttemptOwner> Coordinator::OwnerOf(int64_t attempt_id) {
+  {
+    absl::MutexLock lock(&owners_mutex_);
+    if (auto it = owners_.find(attempt_id); it != owners_.end()) return it->second;
+  }
+  absl::StatusOr<AttemptOwner> owner = store_->OwnerOfAttempt(attempt_id);
+  if (owner.ok()) {
+    absl::MutexLock lock(&owners_mutex_);
+    if (owners_.size() >= kMaxCachedOwners) owners_.clear();
+    owners_[attempt_id] = *owner;
+  }
+  return owner;
+}
+
+void Coordinator::ForgetOwner(int64_t attempt_id) {
+  absl::MutexLock lock(&owners_mutex_);
+  owners_.erase(attempt_id);
+}
+
+// ---- views
+
+absl::StatusOr<std::vector<SeriesResult>> Coordinator::QuerySeries(const SeriesQuery& query) {
+  if (absl::Status s = CheckSeriesQuery(query, options_.max_metric_name_bytes); !s.ok()) return s;
+  const int64_t max_buckets = query.max_points == 0 ? kDefaultSeriesPoints : query.max_points;
+  MetricQuery metric_query{query.sweep_id, query.job_ids, query.names, query.after_step};
+  absl::StatusOr<std::vector<SeriesCount>> counts = store_->CountMetrics(metric_query);
+  if (!counts.ok()) return counts.status();
+  int64_t buckets = 0;
+  for (const SeriesCount& count : *counts) buckets += std::min(count.points, max_buckets);
+  if (buckets > options_.max_view_points_per_call) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "QuerySeries: ", counts->size(), " series at up to ", max_buckets, " buckets each make ",
+        buckets, " buckets, more than the ", options_.max_view_points_per_call,
+        " one answer holds; ask for fewer jobs, names or max_points"));
+  }
+  std::vector<SeriesResult> out(counts->size());
+  for (size_t i = 0; i < out.size(); ++i) {
+    out[i].job_id = (*counts)[i].job_id;
+    out[i].name = (*counts)[i].name;
+    out[i].last_step = query.after_step.value_or(-1);
+  }
+  // The stream comes in the order of the counts: (job id, name), then step.
+  size_t at = 0;                      // the series of the current point
+  std::optional<Downsampler> sampler;  // of series `sampling`
+  size_t sampling = 0;
+  const auto flush = [&] {
+    if (!sampler.has_value()) return;
+    out[sampling].points = sampler->points();
+    out[sampling].buckets = sampler->Take();
+    sampler.reset();
+  };
+  absl::Status status = store_->QueryMetrics(
+      metric_query, /*chunk=*/4096, [&](const std::vector<JobMetricPoint>& chunk) {
+        for (const JobMetricPoint& p : chunk) {
+          while (at < out.size() &&
+                 std::tie(out[at].job_id, out[at].name) < std::tie(p.job_id, p.point.name)) {
+            ++at;
+          }
+          if (at == out.size() || out[at].job_id != p.job_id || out[at].name != p.point.name) {
+            continue;  // a series first logged after the count: the next call has it
+          }
+          if (!sampler.has_value() || sampling != at) {
+            flush();
+            sampler.emplace((*counts)[at].points, max_buckets);
+            sampling = at;
+          }
+          sampler->Add(p.point.step, p.point.value);
+          out[at].last_step = p.point.step;
+        }
+        return true;
+      });
+  if (!status.ok()) return status;
+  flush();
+  return out;
+}
+
+absl::StatusOr<AggregateResult> Coordinator::Aggregate(const AggregateQuery& query) {
+  absl::StatusOr<AggregateX> x = CheckAggregateQuery(query, options_.max_metric_name_bytes);
+  if (!x.ok()) return x.status();
+  absl::StatusOr<std::vector<JobRecord>> records = store_->ListJobs(query.sweep_id, std::nullopt);
+  if (!records.ok()) return records.status();
+  std::vector<results::JobData> jobs;
+  jobs.reserve(records->size());
+  for (const JobRecord& record : *records) jobs.push_back(ToJobData(record));
+  const results::ResultFilter filter{query.include_stopped};
+
+  AggregateResult result;
+  result.group_by = query.group_by;
+  if (*x == AggregateX::kFinal) {
+    for (results::GroupResult& group :
+         results::GroupFinalMetrics(jobs, query.name, query.group_by, filter)) {
+      results::Curve curve;
+      curve.key = std::move(group.key);
+      curve.points.push_back(results::CurvePoint{0, group.summary});
+      curve.job_ids = std::move(group.job_ids);
+      result.groups.push_back(std::move(curve));
+    }
+    return result;
+  }
+
+  // Each included job's series of the metric (and, by epoch, of "epoch"),
+  // built job by job from a stream ordered by (job, name, step).
+  std::map<int64_t, const results::JobData*> included;
+  for (const results::JobData& job : jobs) {
+    if (filter.Includes(job)) included[job.id] = &job;
+  }
+  std::map<int64_t, results::Series> series;
+  if (!included.empty()) {
+    MetricQuery metric_query;
+    metric_query.sweep_id = query.sweep_id;
+    for (const auto& [id, job] : included) metric_query.job_ids.push_back(id);
+    metric_query.names.push_back(query.name);
+    const bool by_epoch = *x == AggregateX::kEpoch;
+    if (by_epoch && query.name != "epoch") metric_query.names.push_back("epoch");
+    int64_t current = 0;
+    std::map<int64_t, double> value_at, epoch_at;  // of job `current`, by step
+    const auto finish_job = [&] {
+      if (current != 0 && !value_at.empty()) {
+        if (by_epoch) {
+          bool epochs = true;  // the CLI labels its axis with it; Aggregate has no label
+          double steps_per_epoch =
+              std::atof(included.at(current)->Config("steps_per_epoch").c_str());
+          series[current] = results::SeriesByEpoch(value_at, epoch_at, steps_per_epoch, &epochs);
+        } else {
+          results::Series& s = series[current];
+          s.reserve(value_at.size());
+          for (const auto& [step, value] : value_at) {
+            s.emplace_back(static_cast<double>(step), value);
+          }
+        }
+      }
+      value_at.clear();
+      epoch_at.clear();
+    };
+    int64_t read = 0;
+    bool too_many = false;
+    absl::Status status = store_->QueryMetrics(
+        metric_query, /*chunk=*/4096, [&](const std::vector<JobMetricPoint>& chunk) {
+          read += static_cast<int64_t>(chunk.size());
+          if (read > options_.max_aggregate_points_read) {
+            too_many = true;
+            return false;
+          }
+          for (const JobMetricPoint& p : chunk) {
+            if (p.job_id != current) {
+              finish_job();
+              current = p.job_id;
+            }
+            if (std::isnan(p.point.value)) continue;  // missing (stored as NULL)
+            if (p.point.name == query.name) value_at[p.point.step] = p.point.value;
+            if (by_epoch && p.point.name == "epoch") epoch_at[p.point.step] = p.point.value;
+          }
+          return true;
+        });
+    if (!status.ok()) return status;
+    if (too_many) {
+      return absl::ResourceExhaustedError(absl::StrCat(
+          "Aggregate: the jobs of sweep ", query.sweep_id, " hold more than ",
+          options_.max_aggregate_points_read, " points of '", query.name,
+          "'; aggregate fewer jobs at once (x=final reads no points)"));
+    }
+    finish_job();
+  }
+  int64_t points = 0;
+  for (results::Curve& curve : results::GroupCurves(jobs, series, query.group_by, filter)) {
+    curve.points = ThinCurve(curve.points, query.max_points);
+    points += static_cast<int64_t>(curve.points.size());
+    result.groups.push_back(std::move(curve));
+  }
+  if (points > options_.max_view_points_per_call) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "Aggregate: ", result.groups.size(), " groups hold ", points, " points, more than the ",
+        options_.max_view_points_per_call, " one answer holds; set max_points"));
+  }
+  return result;
+}
+
+absl::StatusOr<std::unique_ptr<MetricSubscription>> Coordinator::SubscribeMetrics(
+    TailFilter filter) {
+  if (filter.sweep_id < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("sweep_id: must be 0 (every sweep) or a sweep id, got ", filter.sweep_id));
+  }
+  if (filter.names.size() > kMaxViewNames) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("names: at most ", kMaxViewNames, " names, got ", filter.names.size()));
+  }
+  for (const std::string& name : filter.names) {
+    if (name.empty() || static_cast<int64_t>(name.size()) > options_.max_metric_name_bytes) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "names: a metric name is 1 to ", options_.max_metric_name_bytes, " bytes"));
+    }
+  }
+  if (filter.sweep_id != 0) {
+    if (absl::StatusOr<SweepRecord> sweep = store_->GetSweep(filter.sweep_id); !sweep.ok()) {
+      return sweep.status();
+    }
+  }
+  std::unique_ptr<MetricSubscription> subscription =
+      fanout_.Subscribe(std::move(filter), options_.tail_queue_points);
+  if (subscription == nullptr) return absl::CancelledError("the coordinator is shutting down");
+  return subscription;
+}
+
+absl::StatusOr<std::vector<CheckpointRecord>> Coordinator::ListCheckpoints(int64_t job_id) {
+  return store_->ListCheckpoints(job_id);
 }
 
 namespace {
@@ -380,6 +609,7 @@ absl::StatusOr<Store::FinishAndClaimResult> Coordinator::FinishJobAndClaim(
   absl::StatusOr<Store::FinishAndClaimResult> result = store_->FinishAttemptAndClaim(
       ref, outcome, cause, summary_json, NewClaim(worker_id, device));
   if (result.ok()) {
+    ForgetOwner(ref.attempt_id);
     CountClaim(result->next.has_value());
     NotifyChange();
   }
@@ -392,7 +622,10 @@ absl::StatusOr<JobState> Coordinator::FinishJob(const AttemptRef& ref, AttemptOu
   if (absl::Status s = CheckFinish(outcome, cause, summary_json); !s.ok()) return s;
   absl::StatusOr<JobState> state =
       store_->FinishAttempt(ref, outcome, cause, summary_json, clock_->Now());
-  if (state.ok()) NotifyChange();
+  if (state.ok()) {
+    ForgetOwner(ref.attempt_id);
+    NotifyChange();
+  }
   return state;
 }
 

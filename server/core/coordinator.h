@@ -11,6 +11,8 @@
 //   NOT_FOUND         an unknown sweep, job or worker
 //   FAILED_PRECONDITION a stale fencing pair
 //   DATA_LOSS         a checkpoint whose size or sha256 does not match
+//   RESOURCE_EXHAUSTED  a view (QuerySeries, Aggregate) too large for one answer
+//   CANCELLED         WaitForProgress or SubscribeMetrics after Stop()
 #ifndef SWITCHYARD_SERVER_CORE_COORDINATOR_H_
 #define SWITCHYARD_SERVER_CORE_COORDINATOR_H_
 
@@ -25,14 +27,19 @@
 #include <thread>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/base/clock.h"
 #include "common/sweep/grid.h"
 #include "server/core/checkpoint_files.h"
+#include "server/core/metric_fanout.h"
 #include "server/core/store.h"
 #include "server/core/types.h"
+#include "server/core/views.h"
 
 namespace switchyard::server {
 
@@ -44,6 +51,12 @@ struct CoordinatorOptions {
   int checkpoints_kept = 2;                            // per job
   int64_t max_points_per_batch = 100'000;
   int64_t max_metric_name_bytes = 200;
+  // Views (issue 15).
+  size_t tail_queue_points = 50'000;  // unread points per TailMetrics subscriber
+  // Buckets (QuerySeries) or points (Aggregate) in one answer: about 50 MB,
+  // under the 64 MiB message limit.
+  int64_t max_view_points_per_call = 1'000'000;
+  int64_t max_aggregate_points_read = 5'000'000;  // metric points one Aggregate may read
 };
 
 // Counters since start, for the metrics endpoint. Monotonic.
@@ -78,7 +91,7 @@ class Coordinator {
   ~Coordinator();  // stops the reaper
 
   void Start();  // starts the lease reaper
-  void Stop();   // idempotent; wakes every watcher
+  void Stop();   // idempotent; wakes every watcher and ends every metric tail
 
   const CoordinatorOptions& options() const { return options_; }
 
@@ -98,6 +111,58 @@ class Coordinator {
   // returns it with its state. NOT_FOUND for an unknown worker; a no-op for
   // a healthy one.
   absl::StatusOr<std::pair<WorkerRecord, std::string>> UnquarantineWorker(int64_t worker_id);
+
+  // ---- views (issue 15, docs/ui.md): no view moves full-resolution data.
+
+  // The series (job, name) of the query, each downsampled to at most
+  // max_points buckets (server/core/downsample.h; 0 = 1000): ordered by job
+  // id, then name (byte order), every series the query selects, one with
+  // no point in range with points 0 and no bucket. With after_step only
+  // points with step > after_step count. Reads each series once, after one
+  // COUNT per series, holding O(max_points) per series.
+  //   INVALID_ARGUMENT  CheckSeriesQuery (views.h), naming the field
+  //   NOT_FOUND         an unknown sweep, or a job that is not in it
+  //   RESOURCE_EXHAUSTED  the answer would hold more than
+  //                     max_view_points_per_call buckets (the sum over series
+  //                     of min(points, max_points)); ask for fewer jobs,
+  //                     names or points
+  absl::StatusOr<std::vector<SeriesResult>> QuerySeries(const SeriesQuery& query);
+
+  // Per group of the sweep's jobs (by the group_by config keys) and per x,
+  // the mean, sample sd, n, min and max of the jobs' values of `name`: the
+  // shared engine of the CLI's results and figure (common/results/stats.h)
+  // on the same jobs, so the numbers are the CLI's. Only succeeded jobs, and
+  // with include_stopped stopped and paused ones (results::ResultFilter).
+  // x = final: results::GroupFinalMetrics, one point at x = 0 per group.
+  // x = step: results::GroupCurves over each job's (step, value) points.
+  // x = epoch: the same over (epoch, value), the epoch of a point being the
+  // "epoch" metric logged at its step (results::SeriesByEpoch, as `figure
+  // --kind curves`). Missing values (NaN) are skipped. max_points > 0 thins
+  // each group's points (ThinCurve, views.h), keeping its extreme means.
+  //   INVALID_ARGUMENT  CheckAggregateQuery (views.h), naming the field
+  //   NOT_FOUND         an unknown sweep
+  //   RESOURCE_EXHAUSTED  the included jobs hold more than
+  //                     max_aggregate_points_read points of the metric (and
+  //                     "epoch"), or the answer more than
+  //                     max_view_points_per_call points (set max_points)
+  absl::StatusOr<AggregateResult> Aggregate(const AggregateQuery& query);
+
+  // A live tail of the metric points that ReportMetrics acknowledges from
+  // now on, for one sweep (0 = every sweep) and some names (empty = all),
+  // from memory: no database read per subscriber or per point. The
+  // subscription queues at most options().tail_queue_points unread points
+  // and drops the oldest (counted) beyond that; it never slows ingestion.
+  // A batch sent again by a worker (after a lost acknowledgement) may be
+  // seen twice. Next() says kClosed once Stop() was called.
+  //   INVALID_ARGUMENT  a negative sweep id, more than kMaxViewNames names, a
+  //                     name empty or longer than max_metric_name_bytes
+  //   NOT_FOUND         an unknown sweep
+  //   CANCELLED         the coordinator is stopping
+  absl::StatusOr<std::unique_ptr<MetricSubscription>> SubscribeMetrics(TailFilter filter);
+
+  // Every checkpoint of the job, newest first (the highest step, then the
+  // highest id). NOT_FOUND for an unknown job.
+  absl::StatusOr<std::vector<CheckpointRecord>> ListCheckpoints(int64_t job_id);
 
   // Blocks until something about the sweep may have changed or `timeout`
   // passes, then returns a fresh snapshot. `reported` holds the ids of ended
@@ -159,6 +224,13 @@ class Coordinator {
   void CountClaim(bool served);
   void ReaperLoop();
   void NotifyChange();
+  // Sends the acknowledged batches to the metric tail's subscribers, if any.
+  void PublishMetrics(const std::vector<MetricBatchWrite>& batches,
+                      const std::vector<absl::Status>& results);
+  // The job and sweep of an attempt: from owners_, else the store (once per
+  // attempt while it is cached).
+  absl::StatusOr<AttemptOwner> OwnerOf(int64_t attempt_id);
+  void ForgetOwner(int64_t attempt_id);
 
   Store* const store_;
   common::Clock* const clock_;
@@ -170,6 +242,14 @@ class Coordinator {
   uint64_t generation_ = 0;
   bool stopping_ = false;
   std::thread reaper_;
+
+  MetricFanout fanout_;
+  // attempt id -> its job and sweep, for the metric tail. Entries go when
+  // their attempt finishes; lost attempts' entries when it is full (then it
+  // is emptied: a refill costs one read per running attempt).
+  static constexpr size_t kMaxCachedOwners = 65'536;
+  absl::Mutex owners_mutex_;
+  absl::flat_hash_map<int64_t, AttemptOwner> owners_ ABSL_GUARDED_BY(owners_mutex_);
 
   std::atomic<int64_t> claims_served_{0}, claims_empty_{0}, leases_expired_{0},
       points_ingested_{0}, batches_ingested_{0}, checkpoints_stored_{0}, sweeps_submitted_{0};

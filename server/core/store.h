@@ -57,6 +57,22 @@ struct MetricQuery {
   int64_t sweep_id = 0;
   std::vector<int64_t> job_ids;   // empty = every job of the sweep
   std::vector<std::string> names; // empty = every name
+  // The cursor: only points with step > after_step; unset = every point.
+  std::optional<int64_t> after_step;
+};
+
+// One series (job, name) that a MetricQuery selects, and how many of its
+// points it selects.
+struct SeriesCount {
+  int64_t job_id = 0;
+  std::string name;
+  int64_t points = 0;  // points with a value (NaN, stored as NULL, is not counted)
+};
+
+// Whose an attempt is.
+struct AttemptOwner {
+  int64_t job_id = 0;
+  int64_t sweep_id = 0;
 };
 
 // Write-path figures since the store opened, for the metrics endpoint.
@@ -176,6 +192,17 @@ class Store {
       const MetricQuery& query, size_t chunk,
       const std::function<bool(const std::vector<JobMetricPoint>&)>& sink) = 0;
 
+  // Every series (job, name) the query selects, in the order QueryMetrics
+  // streams them, with the number of its points in range that have a value;
+  // a series with none in range is listed with 0. A read; the arguments and
+  // their errors are those of QueryMetrics. Points appended after this call
+  // may be in a later QueryMetrics that the counts do not cover.
+  virtual absl::StatusOr<std::vector<SeriesCount>> CountMetrics(const MetricQuery& query) = 0;
+
+  // The job and sweep of the attempt, whatever state it is in. NOT_FOUND for
+  // an unknown attempt id. A read.
+  virtual absl::StatusOr<AttemptOwner> OwnerOfAttempt(int64_t attempt_id) = 0;
+
   // ---- checkpoints (metadata; the bytes are files managed by the caller)
   // Records a complete checkpoint file of the attempt `ref` (stale pair:
   // FAILED_PRECONDITION). Returns its id.
@@ -187,6 +214,10 @@ class Store {
   // checkpoint: PERMISSION_DENIED).
   virtual absl::StatusOr<CheckpointRecord> GetCheckpointFor(const AttemptRef& ref,
                                                             int64_t checkpoint_id) = 0;
+  // Every checkpoint of the job, newest first (the highest step, then the
+  // highest id: the order PruneCheckpoints keeps). NOT_FOUND for an unknown
+  // job. A read.
+  virtual absl::StatusOr<std::vector<CheckpointRecord>> ListCheckpoints(int64_t job_id) = 0;
   // Deletes the rows of all but the newest `keep` checkpoints of the job and
   // returns their paths so the caller can delete the files.
   virtual absl::StatusOr<std::vector<std::string>> PruneCheckpoints(int64_t job_id,

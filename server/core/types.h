@@ -81,6 +81,7 @@ struct RungRecord {
   int32_t index = 0;
   int32_t epoch = 0;
   int64_t reached = 0, promoted = 0, paused = 0, stopped = 0;
+  std::vector<int64_t> promoted_jobs;  // in the order promoted
 };
 
 struct SweepRecord {

@@ -3,11 +3,15 @@
 #include <set>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "common/base/clock.h"
 #include "common/config/job_config.h"
+#include "common/sweep/scheduler.h"
+#include "common/sweep/sweep_wire.h"
 
 namespace switchyard::server {
 namespace {
@@ -71,6 +75,37 @@ void AttemptRefToProto(const AttemptRef& ref, pb::AttemptRef* out) {
   out->set_fencing_token(ref.fencing_token);
 }
 
+namespace {
+
+// The inverse of the coordinator's SweepToJson, for display: each list is an
+// axis (a JSON integer an int, another number a float, text a string), each
+// {kind: ...} object a distribution of that kind. Unreadable text (an older
+// database's "{\"name\":...}") gives no axes.
+void SpecJsonToProto(const std::string& spec_json, pb::SweepSpec* spec) {
+  const nlohmann::ordered_json object =
+      nlohmann::ordered_json::parse(spec_json, nullptr, /*allow_exceptions=*/false);
+  if (!object.is_object()) return;
+  for (const auto& [key, value] : object.items()) {
+    if (key == "search" || key == "scheduler") continue;
+    if (value.is_array()) {
+      pb::Axis* axis = spec->add_axes();
+      axis->set_key(key);
+      for (const auto& v : value) {
+        pb::ParamValue* p = axis->add_values();
+        if (v.is_number_integer()) p->set_int_value(v.get<int64_t>());
+        else if (v.is_number()) p->set_float_value(v.get<double>());
+        else if (v.is_string()) p->set_string_value(v.get<std::string>());
+      }
+    } else if (value.is_object() && value.size() == 1) {
+      pb::Distribution* d = spec->add_distributions();
+      d->set_key(key);
+      d->set_kind(value.begin().key());
+    }
+  }
+}
+
+}  // namespace
+
 void SweepRecordToProto(const SweepRecord& record, pb::Sweep* out) {
   out->set_id(record.id);
   out->set_name(record.name);
@@ -89,6 +124,14 @@ void SweepRecordToProto(const SweepRecord& record, pb::Sweep* out) {
   counts->set_stopped(record.counts.stopped);
   out->set_created_at(ToUnix(record.created_at));
   out->set_finished_at(record.finished_at ? ToUnix(*record.finished_at) : 0);
+  // The spec as stored (coordinator.cc, SweepToJson): the axes and the
+  // distributions' keys in the file's order, and the scheduler.
+  SpecJsonToProto(record.spec_json, out->mutable_spec());
+  if (absl::StatusOr<common::SchedulerSpec> scheduler =
+          common::SchedulerFromJson(record.scheduler_json);
+      scheduler.ok() && scheduler->kind != common::SchedulerSpec::Kind::kNone) {
+    common::SchedulerToProto(*scheduler, out->mutable_spec()->mutable_scheduler());
+  }
   for (const RungRecord& rung : record.rungs) {
     pb::Rung* r = out->add_rungs();
     r->set_index(rung.index);
@@ -97,6 +140,7 @@ void SweepRecordToProto(const SweepRecord& record, pb::Sweep* out) {
     r->set_promoted(rung.promoted);
     r->set_paused(rung.paused);
     r->set_stopped(rung.stopped);
+    for (int64_t job : rung.promoted_jobs) r->add_promoted_jobs(job);
   }
 }
 

@@ -1,9 +1,11 @@
 #include "server/service/services.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "common/base/clock.h"
 #include "common/rpc/status.h"
 #include "server/service/convert.h"
 #include "switchyard/v1/request_parsing.h"
@@ -30,6 +32,52 @@ grpc::Status RequireId(int64_t id, const char* field) {
   } while (0)
 
 constexpr size_t kCheckpointChunkBytes = 1 << 20;
+constexpr size_t kTailPointsPerMessage = 10'000;
+
+void JobMetricPointToProto(const JobMetricPoint& p, v1::JobMetricPoint* out) {
+  out->set_job_id(p.job_id);
+  v1::MetricPoint* point = out->mutable_point();
+  point->set_name(p.point.name);
+  point->set_step(p.point.step);
+  point->set_value(p.point.value);
+  point->set_wall_time(p.point.wall_time);
+}
+
+void SeriesToProto(const SeriesResult& series, v1::Series* out) {
+  out->set_job_id(series.job_id);
+  out->set_name(series.name);
+  out->set_points(series.points);
+  out->set_last_step(series.last_step);
+  out->mutable_buckets()->Reserve(static_cast<int>(series.buckets.size()));
+  for (const SeriesBucket& b : series.buckets) {
+    v1::SeriesBucket* bucket = out->add_buckets();
+    bucket->set_first_step(b.first_step);
+    bucket->set_last_step(b.last_step);
+    bucket->set_min(b.min);
+    bucket->set_max(b.max);
+    bucket->set_last(b.last);
+    bucket->set_count(b.count);
+    bucket->set_min_step(b.min_step);
+    bucket->set_max_step(b.max_step);
+  }
+}
+
+void CurveToProto(const std::vector<std::string>& group_by, const results::Curve& curve,
+                  v1::AggregateGroup* out) {
+  for (size_t i = 0; i < group_by.size() && i < curve.key.size(); ++i) {
+    (*out->mutable_key())[group_by[i]] = curve.key[i];
+  }
+  for (const results::CurvePoint& p : curve.points) {
+    v1::AggregatePoint* point = out->add_points();
+    point->set_x(p.x);
+    point->set_mean(p.y.mean);
+    point->set_sd(p.y.stddev);
+    point->set_n(p.y.n);
+    point->set_min(p.y.min);
+    point->set_max(p.y.max);
+  }
+  for (int64_t id : curve.job_ids) out->add_job_ids(id);
+}
 
 }  // namespace
 
@@ -177,15 +225,7 @@ grpc::Status SweepServiceImpl::QueryMetrics(grpc::ServerContext* context,
           return false;
         }
         v1::QueryMetricsResponse chunk;
-        for (const JobMetricPoint& p : points) {
-          v1::JobMetricPoint* out = chunk.add_points();
-          out->set_job_id(p.job_id);
-          v1::MetricPoint* point = out->mutable_point();
-          point->set_name(p.point.name);
-          point->set_step(p.point.step);
-          point->set_value(p.point.value);
-          point->set_wall_time(p.point.wall_time);
-        }
+        for (const JobMetricPoint& p : points) JobMetricPointToProto(p, chunk.add_points());
         if (!writer->Write(chunk)) client_left = true;
         return !client_left;
       });
@@ -216,6 +256,102 @@ grpc::Status SweepServiceImpl::UnquarantineWorker(grpc::ServerContext* context,
   if (!worker.ok()) return ToGrpcStatus(worker.status());
   WorkerRecordToProto(worker->first, worker->second, response);
   WorkerHealthToProto(worker->first, response);
+  return grpc::Status::OK;
+}
+
+grpc::Status SweepServiceImpl::QuerySeries(grpc::ServerContext* context,
+                                           const v1::QuerySeriesRequest* request,
+                                           v1::QuerySeriesResponse* response) {
+  SY_GRPC_RETURN_IF_ERROR(auth_->Check(*context, Role::kClient));
+  SY_GRPC_RETURN_IF_ERROR(RequireId(request->sweep_id(), "sweep_id"));
+  SeriesQuery query;
+  query.sweep_id = request->sweep_id();
+  query.job_ids.assign(request->job_ids().begin(), request->job_ids().end());
+  query.names.assign(request->names().begin(), request->names().end());
+  query.max_points = request->max_points();
+  if (request->has_after_step()) query.after_step = request->after_step();
+  absl::StatusOr<std::vector<SeriesResult>> series = coordinator_->QuerySeries(query);
+  if (!series.ok()) return ToGrpcStatus(series.status());
+  response->mutable_series()->Reserve(static_cast<int>(series->size()));
+  for (const SeriesResult& s : *series) SeriesToProto(s, response->add_series());
+  return grpc::Status::OK;
+}
+
+grpc::Status SweepServiceImpl::Aggregate(grpc::ServerContext* context,
+                                         const v1::AggregateRequest* request,
+                                         v1::AggregateResponse* response) {
+  SY_GRPC_RETURN_IF_ERROR(auth_->Check(*context, Role::kClient));
+  SY_GRPC_RETURN_IF_ERROR(RequireId(request->sweep_id(), "sweep_id"));
+  AggregateQuery query;
+  query.sweep_id = request->sweep_id();
+  query.name = request->name();
+  query.group_by.assign(request->group_by().begin(), request->group_by().end());
+  query.x = request->x();
+  query.include_stopped = request->include_stopped();
+  query.max_points = request->max_points();
+  absl::StatusOr<AggregateResult> result = coordinator_->Aggregate(query);
+  if (!result.ok()) return ToGrpcStatus(result.status());
+  for (const results::Curve& curve : result->groups) {
+    CurveToProto(result->group_by, curve, response->add_groups());
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status SweepServiceImpl::TailMetrics(grpc::ServerContext* context,
+                                           const v1::TailMetricsRequest* request,
+                                           grpc::ServerWriter<v1::TailMetricsResponse>* writer) {
+  SY_GRPC_RETURN_IF_ERROR(auth_->Check(*context, Role::kClient));
+  TailFilter filter;
+  filter.sweep_id = request->sweep_id();
+  if (static_cast<size_t>(request->names_size()) > kMaxViewNames) {
+    return InvalidArgument(absl::StrCat("names: at most ", kMaxViewNames, " names, got ",
+                                        request->names_size()));
+  }
+  filter.names.insert(request->names().begin(), request->names().end());
+  absl::StatusOr<std::unique_ptr<MetricSubscription>> subscription =
+      coordinator_->SubscribeMetrics(std::move(filter));
+  if (!subscription.ok()) return ToGrpcStatus(subscription.status());
+  // An empty first message tells the client that the subscription is in place.
+  if (!writer->Write(v1::TailMetricsResponse())) return grpc::Status::OK;  // the client left
+  std::vector<JobMetricPoint> points;
+  while (!context->IsCancelled()) {
+    // Wakes at least once a second to notice a client that left.
+    MetricSubscription::Wait wait = (*subscription)->Next(absl::Seconds(1), &points);
+    if (wait == MetricSubscription::Wait::kClosed) {
+      return grpc::Status(grpc::StatusCode::CANCELLED, "the coordinator is shutting down");
+    }
+    if (wait == MetricSubscription::Wait::kTimeout) continue;
+    const int64_t dropped = (*subscription)->dropped();
+    for (size_t first = 0; first < points.size(); first += kTailPointsPerMessage) {
+      v1::TailMetricsResponse message;
+      const size_t end = std::min(points.size(), first + kTailPointsPerMessage);
+      message.mutable_points()->Reserve(static_cast<int>(end - first));
+      for (size_t i = first; i < end; ++i) JobMetricPointToProto(points[i], message.add_points());
+      message.set_dropped(dropped);
+      if (!writer->Write(message)) return grpc::Status::OK;  // the client left
+    }
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status SweepServiceImpl::ListCheckpoints(grpc::ServerContext* context,
+                                               const v1::ListCheckpointsRequest* request,
+                                               v1::ListCheckpointsResponse* response) {
+  SY_GRPC_RETURN_IF_ERROR(auth_->Check(*context, Role::kClient));
+  SY_GRPC_RETURN_IF_ERROR(RequireId(request->job_id(), "job_id"));
+  absl::StatusOr<std::vector<CheckpointRecord>> checkpoints =
+      coordinator_->ListCheckpoints(request->job_id());
+  if (!checkpoints.ok()) return ToGrpcStatus(checkpoints.status());
+  for (const CheckpointRecord& c : *checkpoints) {
+    v1::CheckpointInfo* out = response->add_checkpoints();
+    out->set_id(c.id);
+    out->set_job_id(c.job_id);
+    out->set_attempt_id(c.attempt_id);
+    out->set_step(c.step);
+    out->set_size_bytes(c.size_bytes);
+    out->set_sha256(c.sha256);
+    out->set_created_at(common::ToUnixSeconds(c.created_at));
+  }
   return grpc::Status::OK;
 }
 

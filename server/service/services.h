@@ -37,6 +37,29 @@ class SweepServiceImpl final : public v1::SweepService::Service {
   grpc::Status UnquarantineWorker(grpc::ServerContext*, const v1::UnquarantineWorkerRequest*,
                                   v1::Worker*) override;
 
+  // Views (issue 15; the contracts are the Coordinator's, server/core/coordinator.h).
+  // QuerySeries: Coordinator::QuerySeries. sweep_id must be positive
+  // (INVALID_ARGUMENT); an unset after_step reads every point.
+  grpc::Status QuerySeries(grpc::ServerContext*, const v1::QuerySeriesRequest*,
+                           v1::QuerySeriesResponse*) override;
+  // Aggregate: Coordinator::Aggregate. sweep_id must be positive. Each group's
+  // key maps every group_by key to the group's value; sd is NaN for n < 2.
+  grpc::Status Aggregate(grpc::ServerContext*, const v1::AggregateRequest*,
+                         v1::AggregateResponse*) override;
+  // TailMetrics: Coordinator::SubscribeMetrics. The first message, with no
+  // points, says that the subscription is in place: every point stored after
+  // it was sent is delivered (or counted in `dropped`).
+  // Then one message per wake-up with the points queued since, oldest first
+  // (at most 10,000 per message), each carrying the running total of points
+  // dropped. Ends with OK when the client cancels or goes, CANCELLED when
+  // the coordinator stops.
+  grpc::Status TailMetrics(grpc::ServerContext*, const v1::TailMetricsRequest*,
+                           grpc::ServerWriter<v1::TailMetricsResponse>*) override;
+  // ListCheckpoints: Coordinator::ListCheckpoints (newest first; NOT_FOUND for
+  // an unknown job); job_id must be positive. No file path goes out.
+  grpc::Status ListCheckpoints(grpc::ServerContext*, const v1::ListCheckpointsRequest*,
+                               v1::ListCheckpointsResponse*) override;
+
  private:
   Coordinator* const coordinator_;
   const Authenticator* const auth_;

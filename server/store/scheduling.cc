@@ -75,6 +75,9 @@ constexpr char kCountDecisionsByRung[] =
 constexpr char kCountPausedByRung[] =
     "SELECT (SELECT MAX(r.rung) FROM rung_results r WHERE r.job_id = j.id) AS k, COUNT(*) "
     "FROM jobs j WHERE j.sweep_id = ? AND j.state = 7 GROUP BY k ORDER BY k";
+constexpr char kSelectPromotedJobs[] =
+    "SELECT rung, job_id FROM schedule_decisions WHERE sweep_id = ? AND kind = 'promote' "
+    "ORDER BY id";
 constexpr char kSelectDecisionsOfJob[] =
     "SELECT id, sweep_id, job_id, kind, rung, epoch, value, reason, inputs_json, decided_at "
     "FROM schedule_decisions WHERE job_id = ? ORDER BY id";
@@ -512,6 +515,15 @@ absl::StatusOr<std::vector<RungRecord>> LoadRungs(Database& db, int64_t sweep_id
       RungRecord* r = at(stmt->ColumnInt64(1));
       if (r == nullptr) continue;
       (stmt->ColumnText(0) == "promote" ? r->promoted : r->stopped) = stmt->ColumnInt64(2);
+    }
+  }
+  {
+    SY_ASSIGN_OR_RETURN(ScopedStatement stmt, db.Cached(kSelectPromotedJobs));
+    stmt->BindInt64(1, sweep_id);
+    while (true) {
+      SY_ASSIGN_OR_RETURN(bool row, stmt->Step());
+      if (!row) break;
+      if (RungRecord* r = at(stmt->ColumnInt64(0))) r->promoted_jobs.push_back(stmt->ColumnInt64(1));
     }
   }
   SY_ASSIGN_OR_RETURN(ScopedStatement stmt, db.Cached(kCountPausedByRung));

@@ -160,6 +160,10 @@ constexpr char kUpsertMetricLast[] =
 constexpr char kSelectMetricNamesOfJob[] =
     "SELECT l.name_id, n.name FROM metric_last l JOIN metric_names n ON n.id = l.name_id "
     "WHERE l.job_id = ? ORDER BY n.name";
+constexpr char kCountMetricPoints[] =
+    "SELECT COUNT(value) FROM metrics WHERE job_id = ? AND name_id = ? AND step > ?";
+constexpr char kSelectAttemptOwner[] =
+    "SELECT a.job_id, j.sweep_id FROM attempts a JOIN jobs j ON j.id = a.job_id WHERE a.id = ?";
 constexpr char kSelectMetricPoints[] =
     "SELECT step, value, wall_time FROM metrics WHERE job_id = ? AND name_id = ? AND step > ? "
     "ORDER BY step LIMIT ?";
@@ -172,6 +176,9 @@ constexpr char kSelectCheckpoint[] =
     "FROM checkpoints WHERE id = ?";
 constexpr char kSelectCheckpointsNewestFirst[] =
     "SELECT id, path FROM checkpoints WHERE job_id = ? ORDER BY step DESC, id DESC";
+constexpr char kSelectCheckpointsOfJob[] =
+    "SELECT id, job_id, attempt_id, step, size_bytes, sha256, path, created_at "
+    "FROM checkpoints WHERE job_id = ? ORDER BY step DESC, id DESC";
 constexpr char kDeleteCheckpoint[] = "DELETE FROM checkpoints WHERE id = ?";
 constexpr char kJobExists[] = "SELECT 1 FROM jobs WHERE id = ?";
 
@@ -481,6 +488,20 @@ absl::Status FillFinalMetrics(Database& db, JobRecord* job) {
   }
 }
 
+// A row of kSelectCheckpoint's columns.
+CheckpointRecord ReadCheckpoint(const Statement& stmt) {
+  CheckpointRecord c;
+  c.id = stmt.ColumnInt64(0);
+  c.job_id = stmt.ColumnInt64(1);
+  c.attempt_id = stmt.ColumnInt64(2);
+  c.step = stmt.ColumnInt64(3);
+  c.size_bytes = stmt.ColumnInt64(4);
+  c.sha256 = stmt.ColumnText(5);
+  c.path = stmt.ColumnText(6);
+  c.created_at = stmt.ColumnTime(7);
+  return c;
+}
+
 absl::StatusOr<CheckpointRecord> LoadCheckpoint(Database& db, int64_t checkpoint_id) {
   SY_ASSIGN_OR_RETURN(ScopedStatement stmt, db.Cached(kSelectCheckpoint));
   stmt->BindInt64(1, checkpoint_id);
@@ -488,16 +509,38 @@ absl::StatusOr<CheckpointRecord> LoadCheckpoint(Database& db, int64_t checkpoint
   if (!row) {
     return absl::NotFoundError(absl::StrCat("checkpoint ", checkpoint_id, " does not exist"));
   }
-  CheckpointRecord c;
-  c.id = stmt->ColumnInt64(0);
-  c.job_id = stmt->ColumnInt64(1);
-  c.attempt_id = stmt->ColumnInt64(2);
-  c.step = stmt->ColumnInt64(3);
-  c.size_bytes = stmt->ColumnInt64(4);
-  c.sha256 = stmt->ColumnText(5);
-  c.path = stmt->ColumnText(6);
-  c.created_at = stmt->ColumnTime(7);
-  return c;
+  return ReadCheckpoint(*stmt);
+}
+
+// The jobs a metric query reads, ascending: its job_ids (each checked to
+// exist and, with a sweep id, to be in the sweep) or every job of its sweep.
+absl::StatusOr<std::vector<int64_t>> JobsOfQuery(Database& db, const MetricQuery& query) {
+  if (query.sweep_id == 0 && query.job_ids.empty()) {
+    return absl::InvalidArgumentError("a metric query needs a sweep id or job ids");
+  }
+  std::vector<int64_t> job_ids = query.job_ids;
+  std::sort(job_ids.begin(), job_ids.end());
+  job_ids.erase(std::unique(job_ids.begin(), job_ids.end()), job_ids.end());
+  if (query.sweep_id != 0) SY_RETURN_IF_ERROR(Exists(db, kSweepExists, query.sweep_id, "sweep"));
+  if (job_ids.empty()) {
+    SY_ASSIGN_OR_RETURN(ScopedStatement stmt, db.Cached(kSelectJobIdsOfSweep));
+    stmt->BindInt64(1, query.sweep_id);
+    while (true) {
+      SY_ASSIGN_OR_RETURN(bool row, stmt->Step());
+      if (!row) return job_ids;
+      job_ids.push_back(stmt->ColumnInt64(0));
+    }
+  }
+  for (int64_t id : job_ids) {
+    SY_ASSIGN_OR_RETURN(ScopedStatement stmt, db.Cached(kSelectSweepOfJob));
+    stmt->BindInt64(1, id);
+    SY_ASSIGN_OR_RETURN(bool row, stmt->Step());
+    if (!row) return absl::NotFoundError(absl::StrCat("job ", id, " does not exist"));
+    if (query.sweep_id != 0 && stmt->ColumnInt64(0) != query.sweep_id) {
+      return absl::NotFoundError(absl::StrCat("job ", id, " is not in sweep ", query.sweep_id));
+    }
+  }
+  return job_ids;
 }
 
 // ClaimJob's work inside the caller's write transaction.
@@ -1292,37 +1335,13 @@ absl::Status SqliteStore::QueryMetrics(
     const MetricQuery& query, size_t chunk,
     const std::function<bool(const std::vector<JobMetricPoint>&)>& sink) {
   if (chunk == 0) return absl::InvalidArgumentError("QueryMetrics: chunk must be at least 1");
-  if (query.sweep_id == 0 && query.job_ids.empty()) {
-    return absl::InvalidArgumentError("QueryMetrics needs a sweep id or job ids");
-  }
-  std::vector<int64_t> job_ids = query.job_ids;
-  std::sort(job_ids.begin(), job_ids.end());
-  job_ids.erase(std::unique(job_ids.begin(), job_ids.end()), job_ids.end());
+  std::vector<int64_t> job_ids;
   absl::flat_hash_set<absl::string_view> names(query.names.begin(), query.names.end());
-
   SY_RETURN_IF_ERROR(Read([&](Database& db) -> absl::Status {
-    if (query.sweep_id != 0) SY_RETURN_IF_ERROR(Exists(db, kSweepExists, query.sweep_id, "sweep"));
-    if (job_ids.empty()) {
-      SY_ASSIGN_OR_RETURN(ScopedStatement stmt, db.Cached(kSelectJobIdsOfSweep));
-      stmt->BindInt64(1, query.sweep_id);
-      while (true) {
-        SY_ASSIGN_OR_RETURN(bool row, stmt->Step());
-        if (!row) return absl::OkStatus();
-        job_ids.push_back(stmt->ColumnInt64(0));
-      }
-    }
-    for (int64_t id : job_ids) {
-      SY_ASSIGN_OR_RETURN(ScopedStatement stmt, db.Cached(kSelectSweepOfJob));
-      stmt->BindInt64(1, id);
-      SY_ASSIGN_OR_RETURN(bool row, stmt->Step());
-      if (!row) return absl::NotFoundError(absl::StrCat("job ", id, " does not exist"));
-      if (query.sweep_id != 0 && stmt->ColumnInt64(0) != query.sweep_id) {
-        return absl::NotFoundError(
-            absl::StrCat("job ", id, " is not in sweep ", query.sweep_id));
-      }
-    }
+    SY_ASSIGN_OR_RETURN(job_ids, JobsOfQuery(db, query));
     return absl::OkStatus();
   }));
+  const int64_t first_after = query.after_step.value_or(-1);
 
   // The cursor: the job, its names (in name order) and the last step sent.
   // Each chunk is read in its own short read transaction; points are never
@@ -1331,7 +1350,7 @@ absl::Status SqliteStore::QueryMetrics(
   std::vector<std::pair<int64_t, std::string>> job_names;  // (name id, name)
   bool names_loaded = false;
   size_t name_index = 0;
-  int64_t after_step = -1;
+  int64_t after_step = first_after;
   std::vector<JobMetricPoint> points;
   points.reserve(std::min<size_t>(chunk, 65536));
   while (job_index < job_ids.size()) {
@@ -1352,7 +1371,7 @@ absl::Status SqliteStore::QueryMetrics(
           }
           names_loaded = true;
           name_index = 0;
-          after_step = -1;
+          after_step = first_after;
         }
         if (name_index >= job_names.size()) {
           ++job_index;
@@ -1382,7 +1401,7 @@ absl::Status SqliteStore::QueryMetrics(
         }
         if (got < limit) {
           ++name_index;
-          after_step = -1;
+          after_step = first_after;
         }
       }
       return absl::OkStatus();
@@ -1393,7 +1412,71 @@ absl::Status SqliteStore::QueryMetrics(
   return absl::OkStatus();
 }
 
+absl::StatusOr<std::vector<SeriesCount>> SqliteStore::CountMetrics(const MetricQuery& query) {
+  absl::flat_hash_set<absl::string_view> names(query.names.begin(), query.names.end());
+  std::vector<SeriesCount> counts;
+  SY_RETURN_IF_ERROR(Read([&](Database& db) -> absl::Status {
+    counts.clear();
+    SY_ASSIGN_OR_RETURN(std::vector<int64_t> job_ids, JobsOfQuery(db, query));
+    for (int64_t job_id : job_ids) {
+      std::vector<std::pair<int64_t, std::string>> job_names;  // (name id, name), by name
+      {
+        SY_ASSIGN_OR_RETURN(ScopedStatement stmt, db.Cached(kSelectMetricNamesOfJob));
+        stmt->BindInt64(1, job_id);
+        while (true) {
+          SY_ASSIGN_OR_RETURN(bool row, stmt->Step());
+          if (!row) break;
+          std::string name = stmt->ColumnText(1);
+          if (!names.empty() && !names.contains(name)) continue;
+          job_names.emplace_back(stmt->ColumnInt64(0), std::move(name));
+        }
+      }
+      for (auto& [name_id, name] : job_names) {
+        SY_ASSIGN_OR_RETURN(ScopedStatement stmt, db.Cached(kCountMetricPoints));
+        stmt->BindInt64(1, job_id);
+        stmt->BindInt64(2, name_id);
+        stmt->BindInt64(3, query.after_step.value_or(-1));
+        SY_ASSIGN_OR_RETURN(bool row, stmt->Step());
+        if (!row) return absl::InternalError("COUNT returned no row");
+        counts.push_back(SeriesCount{job_id, std::move(name), stmt->ColumnInt64(0)});
+      }
+    }
+    return absl::OkStatus();
+  }));
+  return counts;
+}
+
+absl::StatusOr<AttemptOwner> SqliteStore::OwnerOfAttempt(int64_t attempt_id) {
+  AttemptOwner owner;
+  SY_RETURN_IF_ERROR(Read([&](Database& db) -> absl::Status {
+    SY_ASSIGN_OR_RETURN(ScopedStatement stmt, db.Cached(kSelectAttemptOwner));
+    stmt->BindInt64(1, attempt_id);
+    SY_ASSIGN_OR_RETURN(bool row, stmt->Step());
+    if (!row) return absl::NotFoundError(absl::StrCat("attempt ", attempt_id, " does not exist"));
+    owner.job_id = stmt->ColumnInt64(0);
+    owner.sweep_id = stmt->ColumnInt64(1);
+    return absl::OkStatus();
+  }));
+  return owner;
+}
+
 // ---- checkpoints
+
+absl::StatusOr<std::vector<CheckpointRecord>> SqliteStore::ListCheckpoints(int64_t job_id) {
+  std::vector<CheckpointRecord> checkpoints;
+  SY_RETURN_IF_ERROR(Read([&](Database& db) -> absl::Status {
+    checkpoints.clear();
+    SY_RETURN_IF_ERROR(Exists(db, kJobExists, job_id, "job"));
+    SY_ASSIGN_OR_RETURN(ScopedStatement stmt, db.Cached(kSelectCheckpointsOfJob));
+    stmt->BindInt64(1, job_id);
+    while (true) {
+      SY_ASSIGN_OR_RETURN(bool row, stmt->Step());
+      if (!row) return absl::OkStatus();
+      checkpoints.push_back(ReadCheckpoint(*stmt));
+    }
+  }));
+  return checkpoints;
+}
 
 absl::StatusOr<int64_t> SqliteStore::AddCheckpoint(const AttemptRef& ref, int64_t step,
                                                    int64_t size_bytes, const std::string& sha256,

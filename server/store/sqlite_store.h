@@ -35,7 +35,10 @@
 //     listed job that does not exist, or is not in the sweep, is NOT_FOUND;
 //     chunk 0 is INVALID_ARGUMENT. Chunks are read in separate short read
 //     transactions (a slow sink holds no connection): every point committed
-//     before the call is delivered exactly once.
+//     before the call is delivered exactly once. An after_step below 0
+//     selects every point (steps are never negative).
+//   * CountMetrics: one read transaction (a consistent snapshot), one COUNT
+//     over the metrics key per series.
 //   * PruneCheckpoints: keep < 0 is INVALID_ARGUMENT; "newest" is the highest
 //     step (then the highest id); paths are returned oldest first.
 #ifndef SWITCHYARD_SERVER_STORE_SQLITE_STORE_H_
@@ -126,12 +129,15 @@ class SqliteStore : public Store {
   absl::Status QueryMetrics(
       const MetricQuery& query, size_t chunk,
       const std::function<bool(const std::vector<JobMetricPoint>&)>& sink) override;
+  absl::StatusOr<std::vector<SeriesCount>> CountMetrics(const MetricQuery& query) override;
+  absl::StatusOr<AttemptOwner> OwnerOfAttempt(int64_t attempt_id) override;
 
   absl::StatusOr<int64_t> AddCheckpoint(const AttemptRef& ref, int64_t step, int64_t size_bytes,
                                         const std::string& sha256, const std::string& path,
                                         absl::Time now) override;
   absl::StatusOr<CheckpointRecord> GetCheckpointFor(const AttemptRef& ref,
                                                     int64_t checkpoint_id) override;
+  absl::StatusOr<std::vector<CheckpointRecord>> ListCheckpoints(int64_t job_id) override;
   absl::StatusOr<std::vector<std::string>> PruneCheckpoints(int64_t job_id, int keep) override;
 
   // Group-commit latency: one "commit" is one write group, from BEGIN to the

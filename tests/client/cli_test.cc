@@ -887,13 +887,15 @@ TEST_F(EarlyStoppingCliTest, StatusOfAnAshaSweepPrintsItsRungs) {
       rung->set_paused(r[4]);
       rung->set_stopped(r[5]);
     }
+    for (int64_t job : {31, 40, 52}) sweep.mutable_rungs(1)->add_promoted_jobs(job);
   }
   ASSERT_EQ(Run({"status", "3"}), kExitOk) << err_.str();
   EXPECT_NE(out_.str().find("  seed: 1, 2\n"
                             "\n"
                             "early stopping: asha on accuracy (max), epochs 1 to 9, reduction 3\n"
                             "  rung 0 (epoch 1): 27 reached, 9 promoted, 0 paused, 18 stopped\n"
-                            "  rung 1 (epoch 3): 9 reached, 3 promoted, 1 paused, 5 stopped\n"
+                            "  rung 1 (epoch 3): 9 reached, 3 promoted, 1 paused, 5 stopped; "
+                            "promoted: jobs 31, 40, 52\n"
                             "  rung 2 (epoch 9): 3 reached, 0 promoted, 0 paused, 0 stopped\n"),
             std::string::npos)
       << out_.str();

@@ -8,6 +8,7 @@
 #ifndef SWITCHYARD_TESTS_CLIENT_FAKE_COORDINATOR_H_
 #define SWITCHYARD_TESTS_CLIENT_FAKE_COORDINATOR_H_
 
+#include <condition_variable>
 #include <deque>
 #include <map>
 #include <memory>
@@ -33,6 +34,22 @@ struct FakeState {
   std::vector<pb::CancelRequest> cancelled;
   std::vector<pb::RetrySweepRequest> retried;
   int64_t next_sweep_id = 7;
+  // The views' RPCs (issue 15): canned answers and what was asked.
+  pb::QuerySeriesResponse series;
+  std::vector<pb::QuerySeriesRequest> series_requests;
+  pb::AggregateResponse aggregate;
+  std::vector<pb::AggregateRequest> aggregate_requests;
+  std::vector<pb::CheckpointInfo> checkpoints;        // ListCheckpoints filters by job
+  std::deque<pb::TailMetricsResponse> tail;           // what TailMetrics streams
+  // Streams: with block_streams, a reader with nothing to read waits for
+  // more (pushed under the mutex, then stream_cv.notify_all()) or Cancel()
+  // instead of ending. Counters of streams opened and open now.
+  bool block_streams = false;
+  std::condition_variable stream_cv;
+  int watch_opened = 0;
+  int tail_opened = 0;
+  int watch_open = 0;
+  int tail_open = 0;
 };
 
 class FakeCoordinator final : public CoordinatorClient {
@@ -65,6 +82,8 @@ class FakeCoordinator final : public CoordinatorClient {
   absl::StatusOr<std::unique_ptr<SweepEventReader>> WatchSweep(int64_t) override {
     std::lock_guard<std::mutex> lock(state_->mutex);
     if (!state_->fail_with.ok()) return state_->fail_with;
+    ++state_->watch_opened;
+    ++state_->watch_open;
     return std::unique_ptr<SweepEventReader>(new Reader(state_));
   }
   absl::StatusOr<pb::CancelResponse> Cancel(const pb::CancelRequest& r) override {
@@ -140,24 +159,109 @@ class FakeCoordinator final : public CoordinatorClient {
     }
     return absl::NotFoundError(absl::StrCat("worker ", worker_id, " does not exist"));
   }
+  absl::StatusOr<pb::QuerySeriesResponse> QuerySeries(const pb::QuerySeriesRequest& r) override {
+    std::lock_guard<std::mutex> lock(state_->mutex);
+    if (!state_->fail_with.ok()) return state_->fail_with;
+    state_->series_requests.push_back(r);
+    if (auto s = FindSweep(r.sweep_id()); !s.ok()) return s;
+    return state_->series;
+  }
+  absl::StatusOr<pb::AggregateResponse> Aggregate(const pb::AggregateRequest& r) override {
+    std::lock_guard<std::mutex> lock(state_->mutex);
+    if (!state_->fail_with.ok()) return state_->fail_with;
+    state_->aggregate_requests.push_back(r);
+    if (auto s = FindSweep(r.sweep_id()); !s.ok()) return s;
+    return state_->aggregate;
+  }
+  absl::StatusOr<std::unique_ptr<MetricTailReader>> TailMetrics(
+      const pb::TailMetricsRequest&) override {
+    std::lock_guard<std::mutex> lock(state_->mutex);
+    if (!state_->fail_with.ok()) return state_->fail_with;
+    ++state_->tail_opened;
+    ++state_->tail_open;
+    return std::unique_ptr<MetricTailReader>(new TailReader(state_));
+  }
+  absl::StatusOr<std::vector<pb::CheckpointInfo>> ListCheckpoints(int64_t job_id) override {
+    std::lock_guard<std::mutex> lock(state_->mutex);
+    if (!state_->fail_with.ok()) return state_->fail_with;
+    std::vector<pb::CheckpointInfo> found;
+    for (const pb::CheckpointInfo& c : state_->checkpoints) {
+      if (c.job_id() == job_id) found.push_back(c);
+    }
+    return found;
+  }
 
  private:
   class Reader final : public SweepEventReader {
    public:
     explicit Reader(std::shared_ptr<FakeState> state) : state_(std::move(state)) {}
-    bool Read(pb::SweepEvent* event) override {
+    ~Reader() override {
       std::lock_guard<std::mutex> lock(state_->mutex);
-      if (state_->events.empty()) return false;
+      --state_->watch_open;
+    }
+    bool Read(pb::SweepEvent* event) override {
+      std::unique_lock<std::mutex> lock(state_->mutex);
+      if (state_->block_streams) {
+        state_->stream_cv.wait(lock, [&] { return cancelled_ || !state_->events.empty(); });
+      }
+      if (cancelled_ || state_->events.empty()) return false;
       *event = state_->events.front();
       state_->events.pop_front();
       return true;
     }
-    absl::Status Finish() override { return absl::OkStatus(); }
-    void Cancel() override {}
+    absl::Status Finish() override {
+      return cancelled_ ? absl::CancelledError("cancelled") : absl::OkStatus();
+    }
+    void Cancel() override {
+      std::lock_guard<std::mutex> lock(state_->mutex);
+      cancelled_ = true;
+      state_->stream_cv.notify_all();
+    }
 
    private:
     std::shared_ptr<FakeState> state_;
+    bool cancelled_ = false;  // guarded by state_->mutex
   };
+
+  class TailReader final : public MetricTailReader {
+   public:
+    explicit TailReader(std::shared_ptr<FakeState> state) : state_(std::move(state)) {}
+    ~TailReader() override {
+      std::lock_guard<std::mutex> lock(state_->mutex);
+      --state_->tail_open;
+    }
+    bool Read(pb::TailMetricsResponse* batch) override {
+      std::unique_lock<std::mutex> lock(state_->mutex);
+      if (state_->block_streams) {
+        state_->stream_cv.wait(lock, [&] { return cancelled_ || !state_->tail.empty(); });
+      }
+      if (cancelled_ || state_->tail.empty()) return false;
+      *batch = state_->tail.front();
+      state_->tail.pop_front();
+      return true;
+    }
+    absl::Status Finish() override {
+      return cancelled_ ? absl::CancelledError("cancelled") : absl::OkStatus();
+    }
+    void Cancel() override {
+      std::lock_guard<std::mutex> lock(state_->mutex);
+      cancelled_ = true;
+      state_->stream_cv.notify_all();
+    }
+
+   private:
+    std::shared_ptr<FakeState> state_;
+    bool cancelled_ = false;  // guarded by state_->mutex
+  };
+
+  // NOT_FOUND as the coordinator says it, for an unknown sweep; the mutex is held.
+  absl::Status FindSweep(int64_t id) {
+    for (const pb::Sweep& s : state_->sweeps) {
+      if (s.id() == id) return absl::OkStatus();
+    }
+    return ServerError(
+        grpc::Status(grpc::StatusCode::NOT_FOUND, "sweep " + std::to_string(id) + ": not found"));
+  }
 
   std::shared_ptr<FakeState> state_;
 };

@@ -69,6 +69,9 @@ bool ReadRequest(Stream* stream, Message* message, grpc::Status* error) {
 #define SWITCHYARD_V1_REQUESTS_WITH_STRINGS(X) \
   X(SubmitSweepRequest)                        \
   X(QueryMetricsRequest)                       \
+  X(QuerySeriesRequest)                        \
+  X(AggregateRequest)                          \
+  X(TailMetricsRequest)                        \
   X(RegisterWorkerRequest)                     \
   X(HeartbeatRequest)                          \
   X(ClaimJobRequest)                           \

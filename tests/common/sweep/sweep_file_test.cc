@@ -245,6 +245,21 @@ TEST(SweepFile, QuickExampleIsTwelveJobs) {
                                              "cisformer/expressive"}));
 }
 
+TEST(SweepFile, AshaExampleIs27TrialsUnderAsha) {
+  absl::StatusOr<SweepDefinition> sweep = ParseSweepFile(kSource + "/examples/asha.yaml");
+  ASSERT_TRUE(sweep.ok()) << sweep.status();
+  EXPECT_EQ(sweep->scheduler.kind, SchedulerSpec::Kind::kAsha);
+  EXPECT_EQ(sweep->scheduler.asha.metric, "accuracy");
+  EXPECT_TRUE(sweep->scheduler.asha.maximize);
+  EXPECT_EQ(sweep->scheduler.asha.min_epochs, 1);
+  EXPECT_EQ(sweep->scheduler.asha.max_epochs, 27);
+  EXPECT_EQ(sweep->scheduler.asha.reduction, 3);
+  absl::StatusOr<std::vector<GridCell>> grid = ExpandGrid(*sweep);
+  ASSERT_TRUE(grid.ok()) << grid.status();
+  EXPECT_EQ(grid->size(), 27u);
+  for (const GridCell& cell : *grid) EXPECT_EQ(cell.config.Int("epochs"), 27);
+}
+
 TEST(SweepFile, PaperExampleCoversTheFigureSubsets) {
   absl::StatusOr<SweepDefinition> sweep = ParseSweepFile(kSource + "/examples/paper-fig1.yaml");
   ASSERT_TRUE(sweep.ok()) << sweep.status();

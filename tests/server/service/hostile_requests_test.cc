@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <functional>
 #include <limits>
 #include <string>
 #include <vector>
@@ -614,6 +615,117 @@ TEST_F(HostileRequestsTest, InvalidUtf8IsRefusedNamingTheField) {
       << status.error_code() << " " << status.error_message();
   EXPECT_EQ(status.error_message(), "spec.name: not valid UTF-8 (byte 0xFF at offset 4)");
   EXPECT_EQ(SweepCount(), 0);
+}
+
+// The views' requests (issue 15): every field out of range is
+// INVALID_ARGUMENT naming it, in a bounded message; unknown ids NOT_FOUND.
+TEST_F(HostileRequestsTest, ViewRequestsOutOfRangeAreInvalidArgument) {
+  const int64_t sweep = Submit({1});
+  const std::string huge(1 << 20, 'h');
+  const auto series = [&](const std::function<void(pb::QuerySeriesRequest*)>& edit) {
+    grpc::ClientContext context;
+    pb::QuerySeriesRequest request;
+    request.set_sweep_id(sweep);
+    edit(&request);
+    pb::QuerySeriesResponse response;
+    grpc::Status status = client_->QuerySeries(&context, request, &response);
+    ExpectBoundedMessage(status);
+    return status;
+  };
+  const auto aggregate = [&](const std::function<void(pb::AggregateRequest*)>& edit) {
+    grpc::ClientContext context;
+    pb::AggregateRequest request;
+    request.set_sweep_id(sweep);
+    request.set_name("loss");
+    edit(&request);
+    pb::AggregateResponse response;
+    grpc::Status status = client_->Aggregate(&context, request, &response);
+    ExpectBoundedMessage(status);
+    return status;
+  };
+  const auto tail = [&](const std::function<void(pb::TailMetricsRequest*)>& edit) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    pb::TailMetricsRequest request;
+    edit(&request);
+    auto reader = client_->TailMetrics(&context, request);
+    pb::TailMetricsResponse ignored;
+    while (reader->Read(&ignored)) {
+    }
+    grpc::Status status = reader->Finish();
+    ExpectBoundedMessage(status);
+    return status;
+  };
+  struct Case {
+    std::string what;
+    grpc::Status status;
+    std::string field;  // the message starts with it
+  };
+  std::vector<Case> refused = {
+      {"max_points -1", series([](auto* r) { r->set_max_points(-1); }), "max_points: "},
+      {"max_points 100001", series([](auto* r) { r->set_max_points(100'001); }),
+       "max_points: "},
+      {"sweep_id 0", series([](auto* r) { r->set_sweep_id(0); }), "sweep_id: "},
+      {"a huge name", series([&](auto* r) { r->add_names(huge); }), "names[0]: "},
+      {"an empty name", series([](auto* r) { r->add_names("loss"), r->add_names(""); }),
+       "names[1]: "},
+      {"2,000 names", series([](auto* r) {
+         for (int i = 0; i < 2000; ++i) r->add_names("n" + std::to_string(i));
+       }),
+       "names: "},
+      {"200,000 job ids", series([](auto* r) {
+         for (int i = 1; i <= 200'000; ++i) r->add_job_ids(i);
+       }),
+       "job_ids: "},
+      {"a negative job id", series([](auto* r) { r->add_job_ids(-3); }), "job_ids[0]: "},
+      {"no name", aggregate([](auto* r) { r->clear_name(); }), "name: "},
+      {"a huge name", aggregate([&](auto* r) { r->set_name(huge); }), "name: "},
+      {"a huge x", aggregate([&](auto* r) { r->set_x(huge); }), "x: "},
+      {"an unknown key", aggregate([](auto* r) { r->add_group_by("modle"); }),
+       "group_by[0]: "},
+      {"a huge key", aggregate([&](auto* r) { r->add_group_by(huge); }), "group_by[0]: "},
+      {"a huge params key", aggregate([&](auto* r) { r->add_group_by("params." + huge); }),
+       "group_by[0]: "},
+      {"1,000 keys", aggregate([](auto* r) {
+         for (int i = 0; i < 1000; ++i) r->add_group_by("model");
+       }),
+       "group_by: "},
+      {"max_points 100001", aggregate([](auto* r) { r->set_max_points(100'001); }),
+       "max_points: "},
+      {"sweep_id -1", aggregate([](auto* r) { r->set_sweep_id(-1); }), "sweep_id: "},
+      {"sweep_id -1", tail([](auto* r) { r->set_sweep_id(-1); }), "sweep_id: "},
+      {"an empty name", tail([](auto* r) { r->add_names(""); }), "names: "},
+      {"a huge name", tail([&](auto* r) { r->add_names(huge); }), "names: "},
+      {"2,000 names", tail([](auto* r) {
+         for (int i = 0; i < 2000; ++i) r->add_names("n" + std::to_string(i));
+       }),
+       "names: "},
+  };
+  for (const Case& c : refused) {
+    EXPECT_EQ(c.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
+        << c.what << ": " << c.status.error_message().substr(0, 200);
+    EXPECT_EQ(c.status.error_message().rfind(c.field, 0), 0u)
+        << c.what << ": " << c.status.error_message().substr(0, 200);
+  }
+  // Unknown ids.
+  EXPECT_EQ(series([](auto* r) { r->set_sweep_id(999); }).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(series([](auto* r) { r->add_job_ids(999); }).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(aggregate([](auto* r) { r->set_sweep_id(999); }).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(tail([](auto* r) { r->set_sweep_id(999); }).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  for (int64_t job_id : {int64_t{0}, int64_t{-5}, int64_t{999}}) {
+    grpc::ClientContext context;
+    pb::ListCheckpointsRequest request;
+    request.set_job_id(job_id);
+    pb::ListCheckpointsResponse response;
+    grpc::Status status = client_->ListCheckpoints(&context, request, &response);
+    EXPECT_EQ(status.error_code(), job_id == 999 ? grpc::StatusCode::NOT_FOUND
+                                                 : grpc::StatusCode::INVALID_ARGUMENT)
+        << job_id << ": " << status.error_message();
+  }
 }
 
 }  // namespace

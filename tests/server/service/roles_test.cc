@@ -123,6 +123,35 @@ std::vector<Rpc> EveryRpc() {
     pb::Worker response;
     return s->UnquarantineWorker(c, request, &response);
   });
+  sweep("QuerySeries", [](grpc::ClientContext* c, pb::SweepService::Stub* s) {
+    pb::QuerySeriesRequest request;
+    request.set_sweep_id(1);
+    pb::QuerySeriesResponse response;
+    return s->QuerySeries(c, request, &response);
+  });
+  sweep("Aggregate", [](grpc::ClientContext* c, pb::SweepService::Stub* s) {
+    pb::AggregateRequest request;
+    request.set_sweep_id(1);
+    request.set_name("loss");
+    request.set_x("final");
+    pb::AggregateResponse response;
+    return s->Aggregate(c, request, &response);
+  });
+  sweep("TailMetrics", [](grpc::ClientContext* c, pb::SweepService::Stub* s) {
+    pb::TailMetricsRequest request;
+    request.set_sweep_id(1);
+    auto reader = s->TailMetrics(c, request);
+    pb::TailMetricsResponse first;
+    if (reader->Read(&first))
+      c->TryCancel();  // let in: the subscription is in place
+    return reader->Finish();
+  });
+  sweep("ListCheckpoints", [](grpc::ClientContext* c, pb::SweepService::Stub* s) {
+    pb::ListCheckpointsRequest request;
+    request.set_job_id(1);
+    pb::ListCheckpointsResponse response;
+    return s->ListCheckpoints(c, request, &response);
+  });
   worker("RegisterWorker",
          [](grpc::ClientContext* c, pb::WorkerService::Stub* w) {
            pb::RegisterWorkerRequest request;
@@ -199,6 +228,29 @@ std::vector<Rpc> EveryRpc() {
   return rpcs;
 }
 
+// The list above names every method of both services: a new RPC must join
+// it, or the role checks below would not cover it.
+TEST(RolesCoverageTest, EveryRpcOfBothServicesIsListed) {
+  std::set<std::string> listed;
+  for (const Rpc& rpc : EveryRpc()) {
+    listed.insert(std::string(rpc.service == Service::kSweep
+                                  ? pb::SweepService::service_full_name()
+                                  : pb::WorkerService::service_full_name()) +
+                  "." + rpc.name);
+  }
+  std::set<std::string> declared;
+  for (const char* name : {pb::SweepService::service_full_name(),
+                           pb::WorkerService::service_full_name()}) {
+    const google::protobuf::ServiceDescriptor* service =
+        google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(name);
+    ASSERT_NE(service, nullptr) << name;
+    for (int m = 0; m < service->method_count(); ++m) {
+      declared.insert(service->method(m)->full_name());
+    }
+  }
+  EXPECT_EQ(listed, declared);
+}
+
 class RolesTest : public GrpcTest {
  protected:
   // Runs `rpc` on a channel that adds no token of its own; `decorate` sets
@@ -266,7 +318,7 @@ TEST_F(RolesTest, EachRoleIsConfinedToItsOwnService) {
   int64_t sweep_id = Submit({1});
   ASSERT_EQ(sweep_id, 1);
   const std::vector<Rpc> rpcs = EveryRpc();
-  ASSERT_EQ(rpcs.size(), 18u);  // 11 of SweepService, 7 of WorkerService
+  ASSERT_EQ(rpcs.size(), 22u);  // 15 of SweepService, 7 of WorkerService
   for (const Rpc& rpc : rpcs) {
     const bool for_clients = rpc.service == Service::kSweep;
     // The other role's token: PERMISSION_DENIED, with a message that says

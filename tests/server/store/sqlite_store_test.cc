@@ -14,6 +14,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -996,7 +997,107 @@ TEST_F(SqliteStoreTest, QueryMetricsOrderFiltersAndChunks) {
   EXPECT_EQ(code({.sweep_id = other, .job_ids = {a.job_id}}, 10), absl::StatusCode::kNotFound);
 }
 
+// The cursor of the views (issue 15): after_step selects the points above
+// it, for QueryMetrics and CountMetrics alike; the counts list every series
+// in the stream's order and skip NULL (NaN) values.
+TEST_F(SqliteStoreTest, AfterStepAndCountsFollowTheStream) {
+  const int64_t sweep = MakeSweep(2);
+  Assignment a = MustClaim();
+  Assignment b = MustClaim();
+  std::vector<MetricPoint> points;
+  for (int step = 0; step < 10; ++step) {
+    points.push_back({"zeta", step, double(step), 1});
+    if (step % 2 == 0) points.push_back({"alpha", step, -double(step), 1});
+  }
+  points.push_back({"alpha", 11, std::numeric_limits<double>::quiet_NaN(), 1});
+  ASSERT_TRUE(store_->AppendMetrics({{a.attempt, points}, {b.attempt, {{"zeta", 3, 3, 1}}}}).ok());
+
+  std::vector<JobMetricPoint> after = AllPoints({.sweep_id = sweep, .after_step = 6}, 2);
+  std::vector<std::tuple<int64_t, std::string, int64_t>> keys;
+  for (const JobMetricPoint& p : after) keys.emplace_back(p.job_id, p.point.name, p.point.step);
+  using Key = std::tuple<int64_t, std::string, int64_t>;
+  EXPECT_THAT(keys, ElementsAre(Key{a.job_id, "alpha", 8}, Key{a.job_id, "alpha", 11},
+                                Key{a.job_id, "zeta", 7}, Key{a.job_id, "zeta", 8},
+                                Key{a.job_id, "zeta", 9}));
+  EXPECT_EQ(AllPoints({.sweep_id = sweep, .after_step = -1}).size(), 17u);
+  EXPECT_EQ(AllPoints({.sweep_id = sweep, .after_step = -100}).size(), 17u);
+  EXPECT_TRUE(AllPoints({.sweep_id = sweep, .after_step = 11}).empty());
+
+  absl::StatusOr<std::vector<SeriesCount>> counts = store_->CountMetrics({.sweep_id = sweep});
+  ASSERT_TRUE(counts.ok()) << counts.status();
+  ASSERT_EQ(counts->size(), 3u);
+  EXPECT_EQ((*counts)[0].job_id, a.job_id);
+  EXPECT_EQ((*counts)[0].name, "alpha");
+  EXPECT_EQ((*counts)[0].points, 5);  // the NULL at step 11 is not counted
+  EXPECT_EQ((*counts)[1].name, "zeta");
+  EXPECT_EQ((*counts)[1].points, 10);
+  EXPECT_EQ((*counts)[2].job_id, b.job_id);
+  EXPECT_EQ((*counts)[2].points, 1);
+
+  counts = store_->CountMetrics({.sweep_id = sweep, .names = {"zeta"}, .after_step = 6});
+  ASSERT_TRUE(counts.ok()) << counts.status();
+  ASSERT_EQ(counts->size(), 2u);
+  EXPECT_EQ((*counts)[0].points, 3);
+  EXPECT_EQ((*counts)[1].job_id, b.job_id);
+  EXPECT_EQ((*counts)[1].points, 0);  // listed, with nothing in range
+
+  EXPECT_EQ(store_->CountMetrics({.sweep_id = 999}).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(store_->CountMetrics({.sweep_id = 0}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  const int64_t other = MakeSweep(1, 0, 3, "other");
+  EXPECT_EQ(store_->CountMetrics({.sweep_id = other, .job_ids = {a.job_id}}).status().code(),
+            absl::StatusCode::kNotFound);
+}
+
+TEST_F(SqliteStoreTest, OwnerOfAttemptIsKnownInEveryState) {
+  const int64_t sweep = MakeSweep(1);
+  Assignment a = MustClaim();
+  absl::StatusOr<AttemptOwner> owner = store_->OwnerOfAttempt(a.attempt.attempt_id);
+  ASSERT_TRUE(owner.ok()) << owner.status();
+  EXPECT_EQ(owner->job_id, a.job_id);
+  EXPECT_EQ(owner->sweep_id, sweep);
+  ASSERT_TRUE(Finish(a, AttemptOutcome::kSucceeded).ok());
+  owner = store_->OwnerOfAttempt(a.attempt.attempt_id);
+  ASSERT_TRUE(owner.ok()) << owner.status();
+  EXPECT_EQ(owner->job_id, a.job_id);
+  EXPECT_EQ(store_->OwnerOfAttempt(999).status().code(), absl::StatusCode::kNotFound);
+}
+
 // ---- checkpoints
+
+TEST_F(SqliteStoreTest, ListCheckpointsNewestFirst) {
+  MakeSweep(2);
+  Assignment a = MustClaim();
+  Assignment b = MustClaim();
+  for (int step : {300, 100, 200}) {
+    ASSERT_TRUE(store_
+                    ->AddCheckpoint(a.attempt, step, step * 10, absl::StrCat("sha", step),
+                                    absl::StrCat("c/", step), now_ + absl::Seconds(step))
+                    .ok());
+  }
+  ASSERT_TRUE(store_->AddCheckpoint(b.attempt, 999, 1, "other", "c/other", now_).ok());
+  absl::StatusOr<std::vector<CheckpointRecord>> list = store_->ListCheckpoints(a.job_id);
+  ASSERT_TRUE(list.ok()) << list.status();
+  ASSERT_EQ(list->size(), 3u);
+  EXPECT_EQ((*list)[0].step, 300);
+  EXPECT_EQ((*list)[1].step, 200);
+  EXPECT_EQ((*list)[2].step, 100);
+  EXPECT_EQ((*list)[0].job_id, a.job_id);
+  EXPECT_EQ((*list)[0].attempt_id, a.attempt.attempt_id);
+  EXPECT_EQ((*list)[0].size_bytes, 3000);
+  EXPECT_EQ((*list)[0].sha256, "sha300");
+  EXPECT_EQ((*list)[0].path, "c/300");
+  EXPECT_EQ((*list)[0].created_at, now_ + absl::Seconds(300));
+
+  // A job with none: empty; an unknown job: NOT_FOUND.
+  const int64_t sweep = MakeSweep(1, 0, 3, "empty");
+  absl::StatusOr<std::vector<JobRecord>> jobs = store_->ListJobs(sweep, std::nullopt);
+  ASSERT_TRUE(jobs.ok());
+  list = store_->ListCheckpoints(jobs->front().id);
+  ASSERT_TRUE(list.ok()) << list.status();
+  EXPECT_TRUE(list->empty());
+  EXPECT_EQ(store_->ListCheckpoints(999).status().code(), absl::StatusCode::kNotFound);
+}
 
 TEST_F(SqliteStoreTest, PruneKeepsTheNewest) {
   MakeSweep(1);
@@ -1217,6 +1318,7 @@ TEST_F(SqliteStoreTest, AshaStartsTrialsAtRungZeroPausesThemAndPromotesTheTopThi
   EXPECT_EQ(rungs[0].reached, 3);
   EXPECT_EQ(rungs[0].promoted, 1);
   EXPECT_EQ(rungs[0].paused, 2);
+  EXPECT_EQ(rungs[0].promoted_jobs, std::vector<int64_t>{started[1].job_id});
 }
 
 TEST_F(SqliteStoreTest, AshaEndsTheSweepByStoppingThePausedJobsWithTheirNumbers) {

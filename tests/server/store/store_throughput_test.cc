@@ -18,6 +18,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "server/core/coordinator.h"
 #include "server/store/sqlite_store.h"
 #include "tests/server/store/temp_dir.h"
 
@@ -242,6 +243,97 @@ TEST(StoreThroughputTest, MetricIngest) {
               static_cast<long long>(points.load()), seconds, points.load() / seconds, kCallers,
               kSteps * 10, cpu / points.load() * 1e6);
   PrintGroupLatency(*store);
+}
+
+// The views (issue 15) over a sweep of 1,000 jobs x 1,000 steps of one
+// metric (a million points): what QuerySeries (downsampled to 100 buckets a
+// series) and Aggregate (x = step, one group) cost. Prints the figures.
+TEST(StoreThroughputTest, ViewsOfAThousandJobsByAThousandSteps) {
+  testing::TempDir dir;
+  std::unique_ptr<SqliteStore> store = Open(dir.File("views.db"));
+  ASSERT_NE(store, nullptr);
+  constexpr int kJobs = 1000, kSteps = 1000;
+  const int64_t sweep = MakeSweep(*store, kJobs);
+  const int64_t worker = Worker(*store);
+  std::vector<MetricBatchWrite> batches;
+  std::vector<AttemptRef> attempts;
+  for (int i = 0; i < kJobs; ++i) {
+    ClaimParams params;
+    params.worker_id = worker;
+    params.fencing_token = absl::StrCat("tok", i);
+    params.now = absl::Now();
+    params.lease_expires = params.now + absl::Hours(1);
+    absl::StatusOr<std::optional<Assignment>> a = store->ClaimJob(params);
+    ASSERT_TRUE(a.ok() && a->has_value());
+    attempts.push_back((*a)->attempt);
+    MetricBatchWrite batch{(*a)->attempt, {}};
+    for (int step = 0; step < kSteps; ++step) {
+      batch.points.push_back({"loss", step, 1.0 / (1 + step) + 0.001 * i, 1.7e9});
+    }
+    batches.push_back(std::move(batch));
+    if (batches.size() == 100) {
+      ASSERT_TRUE(store->AppendMetrics(batches).ok());
+      batches.clear();
+    }
+  }
+  Coordinator coordinator(store.get(), common::Clock::Real(), nullptr, CoordinatorOptions{});
+
+  absl::Time start = absl::Now();
+  double cpu_start = CpuSeconds();
+  SeriesQuery query;
+  query.sweep_id = sweep;
+  query.max_points = 100;
+  absl::StatusOr<std::vector<SeriesResult>> series = coordinator.QuerySeries(query);
+  ASSERT_TRUE(series.ok()) << series.status();
+  double seconds = absl::ToDoubleSeconds(absl::Now() - start);
+  ASSERT_EQ(series->size(), static_cast<size_t>(kJobs));
+  for (const SeriesResult& s : *series) {
+    ASSERT_EQ(s.points, kSteps);
+    ASSERT_EQ(s.buckets.size(), 100u);
+  }
+  std::printf("QuerySeries: %d series x %d points -> 100 buckets each in %.2f s (%.2f s CPU)\n",
+              kJobs, kSteps, seconds, CpuSeconds() - cpu_start);
+
+  start = absl::Now();
+  cpu_start = CpuSeconds();
+  query.max_points = 100;
+  query.after_step = kSteps - 11;  // a live view's poll: the last 10 steps
+  series = coordinator.QuerySeries(query);
+  ASSERT_TRUE(series.ok()) << series.status();
+  std::printf("QuerySeries after_step: %d series x 10 new points in %.2f s (%.2f s CPU)\n", kJobs,
+              absl::ToDoubleSeconds(absl::Now() - start), CpuSeconds() - cpu_start);
+
+  // Aggregate counts succeeded jobs: finish them all (16 threads share commits).
+  std::vector<std::thread> finishers;
+  std::atomic<int> failures{0};
+  for (int t = 0; t < 16; ++t) {
+    finishers.emplace_back([&, t] {
+      for (int i = t; i < kJobs; i += 16) {
+        if (!store->FinishAttempt(attempts[i], AttemptOutcome::kSucceeded, "", "", absl::Now())
+                 .ok()) {
+          ++failures;
+        }
+      }
+    });
+  }
+  for (std::thread& t : finishers) t.join();
+  ASSERT_EQ(failures.load(), 0);
+
+  AggregateQuery aggregate;
+  aggregate.sweep_id = sweep;
+  aggregate.name = "loss";
+  for (const char* x : {"final", "step"}) {
+    aggregate.x = x;
+    start = absl::Now();
+    cpu_start = CpuSeconds();
+    absl::StatusOr<AggregateResult> result = coordinator.Aggregate(aggregate);
+    ASSERT_TRUE(result.ok()) << result.status();
+    ASSERT_EQ(result->groups.size(), 1u);
+    ASSERT_EQ(result->groups[0].points.size(), std::string(x) == "step" ? size_t{kSteps} : 1u);
+    EXPECT_EQ(result->groups[0].points.back().y.n, kJobs);
+    std::printf("Aggregate x=%s over %d jobs: %.2f s (%.2f s CPU)\n", x, kJobs,
+                absl::ToDoubleSeconds(absl::Now() - start), CpuSeconds() - cpu_start);
+  }
 }
 
 }  // namespace

@@ -1,13 +1,15 @@
-#include "client/render/stats.h"
+#include "common/results/stats.h"
 
 #include <algorithm>
 #include <cmath>
 #include <limits>
 
+#include <nlohmann/json.hpp>
+
 #include "absl/strings/str_cat.h"
 #include "common/config/job_config.h"
 
-namespace switchyard::client {
+namespace switchyard::results {
 namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
@@ -86,6 +88,29 @@ std::pair<std::string, std::string> JobData::Trains() const {
   return {Config("program"), params};
 }
 
+std::map<std::string, std::string> ConfigText(const std::string& config_json) {
+  std::map<std::string, std::string> out;
+  nlohmann::json config = nlohmann::json::parse(config_json, nullptr, false);
+  if (!config.is_object()) return out;
+  const auto text = [](const nlohmann::json& value) {
+    if (value.is_string()) return value.get<std::string>();
+    if (value.is_number_integer()) return std::to_string(value.get<int64_t>());
+    if (value.is_number()) return config::ValueToString(value.get<double>());
+    return value.dump();
+  };
+  for (const auto& [key, value] : config.items()) {
+    if (key == "params" && value.is_object()) {
+      // A program's own parameters, as the keys a sweep file gives them.
+      for (const auto& [name, param] : value.items()) {
+        out[std::string(config::kProgramParamPrefix) + name] = text(param);
+      }
+      continue;
+    }
+    out[key] = text(value);
+  }
+  return out;
+}
+
 bool ResultFilter::Includes(const JobData& job) const {
   if (job.state == "succeeded") return true;
   return include_stopped && (job.state == "stopped" || job.state == "paused");
@@ -153,4 +178,23 @@ std::vector<Curve> GroupCurves(const std::vector<JobData>& jobs,
   return curves;
 }
 
-}  // namespace switchyard::client
+Series SeriesByEpoch(const std::map<int64_t, double>& value_at,
+                     const std::map<int64_t, double>& epoch_at, double steps_per_epoch,
+                     bool* by_epoch) {
+  std::map<double, double> points;  // one value per x: the latest step wins
+  for (const auto& [step, value] : value_at) {
+    double x;
+    if (auto e = epoch_at.find(step); e != epoch_at.end()) {
+      x = e->second;
+    } else if (steps_per_epoch > 0) {
+      x = static_cast<double>(step) / steps_per_epoch;
+    } else {
+      x = static_cast<double>(step);
+      *by_epoch = false;
+    }
+    points[x] = value;
+  }
+  return Series(points.begin(), points.end());
+}
+
+}  // namespace switchyard::results

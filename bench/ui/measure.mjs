@@ -1,0 +1,82 @@
+// bench/ui's browser side (run by ui_bench): headless Chromium through
+// puppeteer-core (web/node_modules) measures the sweep page of a running
+// `switchyard ui`.
+//
+//   node bench/ui/measure.mjs URL SWEEP PAGES SECONDS RESULT.json
+//
+// 1. A fresh browser opens URL/sweeps/SWEEP: the time from navigation start
+//    to the first paint of the grouped curves (the page sets
+//    window.__sy.firstCurvesMs, a performance.now() value, when uPlot has
+//    drawn them: web/src/charts.js) and the bytes the browser received until then
+//    (encoded, as on the wire: Network.dataReceived).
+// 2. PAGES pages open the same sweep; "pages open" is printed; for SECONDS
+//    each page logs the pushed points it drew (window.__sy.curves.applied:
+//    [job_id, name, step, x, received, drawn], times from Date.now());
+//    "pages done" is printed.
+// 3. RESULT.json: {"first_paint_ms", "bytes", "drawn": [[job, name, step, ms], ...]}.
+import { createRequire } from "node:module";
+import { writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const require = createRequire(join(here, "../../web/package.json"));
+const puppeteer = require("puppeteer-core");
+
+const [url, sweep, pagesArg, secondsArg, resultPath] = process.argv.slice(2);
+if (!resultPath) {
+  console.error("usage: measure.mjs URL SWEEP PAGES SECONDS RESULT.json");
+  process.exit(2);
+}
+const pages = Number(pagesArg);
+const seconds = Number(secondsArg);
+const sweepUrl = `${url}/sweeps/${sweep}`;
+
+const browser = await puppeteer.launch({
+  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+  headless: "new",
+  args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
+});
+try {
+  // 1. First paint and bytes, with a cold cache.
+  const page = await browser.newPage();
+  await page.setCacheEnabled(false);
+  const cdp = await page.target().createCDPSession();
+  await cdp.send("Network.enable");
+  let bytes = 0;
+  cdp.on("Network.dataReceived", (e) => { bytes += e.encodedDataLength; });
+  cdp.on("Network.responseReceived", (e) => {
+    // Headers count too (dataReceived carries the body).
+    bytes += (e.response.encodedDataLength || 0);
+  });
+  await page.goto(sweepUrl, { waitUntil: "domcontentloaded" });
+  await page.waitForFunction(() => window.__sy && window.__sy.firstCurvesMs,
+                             { timeout: 60000, polling: 10 });
+  const firstPaint = await page.evaluate(() => window.__sy.firstCurvesMs);
+  const bytesAtPaint = bytes;
+  await page.close();
+  console.log(`first paint ${Math.round(firstPaint)} ms, ${bytesAtPaint} bytes`);
+
+  // 2. PAGES pages on the live sweep.
+  const open = [];
+  for (let i = 0; i < pages; ++i) {
+    const p = await browser.newPage();
+    await p.goto(sweepUrl, { waitUntil: "domcontentloaded" });
+    await p.waitForFunction(() => window.__sy && window.__sy.firstCurvesMs,
+                            { timeout: 60000, polling: 50 });
+    open.push(p);
+  }
+  console.log("pages open");
+  await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+  console.log("pages done");
+  const drawn = [];
+  for (const p of open) {
+    const applied = await p.evaluate(() => (window.__sy.curves && window.__sy.curves.applied) || []);
+    for (const [job, name, step, , , drawnAt] of applied) {
+      if (drawnAt !== undefined) drawn.push([job, name, step, drawnAt]);
+    }
+  }
+  writeFileSync(resultPath, JSON.stringify({ first_paint_ms: firstPaint, bytes: bytesAtPaint, drawn }));
+} finally {
+  await browser.close();
+}

@@ -39,28 +39,42 @@ const browser = await puppeteer.launch({
 });
 try {
   // 1. First paint and bytes, with a cold cache.
-  const page = await browser.newPage();
+  const first = await browser.createBrowserContext();
+  const page = await first.newPage();
   await page.setCacheEnabled(false);
   const cdp = await page.target().createCDPSession();
   await cdp.send("Network.enable");
   let bytes = 0;
   cdp.on("Network.dataReceived", (e) => { bytes += e.encodedDataLength; });
+  const started = new Map();  // requestId -> [url, start]
+  const timings = [];
+  cdp.on("Network.requestWillBeSent", (e) => started.set(e.requestId, [e.request.url, e.timestamp]));
   cdp.on("Network.responseReceived", (e) => {
     // Headers count too (dataReceived carries the body).
     bytes += (e.response.encodedDataLength || 0);
+  });
+  cdp.on("Network.loadingFinished", (e) => {
+    const s = started.get(e.requestId);
+    if (s) timings.push([Math.round((e.timestamp - s[1]) * 1000), e.encodedDataLength, s[0]]);
   });
   await page.goto(sweepUrl, { waitUntil: "domcontentloaded" });
   await page.waitForFunction(() => window.__sy && window.__sy.firstCurvesMs,
                              { timeout: 60000, polling: 10 });
   const firstPaint = await page.evaluate(() => window.__sy.firstCurvesMs);
   const bytesAtPaint = bytes;
-  await page.close();
+  await first.close();
   console.log(`first paint ${Math.round(firstPaint)} ms, ${bytesAtPaint} bytes`);
+  for (const [ms, size, u] of timings.sort((a, b) => b[0] - a[0]).slice(0, 5)) {
+    console.log(`  ${ms} ms ${size} bytes ${u.replace(url, "")}`);
+  }
 
-  // 2. PAGES pages on the live sweep.
+  // 2. PAGES pages on the live sweep, each in a context of its own (as ten
+  // people would have them: one browser gives a site about six HTTP/1.1
+  // connections, and each page holds one for its event stream).
   const open = [];
   for (let i = 0; i < pages; ++i) {
-    const p = await browser.newPage();
+    const context = await browser.createBrowserContext();
+    const p = await context.newPage();
     await p.goto(sweepUrl, { waitUntil: "domcontentloaded" });
     await p.waitForFunction(() => window.__sy && window.__sy.firstCurvesMs,
                             { timeout: 60000, polling: 50 });

@@ -4,6 +4,12 @@
 //   build/bench/ui/ui_bench --switchyard build/bin/switchyard \
 //       --measure bench/ui/measure.mjs [--jobs 1000] [--metrics 10]
 //       [--steps 1000] [--live 10] [--pages 10] [--seconds 30]
+//       [--keep] [--reuse DIR]
+//
+// --keep leaves the work folder (its database holds the sweep); --reuse DIR
+// starts from such a folder instead of filling a new one (the prefill takes
+// minutes): the live jobs' old attempts expire and new live workers take
+// them.
 //
 // 1. A coordinator child gets one sweep of --jobs + --live jobs (model x
 //    attention x lr x seed) and simulated workers (bench/sim: real gRPC,
@@ -58,12 +64,13 @@ struct Options {
   int seconds = 30;
   int prefill_workers = 24;
   bool keep = false;
+  std::string reuse;       // a kept work folder
 };
 
 void Usage() {
   std::cerr << "usage: ui_bench --switchyard PATH --measure measure.mjs [--node PATH] "
                "[--jobs N] [--metrics N] [--steps N] [--live N] [--pages N] [--seconds N] "
-               "[--keep]\n";
+               "[--keep] [--reuse DIR]\n";
 }
 
 bool ParseArgs(int argc, char** argv, Options* o) {
@@ -79,6 +86,7 @@ bool ParseArgs(int argc, char** argv, Options* o) {
     const long n = std::strtol(value.c_str(), &end, 10);
     const bool number = end != value.c_str() && *end == '\0' && n >= 0;
     if (arg == "--switchyard") o->switchyard = value;
+    else if (arg == "--reuse") o->reuse = value;
     else if (arg == "--node") o->node = value;
     else if (arg == "--measure") o->measure = value;
     else if (number && arg == "--jobs") o->jobs = int(n);
@@ -183,10 +191,13 @@ double Percentile(std::vector<double> values, double q) { return sim::Percentile
 
 int Run(const Options& o) {
   const std::string work =
-      absl::StrCat(std::filesystem::temp_directory_path().string(), "/switchyard-ui-bench-",
-                   getpid());
-  std::filesystem::remove_all(work);
-  std::filesystem::create_directories(work);
+      !o.reuse.empty() ? o.reuse
+                       : absl::StrCat(std::filesystem::temp_directory_path().string(),
+                                      "/switchyard-ui-bench-", getpid());
+  if (o.reuse.empty()) {
+    std::filesystem::remove_all(work);
+    std::filesystem::create_directories(work);
+  }
   sim::CoordinatorFlags flags;
   flags.binary = SWITCHYARD_COORDINATOR_BIN;
   flags.data_dir = work + "/coordinator";
@@ -203,8 +214,8 @@ int Run(const Options& o) {
   const int total = o.jobs + o.live;
   const int seeds = (total + 9) / 10;
   auto stub = v1::SweepService::NewStub(sim::NewChannel(coord.address()));
-  int64_t sweep_id = 0;
-  {
+  int64_t sweep_id = o.reuse.empty() ? 0 : 1;
+  if (o.reuse.empty()) {
     v1::SubmitSweepRequest request;
     v1::SweepSpec* spec = request.mutable_spec();
     spec->set_name("ui-bench");
@@ -249,7 +260,8 @@ int Run(const Options& o) {
     live.push_back(std::make_unique<sim::SimWorker>(w));
     live.back()->Start();
   }
-  for (int waited = 0; waited < 300; ++waited) {
+  // A reused folder's live jobs wait for their old attempts' leases (30 s).
+  for (int waited = 0; waited < (o.reuse.empty() ? 300 : 900); ++waited) {
     int64_t claimed = 0;
     for (auto& w : live) claimed += w->stats().claims - w->stats().claims_empty;
     if (claimed >= o.live) break;
@@ -257,7 +269,7 @@ int Run(const Options& o) {
   }
   const absl::Time prefill_start = absl::Now();
   std::vector<std::unique_ptr<sim::SimWorker>> prefill;
-  for (int i = 0; i < o.prefill_workers; ++i) {
+  for (int i = 0; o.reuse.empty() && i < o.prefill_workers; ++i) {
     sim::SimWorkerOptions w;
     w.name = absl::StrCat("prefill-", i);
     w.token = coord.worker_token();
@@ -269,7 +281,7 @@ int Run(const Options& o) {
     prefill.push_back(std::make_unique<sim::SimWorker>(w));
     prefill.back()->Start();
   }
-  while (true) {
+  while (o.reuse.empty()) {
     absl::SleepFor(absl::Milliseconds(500));
     int64_t finished = 0;
     for (auto& w : prefill) finished += w->stats().jobs_finished;
@@ -283,7 +295,7 @@ int Run(const Options& o) {
   for (auto& w : prefill) w->Join();
   const sim::SimWorkerStats filled = sim::Total(prefill);
   const double prefill_seconds = absl::ToDoubleSeconds(absl::Now() - prefill_start);
-  std::printf("prefill: %lld points in %.1f s (%.0f points/s)\n",
+  if (o.reuse.empty()) std::printf("prefill: %lld points in %.1f s (%.0f points/s)\n",
               static_cast<long long>(filled.points_acked), prefill_seconds,
               filled.points_acked / prefill_seconds);
   std::fflush(stdout);
@@ -352,8 +364,8 @@ int Run(const Options& o) {
   }
   const double first_paint = result.value("first_paint_ms", -1.0);
   const double bytes = result.value("bytes", -1.0);
-  std::printf("\n%d jobs x %d metrics x %d steps (%lld points), %d live jobs, %d pages\n", o.jobs,
-              o.metrics, o.steps, static_cast<long long>(filled.points_acked), o.live, o.pages);
+  std::printf("\n%d jobs x %d metrics x %d steps, %d live jobs, %d pages\n", o.jobs, o.metrics,
+              o.steps, o.live, o.pages);
   std::printf("first paint of the sweep page with its grouped curves: %.0f ms (target < 1500: %s)\n",
               first_paint, first_paint >= 0 && first_paint < 1500 ? "met" : "NOT met");
   std::printf("bytes to the browser for that view: %.0f (%.2f MB; target < 2 MB: %s)\n", bytes,
@@ -371,7 +383,7 @@ int Run(const Options& o) {
   std::printf("coordinator CPU: %.3f s/s under the live load alone, %.3f s/s with %d pages open "
               "(ratio %.2f)\n",
               base_cpu, pages_cpu, o.pages, base_cpu > 0 ? pages_cpu / base_cpu : 0.0);
-  if (!o.keep) {
+  if (!o.keep && o.reuse.empty()) {
     coord.Stop();
     std::filesystem::remove_all(work);
   } else {

@@ -30,6 +30,25 @@ document.addEventListener('click', (ev) => {
   }
 });
 window.addEventListener('popstate', route);
+// A browser gives one site about six HTTP/1.1 connections, and every open
+// page holds one for its event stream: a hidden tab lets its stream go after
+// a minute and draws the view afresh when it is shown again, so many tabs do
+// not starve the one being looked at.
+let hiddenTimer = null;
+let streamsReleased = false;
+document.addEventListener('visibilitychange', () => {
+  if (document.hidden) {
+    hiddenTimer = setTimeout(() => {
+      hiddenTimer = null;
+      if (current) { for (const fn of current.cleanup) { try { fn(); } catch (_) {} } current.cleanup = []; }
+      streamsReleased = true;
+    }, 60000);
+  } else {
+    clearTimeout(hiddenTimer);
+    hiddenTimer = null;
+    if (streamsReleased) { streamsReleased = false; route(); }
+  }
+});
 
 function link(path, ...children) {
   return h('a', {href: path, 'data-link': true}, ...children);
@@ -549,8 +568,6 @@ async function viewSweep(view, id) {
   };
   view.cleanup.push(() => clearTimeout(jobsTimer));
   const received = window.__sy.live.received;
-  let finalsTimer = null;
-  view.cleanup.push(() => clearTimeout(finalsTimer));
   openEvents(view, `/api/events?${query({sweep: id})}`, {
     sweep: (sw) => {
       if (sw.id !== undefined && sw.id !== id) return;
@@ -581,15 +598,16 @@ async function viewSweep(view, id) {
       }
       if (received.length > 20000) received.splice(0, received.length - 20000);
       curves.addPoints(rows);
-      // The table's, tiles' and parallel coordinates' last values follow too (once a second).
-      let touched = false;
+      // The jobs' last values follow in memory; the tiles, parallel
+      // coordinates and table are rebuilt whole (thousands of elements for a
+      // big sweep), so they are redrawn when a job changes state, not per
+      // point: a rebuild must never hold up the curves.
       for (const [job, name, step, value] of rows) {
         const j = jobs.get(job);
         if (!j) continue;
         j.lastStep = j.lastStep || {};
-        if (step >= (j.lastStep[name] ?? -1)) { j.lastStep[name] = step; j.final = {...(j.final || {}), [name]: value}; touched = true; }
+        if (step >= (j.lastStep[name] ?? -1)) { j.lastStep[name] = step; j.final = {...(j.final || {}), [name]: value}; }
       }
-      if (touched && !finalsTimer) finalsTimer = setTimeout(() => { finalsTimer = null; if (view.alive) { renderTiles(); renderParcoords(); renderTable(); } }, 1000);
     },
   });
   // The curves first: their request goes out before the tiles, the table and

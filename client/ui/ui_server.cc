@@ -346,6 +346,7 @@ json WorkerJson(const pb::Worker& w) {
     devices.push_back({{"name", d.name()},
                        {"kind", d.kind()},
                        {"slots", d.slots()},
+                       {"slots_busy", d.slots_busy()},
                        {"memory_bytes", d.memory_bytes()},
                        {"description", d.description()}});
   }

@@ -112,7 +112,8 @@ class Store {
   virtual absl::Status TouchWorker(int64_t worker_id, bool draining, int32_t slots_busy,
                                    absl::Time now) = 0;
   virtual absl::StatusOr<WorkerRecord> GetWorker(int64_t worker_id) = 0;
-  virtual absl::StatusOr<std::vector<WorkerRecord>> ListWorkers() = 0;  // by id
+  // By id; each device with its busy slots (the worker's running attempts on it).
+  virtual absl::StatusOr<std::vector<WorkerRecord>> ListWorkers() = 0;
   // Lifts the worker's quarantine and zeroes its count of environment
   // failures. Returns whether it was quarantined. NOT_FOUND for an unknown id.
   virtual absl::StatusOr<bool> UnquarantineWorker(int64_t worker_id) = 0;

@@ -140,6 +140,7 @@ struct DeviceRecord {
   int64_t memory_bytes = 0;
   int32_t slots = 0;
   std::string description;
+  int32_t slots_busy = 0;  // running attempts on it (ListWorkers only)
 };
 
 struct WorkerRecord {

@@ -198,6 +198,7 @@ void WorkerRecordToProto(const WorkerRecord& record, const std::string& state, p
     d->set_memory_bytes(device.memory_bytes);
     d->set_slots(device.slots);
     d->set_description(device.description);
+    d->set_slots_busy(device.slots_busy);
     slots += device.slots;
   }
   out->set_slots_total(slots);

@@ -88,6 +88,10 @@ constexpr char kWorkerExists[] = "SELECT 1 FROM workers WHERE id = ?";
   "quarantine_cause, programs_json"
 constexpr char kSelectWorker[] = "SELECT " SY_WORKER_COLUMNS " FROM workers WHERE id = ?";
 constexpr char kSelectWorkers[] = "SELECT " SY_WORKER_COLUMNS " FROM workers ORDER BY id";
+// Busy slots per (worker, device): the running attempts (attempts_lease index).
+constexpr char kCountRunningAttemptsByDevice[] =
+    "SELECT worker_id, device, COUNT(*) FROM attempts WHERE outcome = 1 "
+    "GROUP BY worker_id, device ORDER BY worker_id, device";
 constexpr char kSelectWorkerHealth[] =
     "SELECT environment_failures, quarantined_at, quarantine_cause, programs_json FROM workers "
     "WHERE id = ?";
@@ -953,12 +957,27 @@ absl::StatusOr<WorkerRecord> SqliteStore::GetWorker(int64_t worker_id) {
 absl::StatusOr<std::vector<WorkerRecord>> SqliteStore::ListWorkers() {
   std::vector<WorkerRecord> workers;
   SY_RETURN_IF_ERROR(Read([&](Database& db) -> absl::Status {
-    SY_ASSIGN_OR_RETURN(ScopedStatement stmt, db.Cached(kSelectWorkers));
+    absl::flat_hash_map<int64_t, size_t> index;
+    {
+      SY_ASSIGN_OR_RETURN(ScopedStatement stmt, db.Cached(kSelectWorkers));
+      while (true) {
+        SY_ASSIGN_OR_RETURN(bool row, stmt->Step());
+        if (!row) break;
+        SY_ASSIGN_OR_RETURN(WorkerRecord worker, ReadWorker(*stmt));
+        index[worker.id] = workers.size();
+        workers.push_back(std::move(worker));
+      }
+    }
+    SY_ASSIGN_OR_RETURN(ScopedStatement stmt, db.Cached(kCountRunningAttemptsByDevice));
     while (true) {
       SY_ASSIGN_OR_RETURN(bool row, stmt->Step());
       if (!row) return absl::OkStatus();
-      SY_ASSIGN_OR_RETURN(WorkerRecord worker, ReadWorker(*stmt));
-      workers.push_back(std::move(worker));
+      auto it = index.find(stmt->ColumnInt64(0));
+      if (it == index.end()) continue;
+      const std::string device = stmt->ColumnText(1);
+      for (DeviceRecord& d : workers[it->second].devices) {
+        if (d.name == device) d.slots_busy = static_cast<int32_t>(stmt->ColumnInt64(2));
+      }
     }
   }));
   return workers;

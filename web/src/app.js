@@ -739,7 +739,7 @@ async function viewWorkers(view) {
           w.quarantined && w.quarantine_cause ? h('div', {class: 'small cause'}, w.quarantine_cause) : null),
         h('span', null, h('meter', {min: 0, max: w.slots_total || 1, value: w.slots_busy || 0}), ` ${w.slots_busy}/${w.slots_total}`),
         h('ul', {class: 'plain'}, (w.devices || []).map((d) => h('li', {title: d.description || ''},
-          `${d.name} (${d.kind}${d.description ? ', ' + d.description : ''}${d.memory_bytes ? ', ' + fmtBytes(d.memory_bytes) : ''}): ${d.slots} slot(s)`))),
+          `${d.name} (${d.kind}${d.description ? ', ' + d.description : ''}${d.memory_bytes ? ', ' + fmtBytes(d.memory_bytes) : ''}): ${d.slots_busy || 0}/${d.slots} slot(s) busy`))),
         h('span', {title: fmtTime(w.last_seen)}, w.last_seen ? `${fmtDuration(now - w.last_seen)} ago` : ''),
         h('span', {class: 'small'}, [w.build_version && `build ${w.build_version}`, w.trainer_version && `trainer ${w.trainer_version}`,
           w.cuda_version && `CUDA ${w.cuda_version}`].filter(Boolean).join(' · ')),

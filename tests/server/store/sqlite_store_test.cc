@@ -295,6 +295,22 @@ TEST_F(SqliteStoreTest, WorkersRoundTrip) {
   EXPECT_EQ(store_->GetWorker(999).status().code(), absl::StatusCode::kNotFound);
 }
 
+TEST_F(SqliteStoreTest, ListWorkersCountsBusySlotsPerDevice) {
+  MakeSweep(3);
+  Assignment a = MustClaim();  // Claim() takes the slot on cuda:0
+  MustClaim();
+  absl::StatusOr<std::vector<WorkerRecord>> all = store_->ListWorkers();
+  ASSERT_TRUE(all.ok()) << all.status();
+  ASSERT_EQ(all->size(), 1u);
+  EXPECT_EQ((*all)[0].devices[0].name, "cuda:0");
+  EXPECT_EQ((*all)[0].devices[0].slots_busy, 2);
+  EXPECT_EQ((*all)[0].devices[1].slots_busy, 0);  // cpu
+  ASSERT_TRUE(Finish(a, AttemptOutcome::kSucceeded).ok());
+  all = store_->ListWorkers();
+  ASSERT_TRUE(all.ok());
+  EXPECT_EQ((*all)[0].devices[0].slots_busy, 1);
+}
+
 // ---- quarantine (issue 18)
 
 TEST_F(SqliteStoreTest, EnvironmentErrorsInARowQuarantineTheWorker) {

@@ -82,6 +82,17 @@ constexpr char kSelectDecisionsOfJob[] =
     "SELECT id, sweep_id, job_id, kind, rung, epoch, value, reason, inputs_json, decided_at "
     "FROM schedule_decisions WHERE job_id = ? ORDER BY id";
 
+// A sweep's scheduler_json as written by CreateSweep; anything else is a
+// corrupt database.
+absl::StatusOr<SchedulerSpec> StoredScheduler(int64_t sweep_id, const std::string& text) {
+  absl::StatusOr<SchedulerSpec> spec = common::SchedulerFromJson(text);
+  if (!spec.ok()) {
+    return absl::InternalError(
+        absl::StrCat("corrupt database: sweep ", sweep_id, ": ", spec.status().message()));
+  }
+  return spec;
+}
+
 double NullableValue(const sqlite::Statement& stmt, int column) {
   return stmt.ColumnIsNull(column) ? std::numeric_limits<double>::quiet_NaN()
                                    : stmt.ColumnDouble(column);
@@ -233,12 +244,7 @@ absl::StatusOr<SchedulerSpec> LoadScheduler(Database& db, int64_t sweep_id) {
   stmt->BindInt64(1, sweep_id);
   SY_ASSIGN_OR_RETURN(bool row, stmt->Step());
   if (!row) return absl::NotFoundError(absl::StrCat("sweep ", sweep_id, " does not exist"));
-  absl::StatusOr<SchedulerSpec> spec = common::SchedulerFromJson(stmt->ColumnText(0));
-  if (!spec.ok()) {
-    return absl::InternalError(
-        absl::StrCat("corrupt database: sweep ", sweep_id, ": ", spec.status().message()));
-  }
-  return spec;
+  return StoredScheduler(sweep_id, stmt->ColumnText(0));
 }
 
 absl::StatusOr<std::optional<ScheduledClaim>> ClaimScheduled(
@@ -266,13 +272,9 @@ absl::StatusOr<std::optional<ScheduledClaim>> ClaimScheduled(
          (sweep.priority == plain->priority && sweep.id >= plain->sweep_id))) {
       break;
     }
-    absl::StatusOr<SchedulerSpec> spec = common::SchedulerFromJson(sweep.scheduler_json);
-    if (!spec.ok()) {
-      return absl::InternalError(
-          absl::StrCat("corrupt database: sweep ", sweep.id, ": ", spec.status().message()));
-    }
-    if (spec->kind != SchedulerSpec::Kind::kAsha) continue;
-    const AshaPolicy& policy = spec->asha;
+    SY_ASSIGN_OR_RETURN(SchedulerSpec spec, StoredScheduler(sweep.id, sweep.scheduler_json));
+    if (spec.kind != SchedulerSpec::Kind::kAsha) continue;
+    const AshaPolicy& policy = spec.asha;
     SY_ASSIGN_OR_RETURN(std::vector<TrialState> trials, LoadTrials(db, sweep.id, &programs));
     SY_ASSIGN_OR_RETURN(AshaDecision decision, NextForFreeSlot(policy, trials));
     const std::vector<int> rungs = RungEpochs(policy);
@@ -403,13 +405,9 @@ absl::StatusOr<bool> JudgeMedian(Database& db, int64_t job_id, absl::Time now) {
   }
   if (stop_requested) return true;
   if (scheduler_json.empty()) return false;
-  absl::StatusOr<SchedulerSpec> spec = common::SchedulerFromJson(scheduler_json);
-  if (!spec.ok()) {
-    return absl::InternalError(
-        absl::StrCat("corrupt database: sweep ", sweep_id, ": ", spec.status().message()));
-  }
-  if (spec->kind != SchedulerSpec::Kind::kMedian) return false;
-  const MedianPolicy& policy = spec->median;
+  SY_ASSIGN_OR_RETURN(SchedulerSpec spec, StoredScheduler(sweep_id, scheduler_json));
+  if (spec.kind != SchedulerSpec::Kind::kMedian) return false;
+  const MedianPolicy& policy = spec.median;
   auto name_id = [&db](const std::string& name) -> absl::StatusOr<int64_t> {
     SY_ASSIGN_OR_RETURN(ScopedStatement stmt, db.Cached(kSelectNameId));
     stmt->BindText(1, name);

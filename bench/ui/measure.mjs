@@ -9,7 +9,9 @@
 //    window.__sy.firstCurvesMs, a performance.now() value, when uPlot has
 //    drawn them: web/src/charts.js) and the bytes the browser received until then
 //    (encoded, as on the wire: Network.dataReceived).
-// 2. PAGES pages open the same sweep; "pages open" is printed; for SECONDS
+// 2. PAGES pages open the same sweep, one after the other, each until it has
+//    built its whole view (window.__sy.ready: curves, bars, tiles, table);
+//    then "pages open" is printed and, for SECONDS
 //    each page logs the pushed points it drew (window.__sy.curves.applied:
 //    [job_id, name, step, x, received, drawn], times from Date.now());
 //    "pages done" is printed.
@@ -76,7 +78,7 @@ try {
     const context = await browser.createBrowserContext();
     const p = await context.newPage();
     await p.goto(sweepUrl, { waitUntil: "domcontentloaded" });
-    await p.waitForFunction(() => window.__sy && window.__sy.firstCurvesMs,
+    await p.waitForFunction(() => window.__sy && window.__sy.ready && window.__sy.firstCurvesMs,
                             { timeout: 60000, polling: 50 });
     open.push(p);
   }

@@ -327,13 +327,15 @@ json FlatConfig(const std::string& config_json) {
   return flat;
 }
 
-json JobJson(const pb::Job& job) {
+json JobJson(const pb::Job& job) { return JobJson(job, FlatConfig(job.config_json())); }
+
+json JobJson(const pb::Job& job, json config) {
   json final_metrics = json::object();
   for (const auto& [name, value] : job.final_metrics()) final_metrics[name] = Number(value);
   return {{"id", job.id()},
           {"cell_index", job.cell_index()},
           {"state", JobStateName(job.state())},
-          {"config", FlatConfig(job.config_json())},
+          {"config", std::move(config)},
           {"final", final_metrics},
           {"attempts", job.attempt_count()},
           {"failures", job.failures()},
@@ -399,6 +401,34 @@ std::vector<std::string> VaryingKeys(const pb::Sweep& sweep, const std::vector<j
   for (const pb::Distribution& d : sweep.spec().distributions()) take(d.key());
   for (const std::string& key : std::set<std::string>(varying)) take(key);
   return ordered;
+}
+
+// The sweep page's starting metric when its URL names none: the first of
+// these that the jobs logged, else their first metric other than epoch and
+// step.
+std::string DefaultMetric(const std::vector<std::string>& metrics) {
+  for (const char* preferred : {"accuracy", "eval_accuracy", "eval_loss", "loss"}) {
+    if (std::find(metrics.begin(), metrics.end(), preferred) != metrics.end()) return preferred;
+  }
+  for (const std::string& m : metrics) {
+    if (m != "epoch" && m != "step") return m;
+  }
+  return metrics.empty() ? std::string() : metrics.front();
+}
+
+// Its starting group-by: model and attention where they vary, else the first
+// two varying keys other than seed and tasks (seeds are what a group
+// averages over; tasks have their bars).
+std::vector<std::string> DefaultGroupBy(const std::vector<std::string>& keys) {
+  std::vector<std::string> out;
+  for (const char* preferred : {"model", "attention"}) {
+    if (std::find(keys.begin(), keys.end(), preferred) != keys.end()) out.push_back(preferred);
+  }
+  if (!out.empty()) return out;
+  for (const std::string& key : keys) {
+    if (key != "seed" && key != "tasks" && out.size() < 2) out.push_back(key);
+  }
+  return out;
 }
 
 }  // namespace
@@ -909,39 +939,69 @@ HttpResponse UiServer::GetSweeps(HttpRequest&) {
   return JsonResponse(json{{"sweeps", list}});
 }
 
+UiServer::SharedListing UiServer::ListSweep(int64_t sweep_id) {
+  std::promise<SharedListing> promise;
+  std::shared_future<SharedListing> answer;
+  bool reader = false;
+  {
+    std::lock_guard<std::mutex> lock(listings_mutex_);
+    auto [it, inserted] = listings_in_flight_.try_emplace(sweep_id);
+    if (inserted) it->second = promise.get_future().share();
+    answer = it->second;
+    reader = inserted;
+  }
+  if (reader) {
+    promise.set_value(ReadSweepListing(sweep_id));
+    std::lock_guard<std::mutex> lock(listings_mutex_);
+    listings_in_flight_.erase(sweep_id);
+  }
+  return answer.get();
+}
+
+UiServer::SharedListing UiServer::ReadSweepListing(int64_t sweep_id) {
+  auto out = std::make_shared<SweepListing>();
+  absl::StatusOr<pb::Sweep> sweep = client_->GetSweep(sweep_id);
+  if (!sweep.ok()) return sweep.status();
+  out->sweep = *std::move(sweep);
+  absl::StatusOr<std::vector<pb::Job>> jobs = client_->ListJobs(sweep_id, pb::JOB_STATE_UNSPECIFIED);
+  if (!jobs.ok()) return jobs.status();
+  out->jobs = *std::move(jobs);
+  std::set<std::string> metrics;
+  out->configs.reserve(out->jobs.size());
+  for (const pb::Job& job : out->jobs) {
+    out->configs.push_back(FlatConfig(job.config_json()));
+    for (const auto& [name, value] : job.final_metrics()) metrics.insert(name);
+  }
+  out->keys = VaryingKeys(out->sweep, out->configs);
+  out->metrics.assign(metrics.begin(), metrics.end());
+  return std::shared_ptr<const SweepListing>(std::move(out));
+}
+
 HttpResponse UiServer::GetSweep(HttpRequest& request) {
   absl::StatusOr<int64_t> id = IdText("sweep id", request.params["id"]);
   if (!id.ok()) return ErrorResponse(id.status());
-  const std::string what = absl::StrCat("sweep ", *id);
-  absl::StatusOr<pb::Sweep> sweep = client_->GetSweep(*id);
-  if (!sweep.ok()) return ErrorResponse(sweep.status(), what);
-  absl::StatusOr<std::vector<pb::Job>> jobs = client_->ListJobs(*id, pb::JOB_STATE_UNSPECIFIED);
-  if (!jobs.ok()) return ErrorResponse(jobs.status(), what);
-  json job_list = json::array();
-  std::vector<json> configs;
-  std::set<std::string> metrics;
-  for (const pb::Job& job : *jobs) {
-    json j = JobJson(job);
-    configs.push_back(j["config"]);
-    for (const auto& [name, value] : job.final_metrics()) metrics.insert(name);
-    job_list.push_back(std::move(j));
-  }
+  SharedListing shared = ListSweep(*id);
+  if (!shared.ok()) return ErrorResponse(shared.status(), absl::StrCat("sweep ", *id));
+  const SweepListing* listing = shared->get();
+  const std::vector<std::string>& keys = listing->keys;
   // Each job carries only the keys that vary (a 1,000-job sweep's full
   // configs would be most of the page's bytes); the rest once, as "common".
-  const std::vector<std::string> keys = VaryingKeys(*sweep, configs);
-  json common = configs.empty() ? json::object() : configs.front();
+  json common = listing->configs.empty() ? json::object() : listing->configs.front();
   for (const std::string& key : keys) common.erase(key);
-  for (json& j : job_list) {
+  json job_list = json::array();
+  for (size_t i = 0; i < listing->jobs.size(); ++i) {
     json varying = json::object();
     for (const std::string& key : keys) {
-      if (j["config"].contains(key)) varying[key] = j["config"][key];
+      if (listing->configs[i].contains(key)) varying[key] = listing->configs[i][key];
     }
-    j["config"] = std::move(varying);
+    job_list.push_back(JobJson(listing->jobs[i], std::move(varying)));
   }
-  return JsonResponse(json{{"sweep", SweepJson(*sweep, true)},
+  return JsonResponse(json{{"sweep", SweepJson(listing->sweep, true)},
                            {"keys", keys},
                            {"common", std::move(common)},
-                           {"metrics", std::vector<std::string>(metrics.begin(), metrics.end())},
+                           {"metrics", listing->metrics},
+                           {"defaults", {{"metric", DefaultMetric(listing->metrics)},
+                                         {"group_by", DefaultGroupBy(keys)}}},
                            {"jobs", job_list}});
 }
 
@@ -1082,6 +1142,25 @@ HttpResponse UiServer::GetSeries(HttpRequest& request) {
 }
 
 HttpResponse UiServer::GetAggregate(HttpRequest& request) {
+  // defaults=1: a name or group_by not given takes the sweep page's starting
+  // choice, so that the page can ask for its first curves together with the
+  // sweep instead of after it (its first paint).
+  absl::StatusOr<bool> defaults = BoolParam(request, "defaults");
+  if (!defaults.ok()) return ErrorResponse(defaults.status());
+  if (*defaults && (!request.Has("name") || !request.Has("group_by"))) {
+    absl::StatusOr<int64_t> sweep = IdParam(request, "sweep");
+    if (!sweep.ok()) return ErrorResponse(sweep.status());
+    SharedListing listing = ListSweep(*sweep);
+    if (!listing.ok()) return ErrorResponse(listing.status(), absl::StrCat("sweep ", *sweep));
+    if (!request.Has("name")) request.query["name"] = DefaultMetric((*listing)->metrics);
+    if (!request.Has("group_by")) {
+      request.query["group_by"] = absl::StrJoin(DefaultGroupBy((*listing)->keys), ",");
+    }
+    // A sweep whose jobs logged nothing yet has no metric to draw.
+    if (request.Query("name").empty()) {
+      return JsonResponse(json{{"name", ""}, {"group_by", json::array()}, {"groups", json::array()}});
+    }
+  }
   absl::StatusOr<pb::AggregateRequest> query = AggregateRequest(request);
   if (!query.ok()) return ErrorResponse(query.status());
   absl::StatusOr<pb::AggregateResponse> response = client_->Aggregate(*query);
@@ -1102,7 +1181,10 @@ HttpResponse UiServer::GetAggregate(HttpRequest& request) {
                       {"job_ids", std::vector<int64_t>(g.job_ids().begin(), g.job_ids().end())},
                       {"points", points}});
   }
-  return JsonResponse(json{{"groups", groups}});
+  return JsonResponse(json{{"name", query->name()},
+                           {"group_by", std::vector<std::string>(query->group_by().begin(),
+                                                                 query->group_by().end())},
+                           {"groups", groups}});
 }
 
 HttpResponse UiServer::GetEvents(HttpRequest& request) {

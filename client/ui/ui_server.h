@@ -17,6 +17,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <future>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -57,6 +58,8 @@ nlohmann::json Number(double value);
 nlohmann::json SweepJson(const pb::Sweep& sweep, bool detail = false);
 // JOB of docs/ui.md (attempts = the count).
 nlohmann::json JobJson(const pb::Job& job);
+// The same with `config` in place of the job's whole flat config.
+nlohmann::json JobJson(const pb::Job& job, nlohmann::json config);
 // A job's config as one object, a program's params as "params.NAME" keys.
 nlohmann::json FlatConfig(const std::string& config_json);
 nlohmann::json WorkerJson(const pb::Worker& worker);
@@ -172,6 +175,22 @@ class UiServer {
   HttpResponse Login(HttpRequest& request);
   HttpResponse Logout(HttpRequest& request);
 
+  // A sweep with its jobs as the page sees them: each job's config flat,
+  // the keys that vary across jobs (axes first) and the metrics they logged.
+  struct SweepListing {
+    pb::Sweep sweep;
+    std::vector<pb::Job> jobs;
+    std::vector<nlohmann::json> configs;  // FlatConfig of jobs[i]
+    std::vector<std::string> keys;
+    std::vector<std::string> metrics;
+  };
+  using SharedListing = absl::StatusOr<std::shared_ptr<const SweepListing>>;
+  // Reads a sweep's listing; a caller that finds a read of the same sweep
+  // under way shares its answer (the sweep page asks /api/sweeps/ID and
+  // /api/aggregate?defaults=1 at once; a 1,000-job listing is read once).
+  SharedListing ListSweep(int64_t sweep_id);
+  SharedListing ReadSweepListing(int64_t sweep_id);
+
   HttpResponse GetSession(HttpRequest& request);
   HttpResponse GetSweeps(HttpRequest& request);
   HttpResponse GetSweep(HttpRequest& request);
@@ -194,6 +213,8 @@ class UiServer {
   std::atomic<bool> stopping_{false};
   std::mutex sessions_mutex_;
   std::map<std::string, std::chrono::steady_clock::time_point> sessions_;  // id -> expiry
+  std::mutex listings_mutex_;
+  std::map<int64_t, std::shared_future<SharedListing>> listings_in_flight_;
 };
 
 }  // namespace switchyard::client::ui

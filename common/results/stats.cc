@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <span>
 
 #include <nlohmann/json.hpp>
 
@@ -38,9 +39,7 @@ struct GroupOrder {
   }
 };
 
-}  // namespace
-
-Summary Summarize(const std::vector<double>& values) {
+Summary SummarizeValues(std::span<const double> values) {
   Summary s;
   s.n = static_cast<int64_t>(values.size());
   if (values.empty()) {
@@ -66,6 +65,82 @@ Summary Summarize(const std::vector<double>& values) {
   s.stddev = std::sqrt(squares / static_cast<double>(values.size() - 1));
   return s;
 }
+
+// One series sorted by x (a stable sort keeps a job's order at equal x),
+// without NaN x; `scratch` holds it when `s` is not already so.
+const Series& SortedByX(const Series& s, Series* scratch) {
+  bool sorted = true;
+  for (size_t i = 0; i < s.size() && sorted; ++i) {
+    sorted = !std::isnan(s[i].first) && (i == 0 || s[i - 1].first <= s[i].first);
+  }
+  if (sorted) return s;
+  scratch->clear();
+  for (const auto& point : s) {
+    if (!std::isnan(point.first)) scratch->push_back(point);
+  }
+  std::stable_sort(scratch->begin(), scratch->end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  return *scratch;
+}
+
+// The summary at each x of the series' values there, ascending x; at one x
+// the values are taken in the order of `members`, then of each series, so
+// that sums do not depend on how they were gathered. Two flat passes (count,
+// then place) instead of a map of vectors: a 1,000-job sweep's Aggregate
+// summarises a million points per metric.
+std::vector<CurvePoint> SummarizeAtEachX(const std::vector<const Series*>& members) {
+  std::vector<Series> scratch(members.size());
+  std::vector<const Series*> sorted(members.size());
+  for (size_t m = 0; m < members.size(); ++m) sorted[m] = &SortedByX(*members[m], &scratch[m]);
+  // The distinct x's. Jobs of one grid usually log the same steps, so a
+  // series equal to the union so far costs one comparison per point.
+  std::vector<double> xs;
+  std::vector<double> merged;
+  for (const Series* s : sorted) {
+    bool same = s->size() <= xs.size();
+    for (size_t i = 0, j = 0; same && i < s->size(); ++i) {
+      while (j < xs.size() && xs[j] < (*s)[i].first) ++j;
+      same = j < xs.size() && xs[j] == (*s)[i].first;
+    }
+    if (same) continue;
+    merged.clear();
+    size_t j = 0;
+    for (const auto& [x, value] : *s) {
+      while (j < xs.size() && xs[j] < x) merged.push_back(xs[j++]);
+      if (j < xs.size() && xs[j] == x) ++j;
+      if (merged.empty() || merged.back() != x) merged.push_back(x);
+    }
+    merged.insert(merged.end(), xs.begin() + static_cast<std::ptrdiff_t>(j), xs.end());
+    xs.swap(merged);
+  }
+  // Each series' points land at their x's index, found by walking xs.
+  const auto for_each_index = [&](const Series& s, const auto& visit) {
+    size_t j = 0;
+    for (const auto& [x, value] : s) {
+      while (xs[j] < x) ++j;
+      visit(j, value);
+    }
+  };
+  std::vector<size_t> start(xs.size() + 1, 0);
+  for (const Series* s : sorted) for_each_index(*s, [&](size_t j, double) { ++start[j + 1]; });
+  for (size_t j = 0; j < xs.size(); ++j) start[j + 1] += start[j];
+  std::vector<double> values(start.back());
+  std::vector<size_t> next(start.begin(), start.end() - 1);
+  for (const Series* s : sorted) {
+    for_each_index(*s, [&](size_t j, double value) { values[next[j]++] = value; });
+  }
+  std::vector<CurvePoint> points;
+  points.reserve(xs.size());
+  for (size_t j = 0; j < xs.size(); ++j) {
+    points.push_back(CurvePoint{
+        xs[j], SummarizeValues(std::span<const double>(values.data() + start[j], start[j + 1] - start[j]))});
+  }
+  return points;
+}
+
+}  // namespace
+
+Summary Summarize(const std::vector<double>& values) { return SummarizeValues(values); }
 
 std::string JobData::Config(const std::string& key) const {
   auto it = config.find(key);
@@ -166,11 +241,10 @@ std::vector<Curve> GroupCurves(const std::vector<JobData>& jobs,
     Curve curve;
     std::vector<int64_t>& ids = members[key];
     std::sort(ids.begin(), ids.end());
-    std::map<double, std::vector<double>> at_x;
-    for (int64_t id : ids) {
-      for (const auto& [x, value] : series.at(id)) at_x[x].push_back(value);
-    }
-    for (const auto& [x, values] : at_x) curve.points.push_back(CurvePoint{x, Summarize(values)});
+    std::vector<const Series*> members_series;
+    members_series.reserve(ids.size());
+    for (int64_t id : ids) members_series.push_back(&series.at(id));
+    curve.points = SummarizeAtEachX(members_series);
     curve.job_ids = ids;
     curve.key = std::move(key);
     curves.push_back(std::move(curve));

@@ -400,7 +400,8 @@ void Coordinator::ForgetOwner(int64_t attempt_id) {
 absl::StatusOr<std::vector<SeriesResult>> Coordinator::QuerySeries(const SeriesQuery& query) {
   if (absl::Status s = CheckSeriesQuery(query, options_.max_metric_name_bytes); !s.ok()) return s;
   const int64_t max_buckets = query.max_points == 0 ? kDefaultSeriesPoints : query.max_points;
-  MetricQuery metric_query{query.sweep_id, query.job_ids, query.names, query.after_step};
+  MetricQuery metric_query{query.sweep_id, query.job_ids, query.names, query.after_step,
+                           /*wall_time=*/false};
   absl::StatusOr<std::vector<SeriesCount>> counts = store_->CountMetrics(metric_query);
   if (!counts.ok()) return counts.status();
   int64_t buckets = 0;
@@ -488,27 +489,26 @@ absl::StatusOr<AggregateResult> Coordinator::Aggregate(const AggregateQuery& que
     metric_query.sweep_id = query.sweep_id;
     for (const auto& [id, job] : included) metric_query.job_ids.push_back(id);
     metric_query.names.push_back(query.name);
+    metric_query.wall_time = false;
     const bool by_epoch = *x == AggregateX::kEpoch;
     if (by_epoch && query.name != "epoch") metric_query.names.push_back("epoch");
     int64_t current = 0;
-    std::map<int64_t, double> value_at, epoch_at;  // of job `current`, by step
+    // Of job `current`: by epoch, its values and epochs by step; by step,
+    // its points as they come (ascending step, one per step: the stream's
+    // order and the table's key).
+    std::map<int64_t, double> value_at, epoch_at;
+    results::Series by_step;
     const auto finish_job = [&] {
-      if (current != 0 && !value_at.empty()) {
-        if (by_epoch) {
-          bool epochs = true;  // the CLI labels its axis with it; Aggregate has no label
-          double steps_per_epoch =
-              std::atof(included.at(current)->Config("steps_per_epoch").c_str());
-          series[current] = results::SeriesByEpoch(value_at, epoch_at, steps_per_epoch, &epochs);
-        } else {
-          results::Series& s = series[current];
-          s.reserve(value_at.size());
-          for (const auto& [step, value] : value_at) {
-            s.emplace_back(static_cast<double>(step), value);
-          }
-        }
+      if (current != 0 && by_epoch && !value_at.empty()) {
+        bool epochs = true;  // the CLI labels its axis with it; Aggregate has no label
+        double steps_per_epoch =
+            std::atof(included.at(current)->Config("steps_per_epoch").c_str());
+        series[current] = results::SeriesByEpoch(value_at, epoch_at, steps_per_epoch, &epochs);
       }
+      if (current != 0 && !by_step.empty()) series[current] = std::move(by_step);
       value_at.clear();
       epoch_at.clear();
+      by_step.clear();
     };
     int64_t read = 0;
     bool too_many = false;
@@ -525,7 +525,13 @@ absl::StatusOr<AggregateResult> Coordinator::Aggregate(const AggregateQuery& que
               current = p.job_id;
             }
             if (std::isnan(p.point.value)) continue;  // missing (stored as NULL)
-            if (p.point.name == query.name) value_at[p.point.step] = p.point.value;
+            if (p.point.name == query.name) {
+              if (by_epoch) {
+                value_at[p.point.step] = p.point.value;
+              } else {
+                by_step.emplace_back(static_cast<double>(p.point.step), p.point.value);
+              }
+            }
             if (by_epoch && p.point.name == "epoch") epoch_at[p.point.step] = p.point.value;
           }
           return true;

@@ -59,6 +59,9 @@ struct MetricQuery {
   std::vector<std::string> names; // empty = every name
   // The cursor: only points with step > after_step; unset = every point.
   std::optional<int64_t> after_step;
+  // False: the points' wall_time is 0 (for views that do not show it; one
+  // column fewer per point read).
+  bool wall_time = true;
 };
 
 // One series (job, name) that a MetricQuery selects, and how many of its

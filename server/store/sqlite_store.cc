@@ -171,6 +171,9 @@ constexpr char kSelectAttemptOwner[] =
 constexpr char kSelectMetricPoints[] =
     "SELECT step, value, wall_time FROM metrics WHERE job_id = ? AND name_id = ? AND step > ? "
     "ORDER BY step LIMIT ?";
+constexpr char kSelectMetricValues[] =
+    "SELECT step, value FROM metrics WHERE job_id = ? AND name_id = ? AND step > ? "
+    "ORDER BY step LIMIT ?";
 
 constexpr char kInsertCheckpoint[] =
     "INSERT INTO checkpoints (job_id, attempt_id, step, size_bytes, sha256, path, created_at) "
@@ -1399,7 +1402,8 @@ absl::Status SqliteStore::QueryMetrics(
         }
         const auto& [name_id, name] = job_names[name_index];
         const size_t limit = chunk - points.size();
-        SY_ASSIGN_OR_RETURN(ScopedStatement stmt, db.Cached(kSelectMetricPoints));
+        SY_ASSIGN_OR_RETURN(ScopedStatement stmt, db.Cached(query.wall_time ? kSelectMetricPoints
+                                                                            : kSelectMetricValues));
         stmt->BindInt64(1, job_id);
         stmt->BindInt64(2, name_id);
         stmt->BindInt64(3, after_step);
@@ -1413,7 +1417,7 @@ absl::Status SqliteStore::QueryMetrics(
           p.point.name = name;
           p.point.step = stmt->ColumnInt64(0);
           p.point.value = MetricValue(*stmt, 1);
-          p.point.wall_time = stmt->ColumnDouble(2);
+          if (query.wall_time) p.point.wall_time = stmt->ColumnDouble(2);
           after_step = p.point.step;
           points.push_back(std::move(p));
           ++got;

@@ -1,7 +1,9 @@
 // Tables, number and time formats, statistics and the watch view.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <map>
 
 #include "client/render/format.h"
 #include "client/render/progress.h"
@@ -193,6 +195,56 @@ TEST(Stats, GroupCurvesAveragesAtEachX) {
   EXPECT_EQ(curves[1].points.size(), 3u);
   EXPECT_EQ(curves[1].points[2].y.n, 1);
   EXPECT_EQ(curves[1].job_ids, std::vector<int64_t>{13});
+}
+
+// Every job in one group, on grids that differ (some x's in some jobs only),
+// in any order, with x's given twice and NaN x's: the values at each x are
+// summarised in job order, then series order, exactly as a map from x to
+// the list of values would gather them.
+TEST(Stats, GroupCurvesMatchesAMapOfValuesOnRaggedGrids) {
+  std::vector<JobData> jobs;
+  std::map<int64_t, Series> series;
+  std::map<double, std::vector<double>> want;
+  uint64_t state = 12345;
+  const auto next = [&state](uint64_t bound) {
+    state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+    return (state >> 33) % bound;
+  };
+  for (int64_t id = 1; id <= 40; ++id) {
+    jobs.push_back(Job(id, static_cast<int>(id), "mlp", "none", "IARC", 1, "succeeded", 0));
+    Series& s = series[id];
+    const uint64_t kind = next(4);
+    for (int step = 0; step < 60; ++step) {
+      if (kind == 1 && next(3) == 0) continue;  // a gap
+      s.emplace_back(kind == 2 ? step * 0.5 : step, static_cast<double>(next(1000)) / 7);
+    }
+    if (kind == 3) {
+      std::reverse(s.begin(), s.end());
+      s.emplace_back(5, 0.25);  // a second value at x = 5
+      s.emplace_back(std::nan(""), 1);
+    }
+  }
+  for (auto& [id, s] : series) {
+    Series sorted;
+    for (const auto& p : s) if (!std::isnan(p.first)) sorted.push_back(p);
+    std::stable_sort(sorted.begin(), sorted.end(),
+                     [](const auto& a, const auto& b) { return a.first < b.first; });
+    for (const auto& [x, v] : sorted) want[x].push_back(v);
+  }
+  std::vector<Curve> curves = GroupCurves(jobs, series, {"model"});
+  ASSERT_EQ(curves.size(), 1u);
+  ASSERT_EQ(curves[0].points.size(), want.size());
+  size_t i = 0;
+  for (const auto& [x, values] : want) {
+    const Summary expected = Summarize(values);
+    const CurvePoint& got = curves[0].points[i++];
+    EXPECT_EQ(got.x, x);
+    EXPECT_EQ(got.y.n, expected.n) << "x " << x;
+    EXPECT_EQ(got.y.mean, expected.mean) << "x " << x;  // the same sums, bit for bit
+    EXPECT_EQ(got.y.min, expected.min);
+    EXPECT_EQ(got.y.max, expected.max);
+    if (expected.n > 1) EXPECT_EQ(got.y.stddev, expected.stddev);
+  }
 }
 
 SweepSnapshot Snapshot() {

@@ -557,6 +557,9 @@ TEST_F(UiApiTest, OneSweepWithJobsKeysAndMetrics) {
   EXPECT_TRUE(body["sweep"]["rungs"].is_array());
   EXPECT_EQ(body["keys"], (json{"seed", "model"}));  // sweep-file order
   EXPECT_EQ(body["metrics"], (json{"accuracy", "loss"}));
+  // The page's starting choices: accuracy first; model varies, seed is
+  // what a group averages over.
+  EXPECT_EQ(body["defaults"], json::parse(R"({"metric":"accuracy","group_by":["model"]})"));
   ASSERT_EQ(body["jobs"].size(), 3u);
   json job = body["jobs"][0];
   EXPECT_EQ(job["id"], 31);
@@ -686,7 +689,8 @@ TEST_F(UiApiTest, SeriesAndAggregate) {
 
   r = Get(ui, "/api/aggregate?sweep=3&name=accuracy&group_by=model&x=epoch&include_stopped=1");
   ASSERT_EQ(r.status, 200) << r.body;
-  EXPECT_EQ(Body(r), json::parse(R"({"groups":[{"key":{"model":"lstm"},"job_ids":[31],
+  EXPECT_EQ(Body(r), json::parse(R"({"name":"accuracy","group_by":["model"],
+                                    "groups":[{"key":{"model":"lstm"},"job_ids":[31],
                                     "points":[[1.0,0.5,null,1,0.5,0.5]]}]})"));
   const pb::AggregateRequest& a = state_->aggregate_requests[0];
   EXPECT_EQ(a.name(), "accuracy");
@@ -698,6 +702,26 @@ TEST_F(UiApiTest, SeriesAndAggregate) {
             "group_by: unknown key 'modle'; did you mean 'model'?");
   EXPECT_EQ(Get(ui, "/api/aggregate?sweep=3").status, 400);
   EXPECT_EQ(Get(ui, "/api/aggregate?sweep=3&name=a&include_stopped=maybe").status, 400);
+
+  // defaults=1 fills in what is not given with /api/sweeps/3's defaults, and
+  // keeps what is.
+  r = Get(ui, "/api/aggregate?sweep=3&defaults=1&max_points=300");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Body(r)["name"], "accuracy");
+  EXPECT_EQ(Body(r)["group_by"], (json{"model"}));
+  EXPECT_EQ(state_->aggregate_requests.back().name(), "accuracy");
+  ASSERT_EQ(state_->aggregate_requests.back().group_by_size(), 1);
+  EXPECT_EQ(state_->aggregate_requests.back().group_by(0), "model");
+  r = Get(ui, "/api/aggregate?sweep=3&defaults=1&name=loss&group_by=seed");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Body(r)["name"], "loss");
+  EXPECT_EQ(Body(r)["group_by"], (json{"seed"}));
+  r = Get(ui, "/api/aggregate?sweep=3&defaults=1&name=loss&group_by=");
+  EXPECT_EQ(Body(r)["group_by"], json::array());  // "no grouping" is a choice
+  r = Get(ui, "/api/aggregate?sweep=99&defaults=1");
+  EXPECT_EQ(r.status, 404);
+  EXPECT_EQ(r.body, "{\"error\":\"sweep 99 does not exist\"}");
+  EXPECT_EQ(Get(ui, "/api/aggregate?sweep=3&defaults=maybe").status, 400);
 
   HttpResponse csv = Get(ui, "/download/data.csv?sweep=3&what=aggregate&name=accuracy&group_by=model");
   ASSERT_EQ(csv.status, 200) << csv.body;

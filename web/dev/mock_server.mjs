@@ -155,9 +155,15 @@ function stats(vals) {
   const sd = n > 1 ? Math.sqrt(vals.reduce((a, b) => a + (b - mean) ** 2, 0) / (n - 1)) : 0;
   return [mean, sd, n, Math.min(...vals), Math.max(...vals)];
 }
+// The server's starting choices (ui_server.cc's DefaultGroupBy), for this mock's keys.
+function defaultGroupBy(sw) {
+  const pref = ['model', 'attention'].filter((k) => sw.keys.includes(k));
+  return pref.length ? pref : sw.keys.filter((k) => k !== 'seed' && k !== 'tasks').slice(0, 2);
+}
 function aggregate(sw, q) {
   const name = q.get('name') || 'accuracy';
-  const groupBy = (q.get('group_by') || '').split(',').filter(Boolean);
+  const groupBy = q.get('defaults') === '1' && !q.has('group_by')
+    ? defaultGroupBy(sw) : (q.get('group_by') || '').split(',').filter(Boolean);
   const x = q.get('x') || 'step';
   const maxPoints = intParam(q, 'max_points', 1000, 1, 100000);
   const groups = new Map();
@@ -192,7 +198,7 @@ function aggregate(sw, q) {
     }
     out.push({key: g.key, job_ids: g.job_ids, points});
   }
-  return {groups: out};
+  return {name, group_by: groupBy, groups: out};
 }
 function series(sw, q) {
   const jobIds = q.has('job') ? q.get('job').split(',').map(Number) : sw.jobs.map((j) => j.id);
@@ -281,7 +287,8 @@ const server = http.createServer((req, res) => {
     if (p === '/api/sweeps') return send(res, 200, {sweeps: sweeps.map(sweepJSON).reverse()});
     if ((m = /^\/api\/sweeps\/(\w+)$/.exec(p))) {
       const sw = getSweep(res, m[1]); if (!sw) return;
-      return send(res, 200, {sweep: {...sweepJSON(sw), scheduler: sw.scheduler, rungs: sw.rungs}, keys: sw.keys, metrics: METRICS, jobs: sw.jobs.map(jobJSON)});
+      return send(res, 200, {sweep: {...sweepJSON(sw), scheduler: sw.scheduler, rungs: sw.rungs}, keys: sw.keys, metrics: METRICS,
+        defaults: {metric: 'accuracy', group_by: defaultGroupBy(sw)}, jobs: sw.jobs.map(jobJSON)});
     }
     if ((m = /^\/api\/sweeps\/(\d+)\/cancel$/.exec(p))) {
       const sw = getSweep(res, m[1]); if (!sw) return;

@@ -241,18 +241,15 @@ async function viewSweeps(view) {
 
 // --- view: one sweep -------------------------------------------------------------
 
-function defaultMetric(metrics) {
-  for (const m of ['accuracy', 'eval_accuracy', 'eval_loss', 'loss']) if (metrics.includes(m)) return m;
-  return metrics.find((m) => m !== 'epoch' && m !== 'step') || metrics[0] || '';
-}
-
-function defaultGroupBy(keys) {
-  const pref = ['model', 'attention'].filter((k) => keys.includes(k));
-  if (pref.length) return pref;
-  return keys.filter((k) => k !== 'seed' && k !== 'tasks').slice(0, 2);
-}
-
 async function viewSweep(view, id) {
+  // The first curves are asked for together with the sweep, not after it:
+  // the server picks the starting metric and group-by that the URL does not
+  // name (defaults=1), the same ones /api/sweeps/ID reports.
+  const q = new URLSearchParams(location.search);
+  const firstCurves = getJSON(`/api/aggregate?${query({sweep: id, name: q.get('metric'),
+    group_by: q.get('group_by'), x: q.get('x') === 'epoch' ? 'epoch' : 'step',
+    include_stopped: q.get('include_stopped') === '1' ? 1 : null, max_points: 300, defaults: 1})}`)
+    .catch(() => null);  // asked again, with its error shown, by loadCurves
   const data = await getJSON(`/api/sweeps/${id}`);
   if (!view.alive) return;
   const sweep = data.sweep;
@@ -266,10 +263,10 @@ async function viewSweep(view, id) {
   window.__sy.sweep = {id, sweep, keys, metrics, jobs: () => [...jobs.values()]};
 
   // Choices made on the page, kept in the URL so that a view can be linked.
-  const q = new URLSearchParams(location.search);
+  const defaults = data.defaults || {metric: metrics[0] || '', group_by: []};
   const opt = {
-    metric: metrics.includes(q.get('metric')) ? q.get('metric') : defaultMetric(metrics),
-    groupBy: q.has('group_by') ? q.get('group_by').split(',').filter((k) => keys.includes(k)) : defaultGroupBy(keys),
+    metric: metrics.includes(q.get('metric')) ? q.get('metric') : defaults.metric,
+    groupBy: q.has('group_by') ? q.get('group_by').split(',').filter((k) => keys.includes(k)) : defaults.group_by,
     x: q.get('x') === 'epoch' ? 'epoch' : 'step',
     log: q.get('log') === '1',
     includeStopped: q.get('include_stopped') === '1',
@@ -386,7 +383,9 @@ async function viewSweep(view, id) {
   view.cleanup.push(() => curves.destroy());
 
   let curvesSeq = 0;
-  async function loadCurves() {
+  // prefetched: an /api/aggregate answer already on its way; used when it
+  // is for the page's choices.
+  async function loadCurves(prefetched = null) {
     const seq = ++curvesSeq;
     curves.beginLoad();
     const stopped = opt.includeStopped ? 1 : null;
@@ -396,11 +395,20 @@ async function viewSweep(view, id) {
     if (!opt.metric) { curves.load([], {...opt}); return; }
     try {
       // The aggregate (finished jobs) and the unfinished jobs' own series, together.
-      const [agg, running] = await Promise.all([getJSON(`/api/aggregate?${query(params)}`),
-        runningSeries(unfinished()).catch((e) => { showError(e); return []; })]);
+      const fits = (a) => a && a.name === opt.metric && a.group_by.join(',') === opt.groupBy.join(',');
+      const aggregate = prefetched
+        ? prefetched.then((a) => (fits(a) ? a : getJSON(`/api/aggregate?${query(params)}`)))
+        : getJSON(`/api/aggregate?${query(params)}`);
+      // The groups are drawn as soon as they come; the unfinished jobs'
+      // lines join them when theirs do.
+      const running = runningSeries(unfinished()).catch((e) => { showError(e); return []; });
+      const agg = await aggregate;
       if (!view.alive || seq !== curvesSeq) return;
-      curves.load(agg.groups, {metric: opt.metric, x: opt.x, log: opt.log, groupBy: opt.groupBy.slice()}, running);
+      curves.load(agg.groups, {metric: opt.metric, x: opt.x, log: opt.log, groupBy: opt.groupBy.slice()}, [], {histories: true});
       window.__sy.curves.aggregateGroups = agg.groups.length;
+      const lines = await running;
+      if (!view.alive || seq !== curvesSeq) return;
+      curves.addHistories(lines);
     } catch (e) {
       if (seq === curvesSeq) { curves.buffer = null; replace(curves.chartEl, h('p', {class: 'error-text'}, e.message)); showError(e); }
     }
@@ -612,11 +620,12 @@ async function viewSweep(view, id) {
   });
   // The curves first: their request goes out before the tiles, the table and
   // the parallel coordinates (thousands of elements for a big sweep) are built.
+  // The bars' aggregate waits for them too: on a big sweep it would take
+  // the coordinator's CPU from theirs.
   renderHead();
-  const curvesDone = loadCurves();
-  const barsDone = loadBars();
-  await curvesDone;
+  await loadCurves(firstCurves);
   if (!view.alive) return;
+  const barsDone = loadBars();
   await new Promise((r) => requestAnimationFrame(() => setTimeout(r, 0)));  // let the curves paint
   renderTiles(); renderParcoords(); renderRungs(); renderTable();
   await barsDone;

@@ -69,7 +69,9 @@ export class GroupedCurves {
 
   // groups: /api/aggregate's; running: [{job, label, pts: Map x -> value}]
   // for jobs outside them.
-  load(groups, opts, running = []) {
+  // histories: addHistories will follow with the unfinished jobs' series.
+  load(groups, opts, running = [], {histories = false} = {}) {
+    this.historyWaiting = histories ? new Set() : null;
     const buffered = this.buffer || [];
     this.buffer = null;
     this.opts = opts;
@@ -99,6 +101,22 @@ export class GroupedCurves {
     const r = {job, label, pts: pts || new Map()};
     this.running.set(job, r);
     return r;
+  }
+
+  // The unfinished jobs' series, once they arrive after the aggregate was
+  // drawn: [{job, label, pts}], merged with the points pushed meanwhile.
+  addHistories(running) {
+    const answered = new Set(running.map((r) => r.job));
+    for (const job of this.historyWaiting || []) if (!answered.has(job)) this.onNewJob(job);
+    this.historyWaiting = null;
+    for (const r of running) {
+      if (this.jobGroup.has(r.job)) continue;
+      const have = this.running.get(r.job);
+      if (have) { for (const [x, v] of r.pts) if (!have.pts.has(x)) have.pts.set(x, v); continue; }
+      this.addRunning(r.job, r.label, r.pts);
+      this.needsBuild = true;
+    }
+    this.schedule();
   }
 
   // History of a running job that first showed up in the event stream.
@@ -135,7 +153,9 @@ export class GroupedCurves {
           if (label === null || label === undefined) continue;
           r = this.addRunning(job, label);
           this.needsBuild = true;
-          this.onNewJob(job);
+          // While the unfinished jobs' series are on their way (after
+          // load(.., {histories: true})), a job they answer needs no request.
+          if (this.historyWaiting) this.historyWaiting.add(job); else this.onNewJob(job);
         }
         r.pts.set(x, value);
       }

@@ -858,6 +858,16 @@ TEST_F(SqliteStoreTest, ReplayedBatchChangesNothing) {
   EXPECT_EQ(stored[0].point.name, "train/loss");
   EXPECT_EQ(stored[0].point.value, 1.0);
   EXPECT_EQ(stored[0].point.wall_time, 100.0);
+  // Without wall times (the views): the same points, wall_time 0.
+  std::vector<JobMetricPoint> values = AllPoints({.sweep_id = 1, .wall_time = false}, 7);
+  ASSERT_EQ(values.size(), stored.size());
+  for (size_t i = 0; i < values.size(); ++i) {
+    EXPECT_EQ(values[i].job_id, stored[i].job_id);
+    EXPECT_EQ(values[i].point.name, stored[i].point.name);
+    EXPECT_EQ(values[i].point.step, stored[i].point.step);
+    EXPECT_EQ(values[i].point.value, stored[i].point.value);
+    EXPECT_EQ(values[i].point.wall_time, 0.0);
+  }
   JobRecord job = Job(a.job_id);
   EXPECT_THAT(job.final_metrics,
               UnorderedElementsAre(Pair("train/loss", 1.0 / 50), Pair("val/acc", 49 / 50.0)));

@@ -57,7 +57,7 @@ try {
   });
   cdp.on("Network.loadingFinished", (e) => {
     const s = started.get(e.requestId);
-    if (s) timings.push([Math.round((e.timestamp - s[1]) * 1000), e.encodedDataLength, s[0]]);
+    if (s) timings.push([Math.round((e.timestamp - s[1]) * 1000), e.encodedDataLength, s[0], s[1], e.timestamp]);
   });
   await page.goto(sweepUrl, { waitUntil: "domcontentloaded" });
   await page.waitForFunction(() => window.__sy && window.__sy.firstCurvesMs,
@@ -66,8 +66,11 @@ try {
   const bytesAtPaint = bytes;
   await first.close();
   console.log(`first paint ${Math.round(firstPaint)} ms, ${bytesAtPaint} bytes`);
-  for (const [ms, size, u] of timings.sort((a, b) => b[0] - a[0]).slice(0, 5)) {
-    console.log(`  ${ms} ms ${size} bytes ${u.replace(url, "")}`);
+  // Each request until the paint: from and to, in ms after the document's.
+  const zero = Math.min(...timings.map((t) => t[3]));
+  for (const [ms, size, u, from, to] of timings.sort((a, b) => a[3] - b[3])) {
+    console.log(`  ${Math.round((from - zero) * 1000)} to ${Math.round((to - zero) * 1000)} ms` +
+                ` (${ms} ms) ${size} bytes ${u.replace(url, "")}`);
   }
 
   // 2. PAGES pages on the live sweep, each in a context of its own (as ten

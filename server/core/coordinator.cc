@@ -1,10 +1,12 @@
 #include "server/core/coordinator.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdlib>
 #include <map>
 #include <set>
+#include <thread>
 #include <tuple>
 #include <variant>
 
@@ -453,6 +455,70 @@ absl::StatusOr<std::vector<SeriesResult>> Coordinator::QuerySeries(const SeriesQ
   return out;
 }
 
+absl::StatusOr<std::map<int64_t, results::Series>> Coordinator::ReadAggregateSeries(
+    const AggregateQuery& query, bool by_epoch, const std::vector<int64_t>& job_ids,
+    const std::map<int64_t, const results::JobData*>& jobs, std::atomic<int64_t>* read) {
+  std::map<int64_t, results::Series> series;
+  if (job_ids.empty()) return series;
+  MetricQuery metric_query;
+  metric_query.sweep_id = query.sweep_id;
+  metric_query.job_ids = job_ids;
+  metric_query.names.push_back(query.name);
+  metric_query.wall_time = false;
+  if (by_epoch && query.name != "epoch") metric_query.names.push_back("epoch");
+  // Built job by job from a stream ordered by (job, name, step). Of job
+  // `current`: by epoch, its values and epochs by step; by step, its points
+  // as they come (ascending step, one per step: the table's key).
+  int64_t current = 0;
+  std::map<int64_t, double> value_at, epoch_at;
+  results::Series by_step;
+  const auto finish_job = [&] {
+    if (current != 0 && by_epoch && !value_at.empty()) {
+      bool epochs = true;  // the CLI labels its axis with it; Aggregate has no label
+      double steps_per_epoch = std::atof(jobs.at(current)->Config("steps_per_epoch").c_str());
+      series[current] = results::SeriesByEpoch(value_at, epoch_at, steps_per_epoch, &epochs);
+    }
+    if (current != 0 && !by_step.empty()) series[current] = std::move(by_step);
+    value_at.clear();
+    epoch_at.clear();
+    by_step.clear();
+  };
+  bool too_many = false;
+  absl::Status status = store_->QueryMetrics(
+      metric_query, /*chunk=*/4096, [&](const std::vector<JobMetricPoint>& chunk) {
+        if (read->fetch_add(static_cast<int64_t>(chunk.size())) + static_cast<int64_t>(chunk.size()) >
+            options_.max_aggregate_points_read) {
+          too_many = true;
+          return false;
+        }
+        for (const JobMetricPoint& p : chunk) {
+          if (p.job_id != current) {
+            finish_job();
+            current = p.job_id;
+          }
+          if (std::isnan(p.point.value)) continue;  // missing (stored as NULL)
+          if (p.point.name == query.name) {
+            if (by_epoch) {
+              value_at[p.point.step] = p.point.value;
+            } else {
+              by_step.emplace_back(static_cast<double>(p.point.step), p.point.value);
+            }
+          }
+          if (by_epoch && p.point.name == "epoch") epoch_at[p.point.step] = p.point.value;
+        }
+        return true;
+      });
+  if (!status.ok()) return status;
+  if (too_many) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "Aggregate: the jobs of sweep ", query.sweep_id, " hold more than ",
+        options_.max_aggregate_points_read, " points of '", query.name,
+        "'; aggregate fewer jobs at once (x=final reads no points)"));
+  }
+  finish_job();
+  return series;
+}
+
 absl::StatusOr<AggregateResult> Coordinator::Aggregate(const AggregateQuery& query) {
   absl::StatusOr<AggregateX> x = CheckAggregateQuery(query, options_.max_metric_name_bytes);
   if (!x.ok()) return x.status();
@@ -477,73 +543,31 @@ absl::StatusOr<AggregateResult> Coordinator::Aggregate(const AggregateQuery& que
     return result;
   }
 
-  // Each included job's series of the metric (and, by epoch, of "epoch"),
-  // built job by job from a stream ordered by (job, name, step).
   std::map<int64_t, const results::JobData*> included;
   for (const results::JobData& job : jobs) {
     if (filter.Includes(job)) included[job.id] = &job;
   }
+  // The read is most of an Aggregate's time: a big sweep's jobs are read in
+  // two halves at once, each on a connection of the store's read pool.
+  std::vector<std::vector<int64_t>> parts(
+      included.size() >= std::max<size_t>(2, options_.aggregate_split_jobs) ? 2 : 1);
+  size_t index = 0;
+  for (const auto& [id, job] : included) parts[index++ * parts.size() / included.size()].push_back(id);
+  std::atomic<int64_t> read{0};
+  std::vector<absl::StatusOr<std::map<int64_t, results::Series>>> read_parts(parts.size());
+  const auto read_part = [&](size_t i) {
+    read_parts[i] = ReadAggregateSeries(query, *x == AggregateX::kEpoch, parts[i], included, &read);
+  };
+  {
+    std::vector<std::thread> helpers;
+    for (size_t i = 1; i < parts.size(); ++i) helpers.emplace_back(read_part, i);
+    read_part(0);
+    for (std::thread& helper : helpers) helper.join();
+  }
   std::map<int64_t, results::Series> series;
-  if (!included.empty()) {
-    MetricQuery metric_query;
-    metric_query.sweep_id = query.sweep_id;
-    for (const auto& [id, job] : included) metric_query.job_ids.push_back(id);
-    metric_query.names.push_back(query.name);
-    metric_query.wall_time = false;
-    const bool by_epoch = *x == AggregateX::kEpoch;
-    if (by_epoch && query.name != "epoch") metric_query.names.push_back("epoch");
-    int64_t current = 0;
-    // Of job `current`: by epoch, its values and epochs by step; by step,
-    // its points as they come (ascending step, one per step: the stream's
-    // order and the table's key).
-    std::map<int64_t, double> value_at, epoch_at;
-    results::Series by_step;
-    const auto finish_job = [&] {
-      if (current != 0 && by_epoch && !value_at.empty()) {
-        bool epochs = true;  // the CLI labels its axis with it; Aggregate has no label
-        double steps_per_epoch =
-            std::atof(included.at(current)->Config("steps_per_epoch").c_str());
-        series[current] = results::SeriesByEpoch(value_at, epoch_at, steps_per_epoch, &epochs);
-      }
-      if (current != 0 && !by_step.empty()) series[current] = std::move(by_step);
-      value_at.clear();
-      epoch_at.clear();
-      by_step.clear();
-    };
-    int64_t read = 0;
-    bool too_many = false;
-    absl::Status status = store_->QueryMetrics(
-        metric_query, /*chunk=*/4096, [&](const std::vector<JobMetricPoint>& chunk) {
-          read += static_cast<int64_t>(chunk.size());
-          if (read > options_.max_aggregate_points_read) {
-            too_many = true;
-            return false;
-          }
-          for (const JobMetricPoint& p : chunk) {
-            if (p.job_id != current) {
-              finish_job();
-              current = p.job_id;
-            }
-            if (std::isnan(p.point.value)) continue;  // missing (stored as NULL)
-            if (p.point.name == query.name) {
-              if (by_epoch) {
-                value_at[p.point.step] = p.point.value;
-              } else {
-                by_step.emplace_back(static_cast<double>(p.point.step), p.point.value);
-              }
-            }
-            if (by_epoch && p.point.name == "epoch") epoch_at[p.point.step] = p.point.value;
-          }
-          return true;
-        });
-    if (!status.ok()) return status;
-    if (too_many) {
-      return absl::ResourceExhaustedError(absl::StrCat(
-          "Aggregate: the jobs of sweep ", query.sweep_id, " hold more than ",
-          options_.max_aggregate_points_read, " points of '", query.name,
-          "'; aggregate fewer jobs at once (x=final reads no points)"));
-    }
-    finish_job();
+  for (auto& part : read_parts) {
+    if (!part.ok()) return part.status();
+    series.merge(*part);
   }
   int64_t points = 0;
   for (results::Curve& curve : results::GroupCurves(jobs, series, query.group_by, filter)) {

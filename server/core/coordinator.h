@@ -20,6 +20,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -57,6 +58,9 @@ struct CoordinatorOptions {
   // under the 64 MiB message limit.
   int64_t max_view_points_per_call = 1'000'000;
   int64_t max_aggregate_points_read = 5'000'000;  // metric points one Aggregate may read
+  // An Aggregate over at least this many jobs reads them in two halves at
+  // once (the read is most of its time).
+  size_t aggregate_split_jobs = 64;
 };
 
 // Counters since start, for the metrics endpoint. Monotonic.
@@ -214,6 +218,12 @@ class Coordinator {
   CoordinatorStats stats() const;
 
  private:
+  // Aggregate's read of the metric (and, by epoch, of "epoch") for
+  // `job_ids`; `read` counts the points read by every part of one
+  // Aggregate (RESOURCE_EXHAUSTED past max_aggregate_points_read).
+  absl::StatusOr<std::map<int64_t, results::Series>> ReadAggregateSeries(
+      const AggregateQuery& query, bool by_epoch, const std::vector<int64_t>& job_ids,
+      const std::map<int64_t, const results::JobData*>& jobs, std::atomic<int64_t>* read);
   // A claim for the slot (worker_id, device) now: a fresh fencing token and
   // a lease of options_.lease.
   ClaimParams NewClaim(int64_t worker_id, const std::string& device) const;

@@ -637,6 +637,40 @@ TEST_F(AggregateTest, ErrorsNameTheField) {
   EXPECT_EQ(limited.Aggregate(Query("step")).status().code(),
             absl::StatusCode::kResourceExhausted);
   EXPECT_TRUE(limited.Aggregate(Query("final")).ok());  // reads no points
+  small.max_aggregate_points_read = 14;  // more than each half (9, 6), less than both
+  small.aggregate_split_jobs = 2;
+  Coordinator split_limited(store_.get(), &clock_, files_.get(), small);
+  EXPECT_EQ(split_limited.Aggregate(Query("step")).status().code(),
+            absl::StatusCode::kResourceExhausted);
+}
+
+// Read in two halves at once (a big sweep's jobs), the answer is the one
+// read in one pass, to the last bit.
+TEST_F(AggregateTest, TwoHalvesReadAtOnceGiveTheSameAnswer) {
+  CoordinatorOptions split;
+  split.aggregate_split_jobs = 2;
+  Coordinator halves(store_.get(), &clock_, files_.get(), split);
+  for (const std::string& x : {"step", "epoch"}) {
+    auto one = coordinator_->Aggregate(Query(x));
+    auto two = halves.Aggregate(Query(x));
+    ASSERT_TRUE(one.ok() && two.ok()) << x;
+    ASSERT_EQ(one->groups.size(), two->groups.size());
+    for (size_t g = 0; g < one->groups.size(); ++g) {
+      EXPECT_EQ(one->groups[g].key, two->groups[g].key);
+      EXPECT_EQ(one->groups[g].job_ids, two->groups[g].job_ids);
+      ASSERT_EQ(one->groups[g].points.size(), two->groups[g].points.size());
+      EXPECT_EQ(one->groups[g].points.size(), 3u);
+      for (size_t i = 0; i < one->groups[g].points.size(); ++i) {
+        const results::CurvePoint& a = one->groups[g].points[i];
+        const results::CurvePoint& b = two->groups[g].points[i];
+        EXPECT_EQ(a.x, b.x);
+        EXPECT_EQ(a.y.n, b.y.n);
+        EXPECT_EQ(a.y.mean, b.y.mean);
+        EXPECT_EQ(a.y.min, b.y.min);
+        EXPECT_EQ(a.y.max, b.y.max);
+      }
+    }
+  }
 }
 
 TEST_F(CoordinatorTest, TailMetricsDeliversAcknowledgedPointsOfItsSweep) {

@@ -4,7 +4,8 @@
 //
 //   node bench/ui/measure.mjs URL SWEEP PAGES SECONDS RESULT.json
 //
-// 1. A fresh browser opens URL/sweeps/SWEEP: the time from navigation start
+// 1. A tab of a fresh context, open and idle, its HTTP cache off, opens
+//    URL/sweeps/SWEEP: the time from navigation start
 //    to the first paint of the grouped curves (the page sets
 //    window.__sy.firstCurvesMs, a performance.now() value, when uPlot has
 //    drawn them: web/src/charts.js) and the bytes the browser received until then
@@ -40,20 +41,27 @@ const browser = await puppeteer.launch({
   args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
 });
 try {
-  // 1. First paint and bytes, with a cold cache.
+  // 1. First paint and bytes, with a cold cache, in a tab that is open and
+  // idle before the navigation, as a user's is when they open the page.
+  // Opening a tab costs Chromium about half a second of CPU of its own (the
+  // new tab's omnibox pages, in another renderer); on two cores, counted
+  // into the navigation it doubled the page's time.
   const first = await browser.createBrowserContext();
   const page = await first.newPage();
   await page.setCacheEnabled(false);
+  await new Promise((resolve) => setTimeout(resolve, 2000));
   const cdp = await page.target().createCDPSession();
   await cdp.send("Network.enable");
   let bytes = 0;
-  cdp.on("Network.dataReceived", (e) => { bytes += e.encodedDataLength; });
+  const bytesOf = new Map();  // requestId -> bytes so far
+  const count = (id, n) => { bytes += n; bytesOf.set(id, (bytesOf.get(id) || 0) + n); };
+  cdp.on("Network.dataReceived", (e) => count(e.requestId, e.encodedDataLength));
   const started = new Map();  // requestId -> [url, start]
   const timings = [];
   cdp.on("Network.requestWillBeSent", (e) => started.set(e.requestId, [e.request.url, e.timestamp]));
   cdp.on("Network.responseReceived", (e) => {
     // Headers count too (dataReceived carries the body).
-    bytes += (e.response.encodedDataLength || 0);
+    count(e.requestId, e.response.encodedDataLength || 0);
   });
   cdp.on("Network.loadingFinished", (e) => {
     const s = started.get(e.requestId);
@@ -71,6 +79,13 @@ try {
   for (const [ms, size, u, from, to] of timings.sort((a, b) => a[3] - b[3])) {
     console.log(`  ${Math.round((from - zero) * 1000)} to ${Math.round((to - zero) * 1000)} ms` +
                 ` (${ms} ms) ${size} bytes ${u.replace(url, "")}`);
+  }
+  // And the requests still open at the paint (the event stream), with the
+  // bytes they had brought.
+  const finished = new Set(timings.map((t) => t[2]));
+  for (const [id, n] of bytesOf) {
+    const u = (started.get(id) || ["?"])[0];
+    if (!finished.has(u)) console.log(`  open: ${n} bytes ${u.replace(url, "")}`);
   }
 
   // 2. PAGES pages on the live sweep, each in a context of its own (as ten

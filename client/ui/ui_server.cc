@@ -478,8 +478,12 @@ struct EventHub::Channel {
   SweepEventReader* watch = nullptr;                       // guarded by mutex
   MetricTailReader* tail = nullptr;                        // guarded by mutex
   std::vector<std::thread> threads;
-  // Watch thread only: each job's last state as sent, for `jobs` events.
+  // Watch thread only: each job's last state as sent, for `jobs` events;
+  // seeded without an event by the channel's first listing (each page reads
+  // the jobs from /api/sweeps/ID: sending all of them again was most of a
+  // big sweep's first-paint bytes).
   std::map<int64_t, std::string> job_states;
+  bool job_states_seeded = false;
   // Poll thread only: each sweep's last JSON as sent.
   std::map<int64_t, std::string> sweep_states;
   // Set when a page joins the all-sweeps stream: the next poll sends every
@@ -614,7 +618,10 @@ void EventHub::RunWatch(Channel* channel) {
             changed.push_back(std::move(j));
           }
         }
-        if (!changed.empty()) Publish(channel, Event{"jobs", Dump(json{{"jobs", changed}})});
+        if (!changed.empty() && channel->job_states_seeded) {
+          Publish(channel, Event{"jobs", Dump(json{{"jobs", changed}})});
+        }
+        channel->job_states_seeded = true;
       }
       if (event.done()) {
         done = true;

@@ -34,6 +34,7 @@ struct FakeState {
   std::vector<pb::CancelRequest> cancelled;
   std::vector<pb::RetrySweepRequest> retried;
   int64_t next_sweep_id = 7;
+  int list_jobs_calls = 0;
   // The views' RPCs (issue 15): canned answers and what was asked.
   pb::QuerySeriesResponse series;
   std::vector<pb::QuerySeriesRequest> series_requests;
@@ -105,6 +106,7 @@ class FakeCoordinator final : public CoordinatorClient {
   }
   absl::StatusOr<std::vector<pb::Job>> ListJobs(int64_t sweep_id, pb::JobState state) override {
     std::lock_guard<std::mutex> lock(state_->mutex);
+    ++state_->list_jobs_calls;
     if (!state_->fail_with.ok()) return state_->fail_with;
     std::vector<pb::Job> jobs;
     for (const pb::Job& j : state_->jobs) {

@@ -227,6 +227,7 @@ function events(req, res, sw) {
   res.writeHead(200, {...SEC, 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-store', Connection: 'keep-alive'});
   const send1 = (ev, data) => res.write(`event: ${ev}\ndata: ${JSON.stringify(data)}\n\n`);
   res.write(': stream open\n\n');  // send the headers now, so that the page's EventSource opens
+  if (sw) send1('sweep', sweepJSON(sw));  // as the real one: the sweep as it is now, first
   const list = sw ? [sw] : sweeps;
   const lastStep = new Map(), lastState = new Map(), lastCounts = new Map();
   for (const s of list) {

@@ -36,18 +36,25 @@ window.addEventListener('popstate', route);
 // not starve the one being looked at.
 let hiddenTimer = null;
 let streamsReleased = false;
+function releaseStreams() {
+  if (current) { for (const fn of current.cleanup) { try { fn(); } catch (_) {} } current.cleanup = []; }
+  streamsReleased = true;
+}
 document.addEventListener('visibilitychange', () => {
   if (document.hidden) {
-    hiddenTimer = setTimeout(() => {
-      hiddenTimer = null;
-      if (current) { for (const fn of current.cleanup) { try { fn(); } catch (_) {} } current.cleanup = []; }
-      streamsReleased = true;
-    }, 60000);
+    hiddenTimer = setTimeout(() => { hiddenTimer = null; releaseStreams(); }, 60000);
   } else {
     clearTimeout(hiddenTimer);
     hiddenTimer = null;
     if (streamsReleased) { streamsReleased = false; route(); }
   }
+});
+// A page navigated away from may be kept whole in the back/forward cache,
+// its stream still open (each one a connection of the six, for as long as
+// the cache holds it); it lets go at once, and draws afresh if it comes back.
+window.addEventListener('pagehide', releaseStreams);
+window.addEventListener('pageshow', (ev) => {
+  if (ev.persisted && streamsReleased) { streamsReleased = false; route(); }
 });
 
 function link(path, ...children) {
@@ -575,6 +582,22 @@ async function viewSweep(view, id) {
     jobsTimer = setTimeout(() => { jobsTimer = null; if (view.alive) renderAll(); }, 250);
   };
   view.cleanup.push(() => clearTimeout(jobsTimer));
+  // The stream sends the jobs that change, not the jobs the page read: a
+  // change it missed (before it subscribed, or while it reconnected) shows as
+  // counts that its jobs do not add up to once the stream's own `jobs` event
+  // has had time to follow; the page then reads the sweep again.
+  let checkTimer = null;
+  const checkCounts = () => {
+    clearTimeout(checkTimer);
+    checkTimer = setTimeout(() => {
+      if (!view.alive) return;
+      const have = {};
+      for (const j of jobs.values()) have[j.state] = (have[j.state] || 0) + 1;
+      const counts = sweep.counts || {};
+      if (STATES.some((st) => (have[st] || 0) !== (counts[st] || 0))) reloadSweep();
+    }, 1500);
+  };
+  view.cleanup.push(() => clearTimeout(checkTimer));
   const received = window.__sy.live.received;
   openEvents(view, `/api/events?${query({sweep: id})}`, {
     sweep: (sw) => {
@@ -582,6 +605,7 @@ async function viewSweep(view, id) {
       const wasActive = sweep.state !== 'finished';
       Object.assign(sweep, sw);
       renderHead();
+      checkCounts();
       if (wasActive && sweep.state === 'finished') reloadCharts();
     },
     jobs: (d) => {

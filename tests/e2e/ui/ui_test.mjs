@@ -239,6 +239,60 @@ try {
     pass(`(c) ${cs.groups} aggregate group(s), ${cs.runningSeries} running job line(s); ${lat.length} new ${metric} points drawn without a reload, ${Math.max(0, worst)} ms at worst after the API had them (${lat.join(', ')} ms)`);
   });
 
+  // A job that changes state before the page's event stream opens: the
+  // stream sends only later changes, so the page must notice that the
+  // sweep's counts and its jobs disagree and read the sweep again.
+  await check('a change before the stream opened', async () => {
+    if (!live) throw new Error(`no sweep named ${LIVE}`);
+    const before = (await api(`/api/sweeps/${live.id}`)).body.jobs;
+    const job = before.find((j) => j.state === 'pending') || before.find((j) => j.state === 'running');
+    if (!job) throw new Error(`no pending or running job in the live sweep: ${JSON.stringify(before.map((j) => j.state))}`);
+    // Only the event stream is held (DevTools' Fetch domain, paused at
+    // the request), every other request goes on as usual.
+    const cdp = await page.target().createCDPSession();
+    const paused = [];
+    let holding = true;
+    cdp.on('Fetch.requestPaused', (e) => {
+      if (holding) paused.push(e.requestId); else cdp.send('Fetch.continueRequest', {requestId: e.requestId}).catch(() => {});
+    });
+    const release = async () => {
+      if (!holding) return;
+      holding = false;
+      for (const requestId of paused.splice(0)) await cdp.send('Fetch.continueRequest', {requestId}).catch(() => {});
+    };
+    await cdp.send('Fetch.enable', {patterns: [{urlPattern: '*/api/events*', requestStage: 'Request'}]});
+    try {
+      await open(`/sweeps/${live.id}`);
+      const shown = await page.$eval(`#jobs-table tr[data-job="${job.id}"]`, (tr) => tr.className);
+      if (!shown.includes(job.state)) throw new Error(`job ${job.id}'s row is '${shown}', want ${job.state}`);
+      const status = await page.evaluate(async (id) => {
+        const {csrf} = await (await fetch('/api/session')).json();
+        return (await fetch(`/api/jobs/${id}/cancel`, {method: 'POST', headers: {'X-CSRF-Token': csrf}})).status;
+      }, job.id);
+      if (status !== 200) throw new Error(`cancelling job ${job.id}: ${status}`);
+      await waitFor(`job ${job.id} to end cancelled`, async () =>
+        (await api(`/api/jobs/${job.id}`)).body.job.state === 'cancelled', 30000, 200);
+      if (!paused.length) throw new Error('the page opened no event stream to hold');
+      await release();
+      const t0 = Date.now();
+      await page.waitForFunction((id) => {
+        const tr = document.querySelector(`#jobs-table tr[data-job="${id}"]`);
+        return tr && tr.className.includes('cancelled');
+      }, {timeout: 10000}, job.id).catch(async (e) => {
+        const seen = await page.evaluate((id) => JSON.stringify({
+          row: (document.querySelector(`#jobs-table tr[data-job="${id}"]`) || {}).className,
+          events: window.__sy.live.events, live: document.getElementById('live-status').textContent,
+          errors: window.__sy.errors}), job.id);
+        throw new Error(`${e.message}; the page: ${seen}`);
+      });
+      pass(`job ${job.id}, ${job.state} when the page read the sweep and cancelled before its stream opened, shows cancelled ${Date.now() - t0} ms after the stream opened, without a reload`);
+    } finally {
+      await release();
+      await cdp.send('Fetch.disable').catch(() => {});
+      await cdp.detach().catch(() => {});
+    }
+  });
+
   // (d) cancel from the page.
   await check('(d) cancel', async () => {
     if (!live) throw new Error(`no sweep named ${LIVE}`);

@@ -63,7 +63,9 @@ try {
     // Headers count too (dataReceived carries the body).
     count(e.requestId, e.response.encodedDataLength || 0);
   });
+  const finished = new Set();  // requestIds
   cdp.on("Network.loadingFinished", (e) => {
+    finished.add(e.requestId);
     const s = started.get(e.requestId);
     if (s) timings.push([Math.round((e.timestamp - s[1]) * 1000), e.encodedDataLength, s[0], s[1], e.timestamp]);
   });
@@ -82,10 +84,8 @@ try {
   }
   // And the requests still open at the paint (the event stream), with the
   // bytes they had brought.
-  const finished = new Set(timings.map((t) => t[2]));
   for (const [id, n] of bytesOf) {
-    const u = (started.get(id) || ["?"])[0];
-    if (!finished.has(u)) console.log(`  open: ${n} bytes ${u.replace(url, "")}`);
+    if (!finished.has(id)) console.log(`  open: ${n} bytes ${(started.get(id) || ["?"])[0].replace(url, "")}`);
   }
 
   // 2. PAGES pages on the live sweep, each in a context of its own (as ten

@@ -558,12 +558,10 @@ absl::StatusOr<AggregateResult> Coordinator::Aggregate(const AggregateQuery& que
   const auto read_part = [&](size_t i) {
     read_parts[i] = ReadAggregateSeries(query, *x == AggregateX::kEpoch, parts[i], included, &read);
   };
-  {
-    std::vector<std::thread> helpers;
-    for (size_t i = 1; i < parts.size(); ++i) helpers.emplace_back(read_part, i);
-    read_part(0);
-    for (std::thread& helper : helpers) helper.join();
-  }
+  std::thread second_half;
+  if (parts.size() == 2) second_half = std::thread(read_part, 1);
+  read_part(0);
+  if (second_half.joinable()) second_half.join();
   std::map<int64_t, results::Series> series;
   for (auto& part : read_parts) {
     if (!part.ok()) return part.status();
